@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+SNAKEMAKE_ARGS ?=
+
+.PHONY: env run test test-quick dry-run-paper benchmark clean
+
+# The environment is (re)built when the pins change; the stamp file marks a finished install.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, on its own: the rest must resolve against this exact build.
+	$(BIN)/python -m pip install --quiet $(TORCH_PINS)
+	$(BIN)/python -m pip install --quiet -r requirements.txt $(TORCH_PINS)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+env: $(VENV)/.installed
+
+run: env
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+test: env
+	$(BIN)/python -m pytest tests
+
+test-quick: env
+	$(BIN)/python -m pytest -m "not slow" tests
+
+dry-run-paper: env
+	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
+
+benchmark: env
+	$(BIN)/python benchmarks/population_training.py
+
+clean:
+	rm -rf results logs .snakemake

@@ -1,0 +1,20 @@
+# The reference pipeline for the geometry and topology of neural-network training.
+# Everything lives in rules/*.smk and the `pipeline` package; this file only includes the
+# rules and names the default target. Run: snakemake --cores N [--configfile config/paper.yaml]
+
+# The default config applies only when no --configfile is given: a paper or test config replaces
+# it rather than being merged into it (Snakemake would otherwise train the default sweeps too).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/train.smk"
+include: "rules/network_manifold.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,93 @@
+"""Benchmark: the 200-MLP sweep trained one network at a time vs as vectorized populations.
+
+Both sides use the same engine (pipeline.train) on the same data, threads and epochs, measured
+side by side in one run. Prints networks x epochs per second for each, their ratio, and the
+achieved FLOP/s of the population run as a fraction of dense float32 matmul FLOP/s measured on
+this machine in the same run.
+
+    .venv/bin/python benchmarks/population_training.py [--epochs 2] [--alone 10] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from pipeline.config import load_config
+from pipeline.train import Member, PopulationTrainer, initial_population
+from pipeline.zoo import _settings, load_spec_dataset, population_spec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_trainer(spec, data, members, epochs):
+    training = {**spec["training"], "epochs": epochs}
+    base, params, buffers = initial_population(spec["architecture"], data.input_shape, data.num_outputs, members)
+    return PopulationTrainer(base, params, buffers, members, data, _settings(training))
+
+
+def timed_run(trainer) -> float:
+    start = time.perf_counter()
+    trainer.run(progress=False)
+    return time.perf_counter() - start
+
+
+def matmul_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--sweep", default="mlp_digits")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--alone", type=int, default=10, help="networks timed one at a time (the rate is per network)")
+    parser.add_argument("--threads", type=int, default=2)
+    options = parser.parse_args()
+    torch.set_num_threads(options.threads)
+
+    config = load_config(options.config)
+    sweep = config["sweeps"][options.sweep]
+    whole = {**sweep, "population_size": 10**9}  # every network in one population
+    spec = population_spec({**config, "sweeps": {options.sweep: whole}}, options.sweep, 0)
+    members = [Member(**{k: m[k] for k in ("lr", "momentum", "weight_decay", "init_seed", "label_noise")}) for m in spec["members"]]
+    data = load_spec_dataset(spec)
+    n = len(members)
+    print(f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "
+          f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads")
+
+    # FLOPs of the population run (training steps and per-epoch evaluation), counted once.
+    counter = FlopCounterMode(display=False)
+    with counter:
+        make_trainer(spec, data, members, options.epochs).run(progress=False)
+    flops = counter.get_total_flops()
+
+    peak_before = matmul_flops_per_second()
+    seconds_population = timed_run(make_trainer(spec, data, members, options.epochs))
+    alone = members[:: max(1, n // options.alone)][: options.alone]
+    seconds_alone = sum(timed_run(make_trainer(spec, data, [m], options.epochs)) for m in alone)
+    peak_after = matmul_flops_per_second()
+    peak = max(peak_before, peak_after)
+
+    rate_population = n * options.epochs / seconds_population
+    rate_alone = len(alone) * options.epochs / seconds_alone
+    achieved = flops / seconds_population
+    print(f"(a) one at a time : {rate_alone:10.2f} networks x epochs / s  ({len(alone)} networks, {seconds_alone:.2f} s)")
+    print(f"(b) population    : {rate_population:10.2f} networks x epochs / s  ({n} networks, {seconds_population:.2f} s)")
+    print(f"ratio (b)/(a)     : {rate_population / rate_alone:10.1f} x   (target >= 50 x)")
+    print(f"achieved          : {achieved / 1e9:10.2f} GFLOP/s ({flops / 1e9:.2f} GFLOP counted)")
+    print(f"dense matmul      : {peak / 1e9:10.2f} GFLOP/s (2048 x 2048 float32, best of before/after)")
+    print(f"matmul fraction   : {achieved / peak:10.1%}   (target >= 40 %)")
+
+
+if __name__ == "__main__":
+    main()

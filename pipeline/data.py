@@ -1,0 +1,422 @@
+"""Datasets as in-memory tensors with seeded, bit-reproducible train/test splits.
+
+Embedded (no download, no network): ``digits`` (scikit-learn's 1,797 8x8 handwritten digits),
+``moons``, ``circles``, ``disks9`` (nine disks against their complement in a larger disk,
+sampled on a square lattice, after the activation-landscapes paper) and ``regression2d``.
+Through torchvision (files under ``root``, or ``download=True``): ``mnist``,
+``fashion_mnist``, ``cifar10``.
+
+:func:`evaluation_subset` picks the registered evaluation points: a fixed, seeded, stratified
+set of test-set indices, so that every network of a study is probed on the same inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "evaluation_subset", "load_dataset"]
+
+DATASETS: tuple[str, ...] = ("digits", "moons", "circles", "disks9", "regression2d", "mnist", "fashion_mnist", "cifar10")
+
+_TASKS = ("classification", "regression")
+_NOISY = ("moons", "circles", "regression2d")
+_DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "regression2d": 0.0}
+_DEFAULT_SAMPLES = 1000  # moons, circles, regression2d
+_MIN_SAMPLES = 10
+
+# name: (torchvision class, folder torchvision looks in under root, per-channel mean, per-channel std).
+# The usual training-set statistics of the [0, 1]-scaled pixels; for CIFAR-10 the std is the
+# per-pixel one (0.2470, 0.2435, 0.2616), not the often-copied (0.2023, 0.1994, 0.2010).
+_TORCHVISION = {
+    "mnist": ("MNIST", os.path.join("MNIST", "raw"), (0.1307,), (0.3081,)),
+    "fashion_mnist": ("FashionMNIST", os.path.join("FashionMNIST", "raw"), (0.2860,), (0.3530,)),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
+
+# disks9 geometry, in units where the enclosing disk has radius 1 (see _disks9 for the sources).
+_DISKS9_OUTER_RADIUS = 1.0
+_DISKS9_RING_RADIUS = 0.7
+_DISKS9_RADIUS = 0.13
+_DISKS9_CENTRES = ((0.0, 0.0),) + tuple(
+    (_DISKS9_RING_RADIUS * math.cos(2 * math.pi * k / 8), _DISKS9_RING_RADIUS * math.sin(2 * math.pi * k / 8))
+    for k in range(8)
+)
+_DISKS9_POINTS = 14235
+_DISKS9_MIN_POINTS = 500
+# Irrational shift of the lattice off the disks' common centre, in lattice spacings: it breaks
+# every symmetry, so no two lattice points are equally far from the centre and any requested
+# count (the paper's odd 14,235 included) is met exactly, which a centred lattice cannot do.
+_DISKS9_SHIFT = (math.sqrt(2.0) - 1.0, math.sqrt(5.0) - 2.0)
+
+
+class DataUnavailableError(RuntimeError):
+    """A torchvision dataset is not on disk and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A train/test split held as tensors.
+
+    Inputs are float32, images ``[N, C, H, W]`` and vector data ``[N, d]``. Targets are int64
+    class labels for classification and float32 values ``[N]`` for regression.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    task: str
+    num_classes: int | None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, ``x_train.shape[1:]``."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of a model's output layer: the number of classes, or 1 for regression."""
+        return self.num_classes if self.task == "classification" else 1
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str = "data",
+    download: bool = False,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    n_samples: int | None = None,
+    noise: float | None = None,
+) -> Dataset:
+    """Load a dataset as tensors with a seeded train/test split.
+
+    The same arguments give bit-identical tensors.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASETS`.
+    root : str, default "data"
+        Folder holding the torchvision datasets (``MNIST/raw``, ``FashionMNIST/raw``,
+        ``cifar-10-batches-py``); unused by the embedded datasets.
+    download : bool, default False
+        Let torchvision download a missing dataset into ``root`` (needs network access).
+    seed : int, default 0
+        Seed of the generated data, of the train/test split and of training-set subsampling.
+    test_fraction : float, default 0.2
+        Held-out fraction, in (0, 1), for datasets without their own split (all but the
+        torchvision ones, which keep their official test sets and ignore it). Classification
+        splits are stratified.
+    n_samples : int, optional
+        ``moons``, ``circles``, ``regression2d``: number of points generated (default 1000).
+        ``disks9``: number of lattice points (default 14,235, the paper's count; the lattice
+        spacing is chosen to give exactly this many). ``digits`` and the torchvision datasets:
+        size of a seeded, class-stratified subsample of the training set (default: all of it;
+        the test set is kept whole).
+    noise : float, optional
+        Noise of the generated data: standard deviation of the Gaussian jitter of ``moons``
+        (default 0.1) and ``circles`` (default 0.05), or of the Gaussian noise added to the
+        ``regression2d`` target (default 0). Not accepted by the other datasets.
+
+    Returns
+    -------
+    Dataset
+        The split, with ``task`` "classification" (``num_classes`` set) or "regression".
+
+    Raises
+    ------
+    ValueError
+        An unknown ``name`` or an invalid parameter (the message names it).
+    DataUnavailableError
+        A torchvision dataset is absent from ``root`` and ``download`` is false, or the
+        download failed.
+
+    Notes
+    -----
+    - ``digits``: ``sklearn.datasets.load_digits`` as ``[N, 1, 8, 8]``, pixels divided by 16
+      into [0, 1].
+    - ``moons``, ``circles``: ``sklearn.datasets.make_moons`` / ``make_circles`` (factor 0.5),
+      ``[N, 2]``, 2 classes.
+    - ``disks9``: see :func:`_disks9` for the geometry and where each number comes from.
+    - ``regression2d``: inputs uniform on [-1, 1]^2, target ``sin(pi x1) cos(pi x2)`` of the
+      stored (float32) inputs, plus ``noise`` times standard Gaussian noise.
+    - ``mnist``, ``fashion_mnist``, ``cifar10``: pixels scaled to [0, 1], then standardised
+      per channel with the means/stds MNIST (0.1307)/(0.3081), Fashion-MNIST (0.2860)/(0.3530),
+      CIFAR-10 (0.4914, 0.4822, 0.4465)/(0.2470, 0.2435, 0.2616); ``[N, C, H, W]``, 10 classes.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset name {name!r}; known datasets: {', '.join(DATASETS)}")
+    seed = _as_int(seed, "seed")
+    if not 0 <= seed < 2**32:  # the range numpy's and sklearn's seeding accept
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
+    test_fraction = float(test_fraction)
+    if not isinstance(download, bool):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    root = os.fspath(root)
+    if n_samples is not None:
+        n_samples = _as_int(n_samples, "n_samples")
+        minimum = _DISKS9_MIN_POINTS if name == "disks9" else _MIN_SAMPLES
+        if n_samples < minimum:
+            # disks9 needs several lattice points per small disk for its nine holes to exist
+            raise ValueError(f"n_samples must be at least {minimum} for {name!r}, got {n_samples}")
+    if noise is not None:
+        if name not in _NOISY:
+            raise ValueError(f"noise applies only to {', '.join(_NOISY)}, not to {name!r}; leave it unset")
+        if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < math.inf:
+            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        noise = float(noise)
+    else:
+        noise = _DEFAULT_NOISE.get(name)
+
+    if name in _TORCHVISION:
+        return _load_torchvision(name, root, download, seed, n_samples)
+
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        x, y = (bunch.data / 16.0).reshape(-1, 1, 8, 8), bunch.target.astype(np.int64)
+        data = _split(name, x, y, "classification", 10, test_fraction, seed)
+        if n_samples is None:
+            return data
+        keep = _stratified_subsample(data.y_train.numpy(), n_samples, seed, "the digits training set")
+        return _replace_train(data, keep)
+
+    n = n_samples if n_samples is not None else _DEFAULT_SAMPLES
+    if name == "moons":
+        from sklearn.datasets import make_moons
+
+        x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+        return _split(name, x, y, "classification", 2, test_fraction, seed)
+    if name == "circles":
+        from sklearn.datasets import make_circles
+
+        x, y = make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
+        return _split(name, x, y, "classification", 2, test_fraction, seed)
+    if name == "disks9":
+        x, y = _disks9(n_samples if n_samples is not None else _DISKS9_POINTS)
+        return _split(name, x, y, "classification", 2, test_fraction, seed)
+    # regression2d
+    rng = np.random.default_rng(seed)
+    # the target is a function of the inputs as stored, so it holds exactly on the float32 x
+    x = rng.uniform(-1.0, 1.0, size=(n, 2)).astype(np.float32).astype(np.float64)
+    y = np.sin(np.pi * x[:, 0]) * np.cos(np.pi * x[:, 1])
+    if noise > 0:
+        y = y + noise * rng.standard_normal(n)
+    return _split(name, x, y, "regression", None, test_fraction, seed)
+
+
+def evaluation_subset(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
+    """The registered evaluation subset: ``n`` distinct test-set indices, fixed by ``seed``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset whose test set is indexed.
+    n : int
+        Number of points, 1 to the test-set size.
+    seed : int, default 0
+        Seed of the choice. The same dataset, ``n`` and ``seed`` give the same indices in the
+        same order, whatever else the process has done.
+
+    Returns
+    -------
+    torch.Tensor
+        int64 ``[n]`` indices into ``dataset.x_test``. For classification the choice is
+        stratified: classes are visited round-robin, each in its own seeded random order,
+        so per-class counts differ by at most one (a class with too few test points gives
+        all it has and the others make up the difference). The indices are in draw order,
+        so the subset for ``m < n`` is the first ``m`` entries of the subset for ``n``.
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not an integer in [1, test-set size], or ``seed`` is negative.
+    """
+    n = _as_int(n, "n")
+    seed = _as_int(seed, "seed")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    size = len(dataset.x_test)
+    if not 1 <= n <= size:
+        raise ValueError(f"n must be between 1 and the test-set size {size} of {dataset.name!r}, got n={n}")
+    # a private generator: the choice must not depend on, or disturb, the global RNG state
+    gen = torch.Generator().manual_seed(seed)
+    if dataset.task != "classification":
+        return torch.randperm(size, generator=gen)[:n]
+    labels = dataset.y_test
+    classes = torch.unique(labels)
+    # a seeded class order, so which classes receive the remainder is not biased to low labels
+    classes = classes[torch.randperm(len(classes), generator=gen)]
+    per_class = []
+    for c in classes:
+        idx = torch.nonzero(labels == c).flatten()
+        per_class.append(idx[torch.randperm(len(idx), generator=gen)])
+    # column k of this table holds each class's k-th pick; reading it column by column is the
+    # round-robin, which keeps class counts within one of each other until a class runs out
+    depth = max(len(idx) for idx in per_class)
+    table = torch.full((len(per_class), depth), -1, dtype=torch.int64)
+    for row, idx in enumerate(per_class):
+        table[row, : len(idx)] = idx
+    order = table.t().flatten()
+    return order[order >= 0][:n].clone()
+
+
+def _as_int(value, param: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{param} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{param} must be an integer, got {value!r}") from None
+
+
+def _split(name, x, y, task, num_classes, test_fraction, seed) -> Dataset:
+    from sklearn.model_selection import train_test_split
+
+    n = len(x)
+    # sklearn's own rounding of a fractional test_size
+    n_test = math.ceil(test_fraction * n)
+    need = num_classes if task == "classification" else 1
+    if n_test < need or n - n_test < need:
+        raise ValueError(
+            f"test_fraction={test_fraction} splits the {n} points of {name!r} into {n - n_test} training and "
+            f"{n_test} test points; each side needs at least {need}. Change test_fraction or n_samples."
+        )
+    stratify = y if task == "classification" else None
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=stratify)
+    label_dtype = torch.int64 if task == "classification" else torch.float32
+    return Dataset(
+        name=name,
+        x_train=torch.as_tensor(np.ascontiguousarray(x_tr, dtype=np.float32)),
+        y_train=torch.as_tensor(np.ascontiguousarray(y_tr)).to(label_dtype),
+        x_test=torch.as_tensor(np.ascontiguousarray(x_te, dtype=np.float32)),
+        y_test=torch.as_tensor(np.ascontiguousarray(y_te)).to(label_dtype),
+        task=task,
+        num_classes=num_classes,
+    )
+
+
+def _stratified_subsample(labels: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
+    """Sorted indices of ``n`` of ``labels``, each class kept in proportion (largest remainders)."""
+    total = len(labels)
+    if n > total:
+        raise ValueError(f"n_samples={n} exceeds the {total} points of {what}")
+    if n == total:
+        return np.arange(total)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / total
+    take = np.floor(quota).astype(np.int64)
+    # the places left by rounding down go to the classes that lost the most
+    extra = np.argsort(-(quota - take), kind="stable")[: n - take.sum()]
+    take[extra] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+def _replace_train(data: Dataset, keep: np.ndarray) -> Dataset:
+    keep = torch.as_tensor(keep, dtype=torch.int64)
+    return Dataset(
+        name=data.name,
+        x_train=data.x_train[keep].contiguous(),
+        y_train=data.y_train[keep].contiguous(),
+        x_test=data.x_test,
+        y_test=data.y_test,
+        task=data.task,
+        num_classes=data.num_classes,
+    )
+
+
+def _disks9(n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nine-disks data set: ``n_points`` square-lattice points in a disk, labelled by region.
+
+    From the activation-landscapes paper (Sec. IV-A): "Following [30], we constructed synthetic
+    data composed of two categories. The first category C1 consists of 9 disks while the second
+    C2 is the complement of the first category within a larger disk. We used an evenly spaced
+    square lattice on the plane to sample points from each category with a combined total of
+    14,235 points." That fixes the structure and the default count, 14,235; the paper gives no
+    spacing, radii or centres.
+
+    Radii and centres are taken from data set D-I of [30] (Naitzat, Zhitnikov and Lim,
+    "Topology of deep neural networks"), as generated by their published code
+    (``topnn_framework``, ``transformers/raw_circles_generator.py``): nine disks of radius 1.3,
+    one at the origin and eight centred at angles 2*pi*k/8 on a circle of radius 7, in a
+    [-10, 10]^2 window. Our choices: that geometry scaled by 1/10, with the window's inscribed
+    disk as the larger disk (radius 1 around the origin; small disks of radius 0.13 whose
+    centres lie at the origin and at radius 0.7); no empty margin around the small disks (the
+    D-I code drops a band 0.05 wide after scaling, but the paper calls C2 the complement of C1);
+    the lattice shifted off the origin by (sqrt(2) - 1, sqrt(5) - 2) spacings, and its spacing
+    chosen so that exactly ``n_points`` lattice points lie in the larger disk (about
+    sqrt(pi / n_points), 0.01485 for the default). Label 1 inside a small disk (boundary
+    included), 0 elsewhere in the larger disk (about 15% of points are labelled 1).
+    """
+    a, b = _DISKS9_SHIFT
+    # a square of half-width m lattice steps holds the inscribed disk of radius m - 1, which
+    # has more than n_points + 1 lattice points
+    m = math.ceil(math.sqrt(n_points / math.pi)) + 3
+    steps = np.arange(-m, m + 1, dtype=np.float64)
+    gx, gy = np.meshgrid(steps + a, steps + b)  # row-major: y outer, x inner
+    gx, gy = gx.ravel(), gy.ravel()
+    dist2 = gx * gx + gy * gy  # squared distance to the centre, in lattice steps
+    ranked = np.sort(dist2)
+    # the boundary falls midway between the n-th and (n+1)-th nearest points, far from both
+    radius2 = 0.5 * (ranked[n_points - 1] + ranked[n_points])
+    spacing = _DISKS9_OUTER_RADIUS / math.sqrt(radius2)
+    inside = dist2 < radius2
+    points = np.stack([gx[inside], gy[inside]], axis=1) * spacing
+    in_small = np.zeros(len(points), dtype=bool)
+    for cx, cy in _DISKS9_CENTRES:
+        in_small |= (points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2 <= _DISKS9_RADIUS**2
+    return points, in_small.astype(np.int64)
+
+
+def _load_torchvision(name: str, root: str, download: bool, seed: int, n_samples: int | None) -> Dataset:
+    import torchvision
+
+    cls_name, folder, mean, std = _TORCHVISION[name]
+    cls = getattr(torchvision.datasets, cls_name)
+    # torchvision expands "~" itself; the message must name the folder it really searched
+    searched = os.path.abspath(os.path.expanduser(root))
+    mean = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(std, dtype=torch.float32)[:, None, None]
+    splits = []
+    for train in (True, False):
+        try:
+            raw = cls(root=root, train=train, download=download)
+        except (RuntimeError, OSError) as error:  # not found / corrupted, or a failed download
+            how = (
+                "the download failed (it needs network access)"
+                if download
+                else "downloading is off (data.download: false)"
+            )
+            raise DataUnavailableError(
+                f"dataset {name!r} (torchvision {cls_name}) is not available under {searched} "
+                f"(looked for {os.path.join(searched, folder)}) and {how}. Either set `data.download: true` "
+                f"in the config (needs network access) or place the torchvision {cls_name} files under "
+                f"{searched}. torchvision said: {error}"
+            ) from error
+        # converting the stored uint8 array at once is far faster than decoding PIL images one by one
+        pixels = torch.as_tensor(np.asarray(raw.data))
+        x = pixels.to(torch.float32).div_(255.0)
+        x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)  # [N,H,W] or [N,H,W,C] -> [N,C,H,W]
+        x = ((x - mean) / std).contiguous()
+        y = torch.as_tensor(np.asarray(raw.targets), dtype=torch.int64)
+        splits.append((x, y))
+    (x_tr, y_tr), (x_te, y_te) = splits
+    data = Dataset(name, x_tr, y_tr, x_te, y_te, "classification", 10)
+    if n_samples is None:
+        return data
+    keep = _stratified_subsample(y_tr.numpy(), n_samples, seed, f"the {name} training set")
+    return _replace_train(data, keep)

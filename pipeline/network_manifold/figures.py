@@ -1,0 +1,130 @@
+"""Figures of the network-manifold study, one PNG each, for one sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .. import store  # noqa: E402
+
+FIGURES = ("manifolds", "entropy_vs_accuracy", "wasserstein_heatmap", "dendrograms", "class_structure", "hidden_layers")
+
+
+def _top_and_random(accuracy: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-accuracy, kind="stable")
+    top = order[:n]
+    rest = np.setdiff1d(np.arange(len(accuracy)), top)
+    random = np.random.default_rng(seed).choice(rest, size=min(n, len(rest)), replace=False)
+    return top, random
+
+
+def plot_network_manifold(
+    sweep: str,
+    representations: str,
+    embeddings: str,
+    features: str,
+    characterization: str,
+    persistence: str,
+    output_dir: str,
+    *,
+    seed: int = 0,
+    dpi: int = 110,
+) -> list[Path]:
+    """Write the study's figures for one sweep into ``output_dir`` (names in :data:`FIGURES`)."""
+    from scipy.cluster.hierarchy import dendrogram, linkage
+
+    from .steps import phate_embedding
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    emb = pd.read_parquet(embeddings)
+    feats = pd.read_parquet(features)
+    reps = store.open_array_store(representations)
+    chars = store.open_array_store(characterization)
+    pers = store.open_array_store(persistence)
+    accuracy = feats["test_accuracy"].to_numpy()
+    labels = reps["labels"][...]
+    written = []
+
+    def save(fig, name):
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    # Manifolds of networks, one panel per distance, coloured by test accuracy.
+    kinds = list(dict.fromkeys(emb["kind"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        frame = emb[emb["kind"] == kind]
+        sc = ax.scatter(frame["phate1"], frame["phate2"], c=frame["test_accuracy"], cmap="viridis", s=14)
+        ax.set_title(f"{kind}")
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(sc, ax=axes[0].tolist(), label="test accuracy", shrink=0.8)
+    fig.suptitle(f"{sweep}: PHATE of networks by Frobenius distance", y=1.02)
+    save(fig, "manifolds")
+
+    # Entropy against accuracy, coloured by learning rate.
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    sc = ax.scatter(feats["test_accuracy"], feats["entropy"], c=np.log10(feats["lr"]), cmap="plasma", s=14)
+    fig.colorbar(sc, label="log10 learning rate")
+    ax.set_xlabel("test accuracy"), ax.set_ylabel("diffusion spectral entropy")
+    ax.set_title(f"{sweep}: entropy (t = {chars.attrs['entropy_t']:g})")
+    save(fig, "entropy_vs_accuracy")
+
+    # Wasserstein distances between diagrams of 5 top and 5 random networks.
+    top, random = _top_and_random(accuracy, 5, seed)
+    chosen = np.concatenate([top, random])
+    matrix = pers["wasserstein/total"][...][np.ix_(chosen, chosen)]
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    im = ax.imshow(matrix, cmap="magma")
+    ax.set_xticks(range(len(chosen)), [f"{accuracy[i]:.2f}" for i in chosen], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(chosen)), [f"{accuracy[i]:.2f}" for i in chosen], fontsize=7)
+    fig.colorbar(im, label="Wasserstein distance (H0-H2 summed)")
+    ax.set_title("5 top (first) vs 5 random networks")
+    save(fig, "wasserstein_heatmap")
+
+    # Dendrograms (Ward) of 5 top and 5 random networks' representations.
+    fig, axes = plt.subplots(2, len(top), figsize=(2.6 * len(top), 4.6), squeeze=False)
+    for row, group in enumerate((top, random)):
+        for ax, i in zip(axes[row], group):
+            dendrogram(linkage(reps["activations"][i].astype(np.float64), "ward"), ax=ax, no_labels=True,
+                       color_threshold=0, above_threshold_color="k")
+            ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=8)
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("top"), axes[1, 0].set_ylabel("random")
+    save(fig, "dendrograms")
+
+    # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
+    centroid = chars["centroid_matrices"]
+    fig, axes = plt.subplots(2, 3, figsize=(9, 6), squeeze=False)
+    for row, group in enumerate((top[:3], random[:3])):
+        for ax, i in zip(axes[row], group):
+            ax.imshow(centroid[i], cmap="viridis")
+            ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=9)
+            ax.set_xticks([]), ax.set_yticks([])
+    save(fig, "class_structure")
+
+    # PHATE of the hidden layer for 4 high and 4 low networks, coloured by class.
+    order = np.argsort(-accuracy, kind="stable")
+    fig, axes = plt.subplots(2, 4, figsize=(12, 6), squeeze=False)
+    for row, group in enumerate((order[:4], order[-4:])):
+        for ax, i in zip(axes[row], group):
+            from ..diffusion import pairwise_distances
+
+            distances = pairwise_distances(reps["activations"][i].astype(np.float64))
+            ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=9)
+            if distances.max() < 1e-9:  # a dead network maps every point to the same place
+                ax.text(0.5, 0.5, "collapsed:\nall points equal", ha="center", va="center", transform=ax.transAxes)
+            else:
+                coords = phate_embedding(distances, 5, seed)
+                ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab10", s=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    save(fig, "hidden_layers")
+    return written

@@ -1,0 +1,63 @@
+"""The Dask cluster that the Dask-parallel steps use, chosen by one config setting.
+
+``compute.dask.cluster``:
+- ``local`` (default): an in-process cluster sized by the rule's threads;
+- ``address``: connect to a running scheduler at ``compute.dask.address``;
+- ``slurm``: a dask-jobqueue SLURMCluster (needs the optional ``dask-jobqueue`` package).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+log = logging.getLogger(__name__)
+
+CLUSTERS = ("local", "address", "slurm")
+
+
+@contextlib.contextmanager
+def dask_client(cluster: str = "local", threads: int = 1, address: str | None = None, slurm: dict | None = None):
+    """Yield a ``dask.distributed.Client`` for one step, closed afterwards.
+
+    Parameters
+    ----------
+    cluster : {"local", "address", "slurm"}
+    threads : int
+        Threads of the local cluster (the rule's ``threads``).
+    address : str, optional
+        Scheduler address, for ``cluster="address"``.
+    slurm : dict, optional
+        Keyword arguments of ``dask_jobqueue.SLURMCluster`` plus ``jobs`` (workers to start).
+    """
+    from dask.distributed import Client, LocalCluster
+
+    if cluster not in CLUSTERS:
+        raise ValueError(f"compute.dask.cluster must be one of {CLUSTERS}, got {cluster!r}")
+    if cluster == "address":
+        if not address:
+            raise ValueError("compute.dask.cluster is 'address' but compute.dask.address is not set")
+        client = Client(address)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if cluster == "slurm":
+        try:
+            from dask_jobqueue import SLURMCluster
+        except ImportError as error:
+            raise RuntimeError("compute.dask.cluster 'slurm' needs the dask-jobqueue package: pip install dask-jobqueue") from error
+        options = dict(slurm or {})
+        jobs = options.pop("jobs", 1)
+        with SLURMCluster(**options) as slurm_cluster:
+            slurm_cluster.scale(jobs=jobs)
+            with Client(slurm_cluster) as client:
+                yield client
+        return
+    # Threads in one process: the kernels release the GIL (NumPy/BLAS, ripser's C++), and no data
+    # has to be serialized between workers.
+    with LocalCluster(n_workers=1, threads_per_worker=max(1, threads), processes=False, dashboard_address=None) as local:
+        with Client(local) as client:
+            log.info("dask: local cluster with %d threads", threads)
+            yield client

@@ -1,0 +1,338 @@
+"""The only module that reads or writes Zarr stores and Parquet tables.
+
+Population store (Zarr v3, one per training job)::
+
+    attrs       format, sweep, population, members, spec, spec_hash, package version,
+                snapshot count, and ``complete`` (written last)
+    params/<name>       [member, snapshot, *shape]   parameter snapshots
+    buffers/<name>      [member, snapshot, *shape]   BatchNorm statistics (when the model has any)
+    snapshot_step       [snapshot]                   optimizer step of each snapshot (-1: not yet)
+    metrics/<name>      [member, epoch]              per-epoch metrics (NaN: not yet)
+    diverged_at         [member]                     step at which the loss became non-finite (-1: never)
+    final/params/<name>, final/buffers/<name>        float32 final state (what fine-tuning starts from)
+    state/<slot>/...    resume state, two slots written alternately while training
+
+Every chunk carries a CRC32C checksum, so a corrupted chunk fails loudly on read.
+Training writes into ``<store>.partial`` and renames it to ``<store>`` once complete, so an
+interrupted job never leaves something that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
+
+from . import __version__
+
+FORMAT = "population-store/1"
+_COMPRESSORS = (ZstdCodec(level=3), Crc32cCodec())
+METRIC_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+class StoreError(RuntimeError):
+    """A store is missing, incomplete, corrupted or of another format."""
+
+
+def spec_hash(spec: Mapping) -> str:
+    """Stable hash of a JSON-serializable specification."""
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def partial_path(path: str | Path) -> Path:
+    """Where a store is written while its job runs."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def _array(group, name, shape, chunks, dtype, fill_value, shards=None):
+    return group.create_array(
+        name=name,
+        shape=shape,
+        chunks=chunks,
+        shards=shards,
+        dtype=dtype,
+        fill_value=fill_value,
+        compressors=_COMPRESSORS,
+        overwrite=True,
+    )
+
+
+def create_population_store(
+    path: str | Path,
+    spec: Mapping,
+    param_shapes: Mapping[str, tuple],
+    buffer_specs: Mapping[str, tuple[tuple, str]],
+    n_snapshots: int,
+    n_epochs: int,
+    snapshot_dtype: str = "float32",
+) -> zarr.Group:
+    """Create an empty population store laid out for ``spec``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Store folder (created, replacing anything there).
+    spec : mapping
+        The population specification (JSON-serializable); stored with its hash.
+    param_shapes : mapping
+        Shape of each parameter of one network.
+    buffer_specs : mapping
+        ``(shape, dtype)`` of each buffer of one network (BatchNorm statistics).
+    n_snapshots, n_epochs : int
+        Sizes of the snapshot and epoch axes.
+    snapshot_dtype : {"float32", "float16"}
+        Precision of the snapshot arrays.
+    """
+    members = len(spec["members"])
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    layouts = {
+        "params": {name: (shape, snapshot_dtype) for name, shape in param_shapes.items()},
+        "buffers": dict(buffer_specs),
+    }
+    for group_name, specs in layouts.items():
+        group = root.create_group(group_name)
+        for name, (shape, dtype) in specs.items():
+            is_float = np.issubdtype(np.dtype(dtype), np.floating)
+            # One chunk = one member's snapshot (one Dask task); one shard file per snapshot.
+            _array(
+                group,
+                name,
+                (members, n_snapshots, *shape),
+                (1, 1, *shape),
+                dtype,
+                np.nan if is_float else -1,
+                shards=(members, 1, *shape),
+            )
+    _array(root, "snapshot_step", (n_snapshots,), (n_snapshots,), "int64", -1)
+    metrics = root.create_group("metrics")
+    for name in METRIC_NAMES:
+        _array(metrics, name, (members, n_epochs), (members, n_epochs), "float32", np.nan)
+    _array(root, "diverged_at", (members,), (members,), "int64", -1)
+    root.attrs.update(
+        {
+            "format": FORMAT,
+            "package_version": __version__,
+            "spec": dict(spec),
+            "spec_hash": spec_hash(spec),
+            "n_snapshots": n_snapshots,
+            "n_epochs": n_epochs,
+            "complete": False,
+        }
+    )
+    return root
+
+
+def open_partial(path: str | Path, spec: Mapping) -> zarr.Group | None:
+    """Open an interrupted store for resumption, or None when there is none to resume.
+
+    A partial store written for another specification (changed hyperparameters) or one that
+    cannot be read is not resumed; the caller starts afresh.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        root = zarr.open_group(str(path), mode="r+")
+        if root.attrs.get("format") != FORMAT or root.attrs.get("spec_hash") != spec_hash(spec):
+            return None
+        return root
+    except Exception:  # an unreadable leftover is simply not resumable
+        return None
+
+
+def write_snapshot(root: zarr.Group, index: int, step: int, params: Mapping, buffers: Mapping) -> None:
+    """Write one snapshot of every member (arrays shaped [member, *shape])."""
+    for group_name, tensors in (("params", params), ("buffers", buffers)):
+        group = root[group_name]
+        for name, value in tensors.items():
+            array = group[name]
+            array[:, index] = np.asarray(value).astype(array.dtype, copy=False)
+    root["snapshot_step"][index] = step
+
+
+def write_epoch_metrics(root: zarr.Group, epoch: int, metrics: Mapping[str, np.ndarray]) -> None:
+    """Write one epoch's metrics (each [member]) at 0-based ``epoch``."""
+    for name, values in metrics.items():
+        root["metrics"][name][:, epoch] = np.asarray(values, dtype=np.float32)
+
+
+def write_diverged(root: zarr.Group, diverged_at: np.ndarray) -> None:
+    root["diverged_at"][:] = np.asarray(diverged_at, dtype=np.int64)
+
+
+def save_resume_state(root: zarr.Group, step: int, state: Mapping[str, np.ndarray]) -> None:
+    """Save the full training state (float32/int64 arrays) for an exact resume.
+
+    Two slots are written alternately and ``state_slot`` is flipped only after the new slot is
+    complete, so a kill during this write leaves the previous state intact.
+    """
+    current = root.attrs.get("state_slot")
+    slot = "b" if current == "a" else "a"
+    group = root.require_group("state").require_group(slot)
+    for name, value in state.items():
+        value = np.ascontiguousarray(value)
+        _array(group, name, value.shape, value.shape or (1,), value.dtype, 0)[...] = value
+    group.attrs["names"] = sorted(state)
+    root.attrs.update({"state_slot": slot, "state_step": int(step)})
+
+
+def load_resume_state(root: zarr.Group) -> tuple[int, dict[str, np.ndarray]] | None:
+    """Return ``(step, state)`` of the last saved resume state, or None."""
+    slot = root.attrs.get("state_slot")
+    if slot is None:
+        return None
+    group = root["state"][slot]
+    return int(root.attrs["state_step"]), {name: group[name][...] for name in group.attrs["names"]}
+
+
+def finalize_store(root: zarr.Group, path: str | Path, final_params: Mapping, final_buffers: Mapping) -> Path:
+    """Write the float32 final state, drop the resume state, mark complete and move into place."""
+    final = root.require_group("final")
+    for group_name, tensors in (("params", final_params), ("buffers", final_buffers)):
+        group = final.require_group(group_name)
+        for name, value in tensors.items():
+            value = np.ascontiguousarray(value)
+            _array(group, name, value.shape, (1, *value.shape[1:]), value.dtype, 0)[...] = value
+    if "state" in root:
+        del root["state"]
+    root.attrs.pop("state_slot", None)
+    root.attrs.pop("state_step", None)
+    root.attrs["complete"] = True  # written last: the marker readers trust
+    source = Path(root.store.root)
+    target = Path(path)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(source, target)
+    return target
+
+
+def open_population(path: str | Path) -> zarr.Group:
+    """Open a finished population store read-only.
+
+    Raises
+    ------
+    StoreError
+        When the store is absent, of another format, or was never completed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"population store {path} does not exist")
+    try:
+        root = zarr.open_group(str(path), mode="r")
+    except Exception as exc:
+        raise StoreError(f"population store {path} cannot be opened: {exc}") from exc
+    if root.attrs.get("format") != FORMAT:
+        raise StoreError(f"{path} is not a population store (format {root.attrs.get('format')!r})")
+    if not root.attrs.get("complete", False):
+        raise StoreError(f"population store {path} is incomplete (its training job did not finish)")
+    return root
+
+
+def snapshot_arrays(path: str | Path, group: str = "params") -> dict:
+    """Lazy Dask arrays ``{name: [member, snapshot, *shape]}`` of a finished store."""
+    import dask.array as da
+
+    root = open_population(path)
+    return {name: da.from_zarr(array) for name, array in root[group].arrays()}
+
+
+def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict, dict]:
+    """Float32 final parameters and buffers (all members, or one) of a finished store."""
+    root = open_population(path)
+    select = slice(None) if member is None else member
+    out = []
+    for group_name in ("params", "buffers"):
+        group = root["final"][group_name]
+        out.append({name: array[select] for name, array in group.arrays()})
+    return out[0], out[1]
+
+
+def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """Per-epoch metrics ``{name: [member, epoch]}`` and ``diverged_at`` of a finished store."""
+    root = open_population(path)
+    out = {name: array[...] for name, array in root["metrics"].arrays()}
+    out["diverged_at"] = root["diverged_at"][...]
+    return out
+
+
+def write_table(frame, path: str | Path) -> None:
+    """Write a pandas DataFrame as Parquet, atomically (written aside, then renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_table(path: str | Path):
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis stores: named arrays written once by one step, complete-marked and moved into place.
+
+ANALYSIS_FORMAT = "analysis-store/1"
+
+
+def write_array_store(path: str | Path, arrays: Mapping, attrs: Mapping | None = None, chunks: Mapping | None = None) -> Path:
+    """Write named arrays (NumPy or Dask; names may contain '/') as one Zarr store, atomically.
+
+    Dask arrays are computed chunk by chunk into the store (memory bounded by their chunks).
+    The store is written aside, marked complete, then renamed to ``path``.
+    """
+    import dask.array as da
+
+    path = Path(path)
+    tmp = partial_path(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    for name, value in arrays.items():
+        *groups, leaf = name.split("/")
+        group = root
+        for g in groups:
+            group = group.require_group(g)
+        if isinstance(value, da.Array):
+            chunk = tuple(c[0] for c in value.chunks)
+            target = _array(group, leaf, value.shape, chunk, value.dtype, 0)
+            da.store(value, target, lock=False)
+        else:
+            value = np.asarray(value)
+            chunk = (chunks or {}).get(name) or (value.shape or (1,))
+            _array(group, leaf, value.shape, chunk, value.dtype, 0)[...] = value
+    root.attrs.update({**(attrs or {}), "format": ANALYSIS_FORMAT, "package_version": __version__})
+    root.attrs["complete"] = True
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    return path
+
+
+def open_array_store(path: str | Path) -> zarr.Group:
+    """Open a finished analysis store read-only (StoreError when absent or incomplete)."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"store {path} does not exist")
+    root = zarr.open_group(str(path), mode="r")
+    if root.attrs.get("format") != ANALYSIS_FORMAT or not root.attrs.get("complete", False):
+        raise StoreError(f"store {path} is not a complete analysis store")
+    return root
+
+
+def dask_array(path: str | Path, name: str):
+    """One array of a finished analysis store as a lazy Dask array (one task per chunk)."""
+    import dask.array as da
+
+    return da.from_zarr(open_array_store(path)[name])

@@ -1,0 +1,289 @@
+"""Persistent homology of point clouds and the diagram statistics built on it.
+
+Pure functions on NumPy arrays (no file I/O). A persistence diagram is a float64 array of
+shape ``[k, 2]`` holding ``(birth, death)`` rows; an essential class has ``death = np.inf``.
+All homology is computed with coefficients in Z/2 so that the numbers do not depend on a
+backend's default field (gudhi uses 11, ripser 2).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+COEFFICIENT_FIELD = 2
+
+# giotto-ph's first call in a process runs C++ static initialisation that imports Python modules;
+# two threads making that first call at once can deadlock (one holds the GIL and waits on the
+# static-init guard, the other holds the guard and waits for the GIL: seen here as a Dask step
+# hanging forever). The first call is therefore made by one thread at a time; later calls run freely.
+_GPH_FIRST_CALL = threading.Lock()
+_gph_initialised = False
+
+# How many row tasks may be in flight at once in `wasserstein_distance_matrix`: enough to keep
+# every worker thread busy, few enough that results do not pile up on the client.
+_ROWS_IN_FLIGHT_PER_THREAD = 4
+
+
+def _as_diagram(diagram, name: str) -> np.ndarray:
+    """Return ``diagram`` as a float64 ``[k, 2]`` array, or raise ValueError naming ``name``."""
+    array = np.asarray(diagram, dtype=np.float64)
+    if array.size == 0:
+        # Empty diagrams come in many shapes ([], (0,), (0, 2)); normalise them.
+        return np.empty((0, 2), dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"{name} must be an array of shape [k, 2] (birth, death), got shape {array.shape}")
+    if np.isnan(array).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return array
+
+
+def vietoris_rips_diagrams(
+    points: np.ndarray,
+    max_dim: int = 1,
+    threshold: float = np.inf,
+    metric: str = "euclidean",
+    n_threads: int = 1,
+) -> list[np.ndarray]:
+    """Vietoris-Rips persistence diagrams in dimensions ``0..max_dim``.
+
+    Computed with giotto-ph's ``ripser_parallel`` (the fastest VR backend measured here) over
+    the coefficient field Z/2.
+
+    Parameters
+    ----------
+    points : np.ndarray
+        Point cloud of shape ``[n, d]``, or, with ``metric="precomputed"``, a square distance
+        matrix ``[n, n]`` (only its upper triangle is read; its diagonal must be zero, since
+        giotto-ph reads diagonal entries as vertex birth times).
+    max_dim : int, default 1
+        Highest homology dimension computed.
+    threshold : float, default np.inf
+        Largest filtration value; classes still alive there get death ``np.inf``.
+    metric : str, default "euclidean"
+        Any metric accepted by ``scipy.spatial.distance.pdist``, or ``"precomputed"``.
+    n_threads : int, default 1
+        Threads giotto-ph uses for dimensions 1 and above.
+
+    Returns
+    -------
+    list of np.ndarray
+        ``max_dim + 1`` float64 arrays of shape ``[k, 2]`` with ``(birth, death)`` rows.
+        Infinite deaths stay ``np.inf`` (with ``threshold=np.inf`` exactly one, in H0).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of range or ``points`` has the wrong shape.
+    """
+    if isinstance(max_dim, bool) or not isinstance(max_dim, (int, np.integer)) or max_dim < 0:
+        raise ValueError(f"max_dim must be a non-negative integer, got {max_dim!r}")
+    if not (threshold > 0):  # also rejects NaN
+        raise ValueError(f"threshold must be positive, got {threshold!r}")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty string, got {metric!r}")
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[0] == 0:
+        raise ValueError(f"points must be a non-empty 2-D array, got shape {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("points must be finite")
+    if metric == "precomputed" and points.shape[0] != points.shape[1]:
+        raise ValueError(f"points must be a square distance matrix with metric='precomputed', got shape {points.shape}")
+
+    options = dict(maxdim=int(max_dim), thresh=float(threshold), coeff=COEFFICIENT_FIELD, metric=metric, n_threads=int(n_threads))
+    result = _ripser_parallel(points, **options)
+    return [_as_diagram(diagram, "diagram") for diagram in result["dgms"]]
+
+
+def _ripser_parallel(points, **options):
+    """giotto-ph's ``ripser_parallel``, its first call in the process made by one thread only."""
+    global _gph_initialised
+    from gph import ripser_parallel  # imported here so that the module loads without giotto-ph
+
+    if not _gph_initialised:
+        with _GPH_FIRST_CALL:
+            if not _gph_initialised:
+                result = ripser_parallel(points, **options)
+                _gph_initialised = True
+                return result
+    return ripser_parallel(points, **options)
+
+
+def finite_part(diagram: np.ndarray) -> np.ndarray:
+    """Rows of ``diagram`` whose death is finite.
+
+    Parameters
+    ----------
+    diagram : np.ndarray
+        Persistence diagram ``[k, 2]``.
+
+    Returns
+    -------
+    np.ndarray
+        float64 array ``[k', 2]`` without the essential (infinite-death) classes.
+    """
+    diagram = _as_diagram(diagram, "diagram")
+    return diagram[np.isfinite(diagram[:, 1])]
+
+
+def total_persistence(diagram: np.ndarray, p: float = 2.0) -> float:
+    """Sum over finite points of ``(death - birth) ** p``.
+
+    Parameters
+    ----------
+    diagram : np.ndarray
+        Persistence diagram ``[k, 2]``; infinite bars are ignored (their persistence is not a number).
+    p : float, default 2.0
+        Exponent, positive.
+
+    Returns
+    -------
+    float
+    """
+    if not (p > 0) or not np.isfinite(p):
+        raise ValueError(f"p must be a positive finite number, got {p!r}")
+    finite = finite_part(diagram)
+    return float(np.sum((finite[:, 1] - finite[:, 0]) ** p))
+
+
+def wasserstein_distance(a: np.ndarray, b: np.ndarray, order: float = 1.0, internal_p: float = np.inf) -> float:
+    """p-Wasserstein distance between the finite parts of two diagrams.
+
+    Uses ``gudhi.wasserstein.wasserstein_distance`` (optimal transport via POT). The essential
+    classes are dropped first: every full-filtration H0 diagram has exactly one, born at 0, so
+    they would only match each other at cost 0, while a differing count would make the
+    distance infinite.
+
+    Parameters
+    ----------
+    a, b : np.ndarray
+        Persistence diagrams ``[k, 2]``.
+    order : float, default 1.0
+        Wasserstein exponent, at least 1.
+    internal_p : float, default np.inf
+        Ground metric on the plane (``np.inf``: the sup norm, so a point's distance to the
+        diagonal is half its persistence).
+
+    Returns
+    -------
+    float
+    """
+    if not (order >= 1) or not np.isfinite(order):
+        raise ValueError(f"order must be a finite number >= 1, got {order!r}")
+    if not (internal_p >= 1):
+        raise ValueError(f"internal_p must be >= 1 (np.inf allowed), got {internal_p!r}")
+    from gudhi.wasserstein import wasserstein_distance as gudhi_wasserstein
+
+    a = finite_part(_as_diagram(a, "a"))
+    b = finite_part(_as_diagram(b, "b"))
+    if len(a) == 0 and len(b) == 0:
+        return 0.0
+    return float(gudhi_wasserstein(a, b, matching=False, order=float(order), internal_p=float(internal_p)))
+
+
+def _upper_row(diagrams: list[np.ndarray], i: int, order: float) -> np.ndarray:
+    """Distances from diagram ``i`` to diagrams ``i+1..m-1`` (one Dask task)."""
+    return np.array([wasserstein_distance(diagrams[i], other, order=order) for other in diagrams[i + 1 :]], dtype=np.float64)
+
+
+def wasserstein_distance_matrix(diagrams: list[np.ndarray], order: float = 1.0, client=None) -> np.ndarray:
+    """Symmetric matrix of pairwise Wasserstein distances, zero on the diagonal.
+
+    Parameters
+    ----------
+    diagrams : list of np.ndarray
+        ``m`` persistence diagrams ``[k, 2]`` (finite parts are used, see `wasserstein_distance`).
+    order : float, default 1.0
+        Wasserstein exponent, at least 1.
+    client : dask.distributed.Client, optional
+        When given, the ``m(m-1)/2`` pairs are computed as Dask tasks, one task per row's upper
+        part, with the diagrams scattered to the workers once and a bounded number of rows in
+        flight at a time. Otherwise a plain loop.
+
+    Returns
+    -------
+    np.ndarray
+        float64 array ``[m, m]``.
+    """
+    if not (order >= 1) or not np.isfinite(order):
+        raise ValueError(f"order must be a finite number >= 1, got {order!r}")
+    diagrams = [finite_part(_as_diagram(d, f"diagrams[{i}]")) for i, d in enumerate(diagrams)]
+    m = len(diagrams)
+    matrix = np.zeros((m, m), dtype=np.float64)
+    if m < 2:
+        return matrix
+
+    if client is None:
+        for i in range(m - 1):
+            matrix[i, i + 1 :] = _upper_row(diagrams, i, order)
+    else:
+        from dask.distributed import as_completed
+
+        # Scatter the whole list as one object, once, rather than shipping it with every task.
+        [scattered] = client.scatter([diagrams], broadcast=True, hash=False)
+        threads = max(1, sum(client.nthreads().values()))
+        window = threads * _ROWS_IN_FLIGHT_PER_THREAD
+        # Rows in order: longest first, so the short tail rows fill in the gaps at the end.
+        rows = iter(range(m - 1))
+        futures = {}
+
+        def submit(i):
+            future = client.submit(_upper_row, scattered, i, float(order), pure=False)
+            futures[future] = i
+            return future
+
+        # islice, not zip with a range: zip would pull (and lose) one extra row from `rows`.
+        pending = as_completed([submit(i) for i in itertools.islice(rows, window)])
+        for future in pending:
+            i = futures.pop(future)
+            matrix[i, i + 1 :] = future.result()
+            next_row = next(rows, None)
+            if next_row is not None:
+                pending.add(submit(next_row))
+        del scattered
+
+    # Fill the lower triangle from the upper one: exact symmetry by construction.
+    return matrix + matrix.T
+
+
+def persistence_landscape(diagram: np.ndarray, k_max: int, grid: np.ndarray) -> np.ndarray:
+    """Persistence landscape functions ``lambda_1..lambda_k_max`` sampled on ``grid``.
+
+    ``lambda_k(t)`` is the k-th largest of ``max(0, min(t - b, d - t))`` over the finite
+    points ``(b, d)`` of the diagram (zero when there are fewer than k points).
+
+    Parameters
+    ----------
+    diagram : np.ndarray
+        Persistence diagram ``[n, 2]``; infinite bars are ignored.
+    k_max : int
+        Number of landscape functions, positive.
+    grid : np.ndarray
+        1-D array of ``g`` sample positions.
+
+    Returns
+    -------
+    np.ndarray
+        float64 array ``[k_max, g]``.
+    """
+    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or k_max < 1:
+        raise ValueError(f"k_max must be a positive integer, got {k_max!r}")
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 1:
+        raise ValueError(f"grid must be a 1-D array, got shape {grid.shape}")
+    finite = finite_part(diagram)
+    landscape = np.zeros((int(k_max), grid.size), dtype=np.float64)
+    if len(finite) == 0 or grid.size == 0:
+        return landscape
+    births, deaths = finite[:, :1], finite[:, 1:]
+    # Tent function of every point at every grid position: [n, g].
+    tents = np.maximum(0.0, np.minimum(grid[None, :] - births, deaths - grid[None, :]))
+    # Sort each column descending; row k is then lambda_{k+1}.
+    tents = -np.sort(-tents, axis=0)
+    k = min(int(k_max), len(finite))
+    landscape[:k] = tents[:k]
+    return landscape

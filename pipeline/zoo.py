@@ -1,0 +1,226 @@
+"""Sweeps of networks ("zoos"): from a config's grid to population jobs, stores and a metrics table.
+
+Each step is one function with explicit inputs and outputs, callable without Snakemake.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import store
+from .data import load_dataset
+from .train import Member, PopulationTrainer, TrainingSettings, initial_population, select_device
+
+log = logging.getLogger(__name__)
+
+GRID_KEYS = ("lr", "momentum", "weight_decay", "init_seed", "label_noise")
+
+
+def sweep_table(sweep: Mapping) -> pd.DataFrame:
+    """Every network of a sweep, one row each, in member order (the grid's product order)."""
+    grid = sweep.get("grid", {})
+    values = [grid.get(key, [0.0] if key != "lr" else [0.01]) for key in GRID_KEYS]
+    frame = pd.DataFrame(list(itertools.product(*values)), columns=list(GRID_KEYS))
+    frame["init_seed"] = frame["init_seed"].astype(int)
+    return frame
+
+
+def sweep_size(sweep: Mapping) -> int:
+    """Number of networks in a sweep."""
+    return int(np.prod([len(sweep.get("grid", {}).get(key, [0])) for key in GRID_KEYS]))
+
+
+def sweep_paramspace(sweep: Mapping):
+    """The sweep as a ``snakemake.utils.Paramspace``; its instance patterns name the networks."""
+    from snakemake.utils import Paramspace
+
+    return Paramspace(sweep_table(sweep), filename_params="*", param_sep="~")
+
+
+def n_populations(sweep: Mapping) -> int:
+    """Number of population jobs a sweep is split into."""
+    return -(-sweep_size(sweep) // sweep["population_size"])
+
+
+def population_spec(config: Mapping, sweep_name: str, population: int) -> dict:
+    """Everything that determines one population job's result (JSON-serializable).
+
+    Data location and hardware settings are left out on purpose: moving the data or switching
+    to a GPU must not invalidate finished training.
+    """
+    sweep = config["sweeps"][sweep_name]
+    if not 0 <= population < n_populations(sweep):
+        raise ValueError(f"sweep {sweep_name!r} has no population {population}")
+    table = sweep_table(sweep)
+    names = list(sweep_paramspace(sweep).instance_patterns)
+    size = sweep["population_size"]
+    rows = range(population * size, min((population + 1) * size, len(table)))
+    members = [
+        {"member": i, "network": names[i], **{k: _plain(table.at[i, k]) for k in GRID_KEYS}} for i in rows
+    ]
+    keys = ("optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "seed")
+    return {
+        "sweep": sweep_name,
+        "population": population,
+        "dataset": sweep["dataset"],
+        "dataset_options": dict(sweep["dataset_options"]),
+        "architecture": dict(sweep["architecture"]),
+        "training": {k: sweep[k] for k in keys},
+        "init_from": sweep["init_from"],
+        "members": members,
+    }
+
+
+def source_network(config: Mapping, sweep_name: str) -> tuple[str, int, int] | None:
+    """``(sweep, population, index within it)`` of the network a fine-tuning sweep starts from."""
+    source = config["sweeps"][sweep_name]["init_from"]
+    if not source:
+        return None
+    size = config["sweeps"][source["sweep"]]["population_size"]
+    return source["sweep"], source["member"] // size, source["member"] % size
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _settings(training: Mapping) -> TrainingSettings:
+    return TrainingSettings(
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        optimizer=training["optimizer"],
+        milestones=tuple(training["schedule"]["milestones"]),
+        gamma=training["schedule"]["gamma"],
+        augment=training["augment"],
+        snapshot_every=training["snapshot_every"],
+        seed=training["seed"],
+    )
+
+
+def load_spec_dataset(spec: Mapping, data_root: str = "data", download: bool = False):
+    """The dataset a population spec trains on."""
+    options = {k: v for k, v in spec["dataset_options"].items() if v is not None}
+    return load_dataset(spec["dataset"], root=data_root, download=download, **options)
+
+
+def train_population_job(
+    spec: Mapping,
+    output: str | Path,
+    *,
+    data_root: str = "data",
+    download: bool = False,
+    device: str = "auto",
+    threads: int = 1,
+    init_store: str | Path | None = None,
+    init_member: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Train one population and write its store at ``output``.
+
+    The store is written at ``output + '.partial'`` and moved to ``output`` when complete. A
+    partial store left by an interrupted run of the same spec is resumed from its last snapshot,
+    which gives the same final weights as an uninterrupted run (on CPU).
+
+    Parameters
+    ----------
+    spec : mapping
+        From :func:`population_spec`.
+    output : path
+        The finished store's path.
+    data_root, download : dataset location and permission to download.
+    device : {"auto", "cpu", "cuda"}
+    threads : int
+        Torch intra-op threads.
+    init_store, init_member
+        Store and in-store index of the network every member starts from (fine-tuning).
+    """
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    output = Path(output)
+    data = load_spec_dataset(spec, data_root, download)
+    members = [Member(**{k: m[k] for k in ("lr", "momentum", "weight_decay", "init_seed", "label_noise")}) for m in spec["members"]]
+    init_state = store.read_final_params(init_store, init_member) if init_store else None
+    base, params, buffers = initial_population(
+        spec["architecture"], data.input_shape, data.num_outputs, members, init_state
+    )
+    settings = _settings(spec["training"])
+    trainer = PopulationTrainer(base, params, buffers, members, data, settings, select_device(device))
+    log.info(
+        "population %s/%d: %d networks, %d steps on %s (%d threads)",
+        spec["sweep"], spec["population"], len(members), trainer.total_steps, trainer.device, threads,
+    )
+
+    partial = store.partial_path(output)
+    root = store.open_partial(partial, spec)
+    resumed = store.load_resume_state(root) if root is not None else None
+    if resumed is not None:
+        step, state = resumed
+        trainer.load_state_dict(state)
+        log.info("resuming from step %d of %d (partial store %s)", step, trainer.total_steps, partial)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        root = store.create_population_store(
+            partial,
+            spec,
+            {k: tuple(v.shape[1:]) for k, v in params.items()},
+            {k: (tuple(v.shape[1:]), str(v.dtype).removeprefix("torch.")) for k, v in buffers.items()},
+            n_snapshots=len(trainer.snapshot_steps),
+            n_epochs=settings.epochs,
+            snapshot_dtype=spec["training"]["snapshot_dtype"],
+        )
+
+    def on_epoch_end(epoch, metrics):
+        store.write_epoch_metrics(root, epoch, metrics)
+
+    def on_snapshot(index, step, params, buffers):
+        store.write_snapshot(root, index, step, params, buffers)
+
+    def on_checkpoint(step, state):
+        store.write_diverged(root, state["diverged_at"])
+        store.save_resume_state(root, step, state)
+
+    trainer.run(on_snapshot, on_epoch_end, on_checkpoint, progress=progress)
+    store.write_diverged(root, trainer.diverged_at.cpu().numpy())
+    final = store.finalize_store(root, output, trainer.numpy_params(), trainer.numpy_buffers())
+    log.info("population written to %s in %.1f s", final, time.perf_counter() - started)
+    return final
+
+
+def collect_sweep_metrics(stores: Sequence[str | Path], output: str | Path) -> pd.DataFrame:
+    """One row per network of a sweep: hyperparameters, final metrics, divergence, store path.
+
+    Parameters
+    ----------
+    stores : sequence of paths
+        The sweep's finished population stores.
+    output : path
+        Parquet file to write.
+    """
+    rows = []
+    for path in stores:
+        root = store.open_population(path)
+        spec = root.attrs["spec"]
+        metrics = store.read_metrics(path)
+        for local, member in enumerate(spec["members"]):
+            row = {"sweep": spec["sweep"], "population": spec["population"], **member}
+            for name in store.METRIC_NAMES:
+                row[name] = float(metrics[name][local, -1])
+                row[f"best_{name}"] = float(
+                    np.nanmin(metrics[name][local]) if name.endswith("loss") else np.nanmax(metrics[name][local])
+                ) if np.isfinite(metrics[name][local]).any() else float("nan")
+            row["diverged_at"] = int(metrics["diverged_at"][local])
+            row["store"] = os.fspath(path)
+            row["index_in_store"] = local
+            rows.append(row)
+    frame = pd.DataFrame(rows).sort_values("member").reset_index(drop=True)
+    store.write_table(frame, output)
+    return frame

@@ -1,0 +1,78 @@
+# Shared helpers: config validation, paths, and the command that runs one pipeline step.
+import json
+import shlex
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
+
+sys.path.insert(0, workflow.basedir)
+
+from pathlib import Path  # noqa: E402
+
+from pipeline import zoo  # noqa: E402
+from pipeline.network_manifold.figures import FIGURES as NM_FIGURES  # noqa: E402
+from pipeline.network_manifold.steps import TABLES as NM_TABLES  # noqa: E402
+from pipeline.config import ConfigError, validate_config  # noqa: E402
+
+try:
+    _validated = validate_config(dict(config))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+config.clear()
+config.update(_validated)
+
+RESULTS = config["results"]
+# Every rule runs its step in the interpreter that runs Snakemake (the project's .venv), or in
+# the rule's conda environment (envs/pipeline.yaml) under --software-deployment-method conda.
+USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PYTHON = "python" if USES_CONDA else shlex.quote(sys.executable)
+CONDA_ENV = "../envs/pipeline.yaml"
+# Settings that say where and how a step runs, not what it computes. They reach the step on the
+# command line rather than through params, so changing them re-runs nothing.
+RUNTIME = json.dumps(
+    {
+        "data_root": config["data"]["root"],
+        "download": config["data"]["download"],
+        "device": config["compute"]["device"],
+    }
+)
+# The Dask cluster of the Dask-parallel steps (compute.dask): also where/how, not what.
+DASK_RUNTIME = json.dumps({"dask": config["compute"]["dask"]})
+TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (
+    config["compute"]["device"] == "auto" and __import__("torch").cuda.is_available()
+)
+
+
+wildcard_constraints:
+    sweep="|".join(config["sweeps"]) or "NO_SWEEPS",
+    population=r"\d{3}",
+
+
+def step_args(**kwargs):
+    """Keyword arguments of a step as one JSON object (quoted with :q in the shell command)."""
+    return json.dumps(kwargs, sort_keys=True)
+
+
+def population_store(sweep, population):
+    return f"{RESULTS}/zoo/{sweep}/population_{int(population):03d}.zarr"
+
+
+def population_stores(sweep):
+    return [population_store(sweep, p) for p in range(zoo.n_populations(config["sweeps"][sweep]))]
+
+
+def sweep_metrics(sweep):
+    return f"{RESULTS}/zoo/{sweep}/metrics.parquet"
+
+
+def all_targets():
+    """The default target: every output of every configured sweep and study."""
+    targets = [sweep_metrics(sweep) for sweep in config["sweeps"]]
+    manifold = config["network_manifold"]["sweeps"]
+    if manifold:
+        base = f"{RESULTS}/network_manifold"
+        targets += [f"{base}/tables/{name}.csv" for name in NM_TABLES]
+        targets += [f"{base}/{s}/figures/{name}.png" for s in manifold for name in NM_FIGURES]
+        targets += [f"{base}/{s}/suggestion.csv" for s in manifold]
+    return targets

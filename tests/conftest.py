@@ -1,0 +1,45 @@
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def run_snakemake(*args, workdir, check=True, timeout=900):
+    """Run the real Snakemake CLI on this repository's workflow with results under ``workdir``."""
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # SIGTERM the whole session: every running step dumps its threads' stacks into its log.
+            os.killpg(process.pid, signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=60)
+            raise AssertionError(
+                f"snakemake {' '.join(args)} ran past {timeout} s:\n{stderr[-4000:]}\n{_log_tails(workdir)}"
+            ) from None
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def _log_tails(workdir, chars=3000) -> str:
+    logs = sorted(Path(workdir, "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+    return "\n".join(f"--- {p}:\n{p.read_text(errors='replace')[-chars:]}" for p in logs[-3:])
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """An empty working directory with the repository's config folder beside the results."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    return tmp_path

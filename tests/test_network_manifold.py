@@ -1,0 +1,61 @@
+"""Network-manifold study: its small pure pieces by hand, and the whole study through Snakemake."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake
+from pipeline.network_manifold.steps import class_structure, suggest_from_top, ward_labels
+
+
+def test_class_structure_by_hand():
+    # two classes, centroids at (0, 0) and (3, 4): distance 5; each point 1 from its centroid
+    points = np.array([[1.0, 0], [-1, 0], [3, 5], [3, 3]])
+    labels = np.array([0, 0, 1, 1])
+    result = class_structure(points, labels)
+    assert result["centroid_distance"] == pytest.approx(5.0)
+    assert result["within_class_variance"] == pytest.approx(1.0)
+    assert result["centroid_matrix"].shape == (2, 2)
+
+
+def test_ward_recovers_separated_clusters():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10]])
+    points = np.concatenate([c + 0.1 * rng.normal(size=(20, 2)) for c in centres])
+    clusters = ward_labels(points, 3)
+    assert len(set(clusters[:20])) == len(set(clusters[20:40])) == len(set(clusters[40:])) == 1
+    assert len(set(clusters)) == 3
+
+
+def test_hyperparameter_suggestion_rule():
+    table = pd.DataFrame(
+        {
+            "lr": [0.1, 0.1, 0.1, 0.2, 0.01],
+            "momentum": [0.9, 0.8, 0.9, 0.9, 0.5],
+            "weight_decay": [1e-4, 1e-3, 1e-5, 1e-4, 1e-4],
+            "test_accuracy": [0.97, 0.96, 0.95, 0.94, 0.10],
+        }
+    )
+    suggestion = suggest_from_top(table, top=4)
+    assert suggestion["lr"] == 0.1  # the most common rate among the top 4
+    # momenta among those: 0.9 twice, 0.8 once -> mean of 0.9 and 0.8
+    assert suggestion["momentum"] == pytest.approx(0.85)
+    # decays all once: ties broken by mean accuracy -> 1e-4 (0.97) and 1e-3 (0.96)
+    assert suggestion["weight_decay"] == pytest.approx(5.5e-4)
+
+
+@pytest.mark.slow
+def test_study_runs_end_to_end_and_reruns_nothing(workdir):
+    run_snakemake("--cores", "2", "--configfile", "config/test.yaml", workdir=workdir)
+    base = workdir / "results/network_manifold"
+    table1 = pd.read_csv(base / "tables/table1.csv")
+    assert set(table1["kind"]) == {"diffusion", "distance", "knn", "weights", "wasserstein"}
+    assert table1[["top3", "top5"]].notna().all().all()
+    r2 = pd.read_csv(base / "tables/characterization_r2.csv")
+    assert r2[["centroid_distance", "ari", "entropy"]].apply(lambda c: c.between(0, 1)).all().all()
+    for name in ("manifolds", "entropy_vs_accuracy", "wasserstein_heatmap", "dendrograms", "class_structure", "hidden_layers"):
+        assert (base / f"mlp_tiny/figures/{name}.png").stat().st_size > 1000
+    suggestion = pd.read_csv(base / "mlp_tiny/suggestion.csv")
+    assert suggestion["suggested_test_accuracy"].between(0, 1).all()
+    again = run_snakemake("--cores", "2", "--configfile", "config/test.yaml", "--dry-run", workdir=workdir)
+    assert "Nothing to be done" in again.stdout + again.stderr

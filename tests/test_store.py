@@ -1,0 +1,83 @@
+"""Population store: layout, completion marker, resume slots, checksums."""
+
+import numpy as np
+import pytest
+import zarr
+
+from pipeline import store
+
+SPEC = {"sweep": "s", "population": 0, "members": [{"member": 0}, {"member": 1}]}
+
+
+def _new(tmp_path, spec=SPEC):
+    path = store.partial_path(tmp_path / "pop.zarr")
+    root = store.create_population_store(
+        path, spec, {"w": (3, 2)}, {"bn.running_mean": ((2,), "float32")}, n_snapshots=3, n_epochs=2
+    )
+    return path, root
+
+
+def _finish(tmp_path, root):
+    params = {"w": np.arange(12, dtype=np.float32).reshape(2, 3, 2)}
+    buffers = {"bn.running_mean": np.ones((2, 2), np.float32)}
+    return store.finalize_store(root, tmp_path / "pop.zarr", params, buffers)
+
+
+def test_snapshots_and_metrics_round_trip(tmp_path):
+    path, root = _new(tmp_path)
+    weights = np.random.default_rng(0).normal(size=(2, 3, 2)).astype(np.float32)
+    store.write_snapshot(root, 1, 7, {"w": weights}, {"bn.running_mean": np.zeros((2, 2), np.float32)})
+    store.write_epoch_metrics(root, 0, {"test_accuracy": np.array([0.5, 0.25])})
+    final = _finish(tmp_path, root)
+    assert not path.exists()  # moved into place
+    arrays = store.snapshot_arrays(final)
+    assert arrays["w"].shape == (2, 3, 3, 2)
+    assert arrays["w"].chunksize == (1, 1, 3, 2)  # one member's snapshot per Dask task
+    np.testing.assert_array_equal(arrays["w"][:, 1].compute(), weights)
+    assert np.isnan(arrays["w"][:, 2].compute()).all()  # never written
+    assert zarr.open_group(str(final))["snapshot_step"][...].tolist() == [-1, 7, -1]
+    metrics = store.read_metrics(final)
+    assert metrics["test_accuracy"][:, 0].tolist() == [0.5, 0.25]
+    assert np.isnan(metrics["test_accuracy"][:, 1]).all()
+    params, buffers = store.read_final_params(final, member=1)
+    np.testing.assert_array_equal(params["w"], np.arange(6, 12, dtype=np.float32).reshape(3, 2))
+
+
+def test_incomplete_store_is_refused(tmp_path):
+    path, _ = _new(tmp_path)
+    with pytest.raises(store.StoreError, match="incomplete"):
+        store.open_population(path)
+    with pytest.raises(store.StoreError, match="does not exist"):
+        store.open_population(tmp_path / "nothing.zarr")
+
+
+def test_resume_state_alternates_slots_and_keeps_the_last(tmp_path):
+    path, root = _new(tmp_path)
+    assert store.load_resume_state(root) is None
+    store.save_resume_state(root, 5, {"a": np.full(3, 5.0)})
+    store.save_resume_state(root, 9, {"a": np.full(3, 9.0)})
+    assert root.attrs["state_slot"] == "b"
+    reopened = store.open_partial(path, SPEC)
+    step, state = store.load_resume_state(reopened)
+    assert step == 9 and state["a"].tolist() == [9.0, 9.0, 9.0]
+
+
+def test_partial_store_of_another_spec_is_not_resumed(tmp_path):
+    path, root = _new(tmp_path)
+    store.save_resume_state(root, 5, {"a": np.zeros(1)})
+    other = {**SPEC, "members": [{"member": 0}, {"member": 2}]}
+    assert store.open_partial(path, other) is None
+    assert store.open_partial(path, SPEC) is not None
+
+
+def test_corrupted_chunk_fails_on_read(tmp_path):
+    _, root = _new(tmp_path)
+    final = _finish(tmp_path, root)
+    chunk = next((final / "final" / "params" / "w" / "c").rglob("*"))
+    while chunk.is_dir():
+        chunk = next(chunk.iterdir())
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(Exception):
+        store.read_final_params(final)

@@ -1,0 +1,146 @@
+"""Population training engine: equals per-model torch.optim training, isolates divergence,
+is deterministic, and resumes bit-identically."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.data import load_dataset
+from pipeline.models import build_model
+from pipeline.train import Member, PopulationTrainer, TrainingSettings, initial_population
+
+ARCH = {"name": "mlp", "hidden": [12, 6]}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", n_samples=240)
+
+
+def _trainer(data, members, **settings):
+    settings = TrainingSettings(**{"epochs": 2, "batch_size": 50, **settings})
+    base, params, buffers = initial_population(ARCH, data.input_shape, data.num_outputs, members)
+    torch.set_num_threads(1)
+    return PopulationTrainer(base, params, buffers, members, data, settings)
+
+
+def _reference_run(data, member, trainer, optimizer):
+    """One network trained alone with torch.optim on the trainer's exact minibatch sequence."""
+    torch.manual_seed(member.init_seed)
+    model = build_model(ARCH, data.input_shape, data.num_outputs)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=member.lr, momentum=member.momentum, weight_decay=member.weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=member.lr, betas=(member.momentum, 0.999), weight_decay=member.weight_decay)
+    for step in range(trainer.total_steps):
+        epoch, within = divmod(step, trainer.steps_per_epoch)
+        order = trainer._epoch_order(epoch)
+        idx = order[within * trainer.settings.batch_size : (within + 1) * trainer.settings.batch_size]
+        loss = torch.nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {k: v.detach() for k, v in model.named_parameters()}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_population_equals_networks_trained_alone(digits, optimizer):
+    members = [
+        Member(lr=0.05, momentum=0.9, weight_decay=1e-3, init_seed=0),
+        Member(lr=0.01, momentum=0.5, weight_decay=0.0, init_seed=1),
+        Member(lr=0.002, momentum=0.8, weight_decay=1e-2, init_seed=2),
+    ]
+    trainer = _trainer(digits, members, optimizer=optimizer)
+    trainer.run(progress=False)
+    for i, member in enumerate(members):
+        alone = _reference_run(digits, member, trainer, optimizer)
+        for name, value in alone.items():
+            torch.testing.assert_close(trainer.params[name][i].detach(), value, rtol=1e-4, atol=1e-5)
+
+
+def test_diverging_member_leaves_the_others_unchanged(digits):
+    good = [Member(lr=lr, momentum=0.9, weight_decay=1e-4) for lr in (0.01, 0.05, 0.1)]
+    bad = Member(lr=1e8, momentum=0.9)
+    with_bad = _trainer(digits, good[:2] + [bad] + good[2:])
+    without = _trainer(digits, good)
+    with_bad.run(progress=False)
+    without.run(progress=False)
+    diverged = with_bad.diverged_at.tolist()
+    assert diverged[2] >= 0 and [d for i, d in enumerate(diverged) if i != 2] == [-1, -1, -1]
+    for name in without.params:
+        kept = with_bad.params[name].detach()[[0, 1, 3]]
+        assert torch.isfinite(with_bad.params[name][2]).all()  # frozen, not NaN
+        torch.testing.assert_close(kept, without.params[name].detach(), rtol=0, atol=1e-6)
+    # the others' evaluation is unaffected too
+    np.testing.assert_allclose(
+        with_bad.evaluate(digits.x_test, digits.y_test)[0][[0, 1, 3]],
+        without.evaluate(digits.x_test, digits.y_test)[0],
+        rtol=1e-6,
+    )
+
+
+def test_same_seed_same_weights(digits):
+    members = [Member(lr=0.05, momentum=0.9), Member(lr=0.1, momentum=0.5, init_seed=3)]
+    runs = []
+    for _ in range(2):
+        trainer = _trainer(digits, members, augment=True)
+        trainer.run(progress=False)
+        runs.append(trainer.numpy_params())
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name])
+
+
+def test_resume_from_checkpoint_is_bit_identical(digits):
+    members = [Member(lr=0.05, momentum=0.9, weight_decay=1e-3), Member(lr=0.2, momentum=0.5)]
+    settings = dict(epochs=3, snapshot_every=4, optimizer="adam", milestones=(0.5,))
+    full = _trainer(digits, members, **settings)
+    checkpoints = {}
+    full.run(on_checkpoint=lambda step, state: checkpoints.__setitem__(step, state), progress=False)
+    middle = sorted(checkpoints)[len(checkpoints) // 2]
+    assert 0 < middle < full.total_steps and middle % full.steps_per_epoch != 0  # mid-epoch
+    resumed = _trainer(digits, members, **settings)
+    resumed.load_state_dict(checkpoints[middle])
+    assert resumed.step == middle
+    resumed.run(progress=False)
+    for name, value in full.numpy_params().items():
+        np.testing.assert_array_equal(resumed.numpy_params()[name], value)
+
+
+def test_label_noise_replaces_that_fraction_of_labels(digits):
+    members = [Member(lr=0.1), Member(lr=0.1, label_noise=0.5), Member(lr=0.1, label_noise=1.0)]
+    trainer = _trainer(digits, members)
+    changed = (trainer.y_train != digits.y_train[None, :]).float().mean(1)
+    assert changed[0] == 0
+    # a replaced label keeps its value with probability 1/10
+    assert abs(changed[1] - 0.45) < 0.06 and abs(changed[2] - 0.9) < 0.06
+
+
+def test_augmentation_is_a_crop_and_maybe_a_flip_of_each_image(digits):
+    trainer = _trainer(digits, [Member(lr=0.1)], augment=True)
+    x = torch.rand(6, 1, 8, 8)
+    out = trainer._augment(x, step=3)
+    torch.testing.assert_close(out, trainer._augment(x, step=3))
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    for i in range(len(x)):
+        candidates = [
+            padded[i, :, dy : dy + 8, dx : dx + 8].flip(-1) if flip else padded[i, :, dy : dy + 8, dx : dx + 8]
+            for dy, dx, flip in itertools.product(range(3), range(3), (False, True))
+        ]
+        assert any(torch.equal(out[i], c) for c in candidates)
+
+
+def test_step_decay_schedule(digits):
+    trainer = _trainer(digits, [Member(lr=0.1)], epochs=4, milestones=(0.5, 0.75), gamma=0.1)
+    total = trainer.total_steps
+    assert trainer.lr_factor(0) == 1
+    assert trainer.lr_factor(total // 2 - 1) == 1
+    assert trainer.lr_factor(total // 2) == pytest.approx(0.1)
+    assert trainer.lr_factor(total - 1) == pytest.approx(0.01)
+
+
+def test_snapshot_steps_include_start_cadence_and_end():
+    settings = TrainingSettings(epochs=2, batch_size=10, snapshot_every=7)
+    assert settings.snapshot_steps(n_train=95) == [0, 7, 14, 20]
+    assert TrainingSettings(epochs=2, batch_size=10).snapshot_steps(n_train=95) == [0, 10, 20]
