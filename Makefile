@@ -6,7 +6,7 @@ CORES ?= all
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 SNAKEMAKE_ARGS ?=
 
-.PHONY: env run test test-quick dry-run-paper benchmark clean
+.PHONY: env run test test-quick dry-run-paper benchmark report clean
 
 # The environment is (re)built when the pins change; the stamp file marks a finished install.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -29,6 +29,10 @@ test: env
 
 test-quick: env
 	$(BIN)/python -m pytest -m "not slow" tests
+
+# The HTML report of the finished default run (run `make run` first): every final table and figure.
+report: env
+	$(BIN)/snakemake --cores 1 $(SNAKEMAKE_ARGS) --report results/report.html
 
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml

@@ -1,8 +1,10 @@
 """Command line used by the Snakemake rules: ``python -m pipeline STEP --args JSON``.
 
 Every rule runs one step function in a fresh process (so that parallel jobs get their own
-threads and memory) with its keyword arguments passed as a single JSON object, quoted once by
-Snakemake. Only the steps listed in ``STEPS`` can be called.
+threads and memory) with its keyword arguments passed as JSON objects, quoted once by Snakemake:
+the paths (``--args``) apart from the settings that decide the result (``--settings``). Snakemake
+records a rule's params only when they do not depend on its input or output, so the settings
+must come in a param of their own for a changed setting to re-run the rule. Only the steps listed in ``STEPS`` can be called.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("step", help="step to run: " + ", ".join(sorted(STEPS)))
     parser.add_argument("--args", default="{}", help="keyword arguments as a JSON object")
+    parser.add_argument(
+        "--settings",
+        default="{}",
+        help="more keyword arguments as a JSON object: the settings that decide what the step "
+        "computes (rules pass them apart from the paths so that Snakemake records them)",
+    )
     parser.add_argument("--args-file", help="read the keyword arguments from this JSON file instead")
     parser.add_argument(
         "--runtime",
@@ -68,6 +76,10 @@ def main(argv=None) -> int:
             kwargs = json.load(handle)
     else:
         kwargs = json.loads(options.args)
+    settings = json.loads(options.settings)
+    if clash := sorted(set(kwargs) & set(settings)):
+        raise SystemExit(f"keyword arguments given both in --args and --settings: {', '.join(clash)}")
+    kwargs.update(settings)
     function = resolve(options.step)
     accepted = inspect.signature(function).parameters
     runtime = json.loads(options.runtime)

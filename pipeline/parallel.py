@@ -3,7 +3,7 @@
 ``compute.dask.cluster``:
 - ``local`` (default): an in-process cluster sized by the rule's threads;
 - ``address``: connect to a running scheduler at ``compute.dask.address``;
-- ``slurm``: a dask-jobqueue SLURMCluster (needs the optional ``dask-jobqueue`` package).
+- ``slurm``: a dask-jobqueue SLURMCluster (dask-jobqueue, installed with the pipeline).
 """
 
 from __future__ import annotations

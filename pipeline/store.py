@@ -19,6 +19,7 @@ interrupted job never leaves something that looks finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +40,40 @@ METRIC_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 class StoreError(RuntimeError):
     """A store is missing, incomplete, corrupted or of another format."""
+
+
+class CorruptStoreError(StoreError):
+    """A chunk of a finished store failed its checksum; the store was moved aside."""
+
+
+def quarantine_path(path: str | Path) -> Path:
+    """Where a corrupted store is kept for inspection (``<store>.corrupt``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".corrupt")
+
+
+@contextlib.contextmanager
+def _checked(path: str | Path):
+    """Turn a checksum failure while reading ``path`` into a CorruptStoreError naming the store.
+
+    The store is moved to ``<store>.corrupt`` (an older one there is replaced): its producer's
+    output is then missing, so the next Snakemake run re-creates it instead of trusting it.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        if "checksum" not in str(exc).lower():
+            raise
+        path = Path(path)
+        kept = quarantine_path(path)
+        if path.exists():
+            if kept.exists():
+                shutil.rmtree(kept)
+            os.replace(path, kept)
+        raise CorruptStoreError(
+            f"store {path} is corrupted (a chunk failed its CRC32C checksum: {exc}); it was moved to "
+            f"{kept} for inspection, and the next snakemake run re-creates it"
+        ) from None
 
 
 def spec_hash(spec: Mapping) -> str:
@@ -250,17 +285,19 @@ def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict
     root = open_population(path)
     select = slice(None) if member is None else member
     out = []
-    for group_name in ("params", "buffers"):
-        group = root["final"][group_name]
-        out.append({name: array[select] for name, array in group.arrays()})
+    with _checked(path):
+        for group_name in ("params", "buffers"):
+            group = root["final"][group_name]
+            out.append({name: array[select] for name, array in group.arrays()})
     return out[0], out[1]
 
 
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """Per-epoch metrics ``{name: [member, epoch]}`` and ``diverged_at`` of a finished store."""
     root = open_population(path)
-    out = {name: array[...] for name, array in root["metrics"].arrays()}
-    out["diverged_at"] = root["diverged_at"][...]
+    with _checked(path):
+        out = {name: array[...] for name, array in root["metrics"].arrays()}
+        out["diverged_at"] = root["diverged_at"][...]
     return out
 
 
@@ -329,6 +366,13 @@ def open_array_store(path: str | Path) -> zarr.Group:
     if root.attrs.get("format") != ANALYSIS_FORMAT or not root.attrs.get("complete", False):
         raise StoreError(f"store {path} is not a complete analysis store")
     return root
+
+
+def read_array(path: str | Path, name: str) -> np.ndarray:
+    """One whole array of a finished analysis store (CorruptStoreError on a failed checksum)."""
+    root = open_array_store(path)
+    with _checked(path):
+        return root[name][...]
 
 
 def dask_array(path: str | Path, name: str):

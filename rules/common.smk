@@ -12,6 +12,7 @@ from pathlib import Path  # noqa: E402
 
 from pipeline import zoo  # noqa: E402
 from pipeline.network_manifold.figures import FIGURES as NM_FIGURES  # noqa: E402
+from pipeline.network_manifold.steps import STORES as NM_STORES  # noqa: E402
 from pipeline.network_manifold.steps import TABLES as NM_TABLES  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
 
@@ -50,7 +51,11 @@ wildcard_constraints:
 
 
 def step_args(**kwargs):
-    """Keyword arguments of a step as one JSON object (quoted with :q in the shell command)."""
+    """Keyword arguments of a step as one JSON object (quoted with :q in the shell command).
+
+    Every rule has two such params: `settings`, a function of the wildcards alone, which Snakemake
+    records so that a changed setting re-runs the rule; and `paths`, from its input and output,
+    which Snakemake does not record (a changed input is seen as such)."""
     return json.dumps(kwargs, sort_keys=True)
 
 
@@ -62,17 +67,35 @@ def population_stores(sweep):
     return [population_store(sweep, p) for p in range(zoo.n_populations(config["sweeps"][sweep]))]
 
 
+def init_store(wildcards):
+    """The store holding the network a fine-tuning sweep starts from (none for other sweeps)."""
+    source = zoo.source_network(config, wildcards.sweep)
+    return population_store(source[0], source[1]) if source else []
+
+
+def init_member(wildcards):
+    """That network's index within its store."""
+    source = zoo.source_network(config, wildcards.sweep)
+    return source[2] if source else 0
+
+
 def sweep_metrics(sweep):
     return f"{RESULTS}/zoo/{sweep}/metrics.parquet"
 
 
 def all_targets():
-    """The default target: every output of every configured sweep and study."""
+    """The default target: every output of every configured sweep and study.
+
+    The stores in between are targets too: Snakemake re-creates a missing file only when a target
+    needs it, and a store that went missing (deleted, or moved aside as corrupted) must be re-made
+    along with what was computed from it."""
     targets = [sweep_metrics(sweep) for sweep in config["sweeps"]]
+    targets += [store for sweep in config["sweeps"] for store in population_stores(sweep)]
     manifold = config["network_manifold"]["sweeps"]
     if manifold:
         base = f"{RESULTS}/network_manifold"
         targets += [f"{base}/tables/{name}.csv" for name in NM_TABLES]
         targets += [f"{base}/{s}/figures/{name}.png" for s in manifold for name in NM_FIGURES]
         targets += [f"{base}/{s}/suggestion.csv" for s in manifold]
+        targets += [f"{base}/{s}/{name}" for s in manifold for name in NM_STORES]
     return targets

@@ -21,9 +21,9 @@ rule extract_representations:
     benchmark:
         f"{RESULTS}/benchmarks/extract_representations/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            stores=list(input.stores), metrics=input.metrics, output=output.store,
-            layer=NM["layer"], n_points=NM["n_points"], eval_seed=NM["eval_seed"],
+        settings=lambda wildcards: step_args(layer=NM["layer"], n_points=NM["n_points"], eval_seed=NM["eval_seed"]),
+        paths=lambda wildcards, input, output: step_args(
+            stores=list(input.stores), metrics=input.metrics, output=output.store
         ),
     threads: 1
     conda:
@@ -32,7 +32,7 @@ rule extract_representations:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON} -m pipeline extract_representations --args {params.args:q} --runtime {RUNTIME:q}"
+        "{PYTHON} -m pipeline extract_representations --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -46,9 +46,8 @@ rule compute_network_matrices:
     benchmark:
         f"{RESULTS}/benchmarks/compute_network_matrices/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            representations=input.representations, output=output.store, sigma=NM["sigma"], knn=NM["knn"],
-        ),
+        settings=lambda wildcards: step_args(sigma=NM["sigma"], knn=NM["knn"]),
+        paths=lambda wildcards, input, output: step_args(representations=input.representations, output=output.store),
     threads: ANALYSIS_THREADS
     conda:
         CONDA_ENV
@@ -56,7 +55,7 @@ rule compute_network_matrices:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON} -m pipeline compute_network_matrices --args {params.args:q} --runtime {DASK_RUNTIME:q}"
+        "{PYTHON} -m pipeline compute_network_matrices --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -71,8 +70,9 @@ rule compute_network_distances:
     benchmark:
         f"{RESULTS}/benchmarks/compute_network_distances/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            representations=input.representations, matrices=input.matrices, output=output.store,
+        settings=lambda wildcards: step_args(),
+        paths=lambda wildcards, input, output: step_args(
+            representations=input.representations, matrices=input.matrices, output=output.store
         ),
     threads: ANALYSIS_THREADS
     conda:
@@ -81,7 +81,7 @@ rule compute_network_distances:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON} -m pipeline compute_network_distances --args {params.args:q} --runtime {DASK_RUNTIME:q}"
+        "{PYTHON} -m pipeline compute_network_distances --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -96,9 +96,9 @@ rule characterize_networks:
     benchmark:
         f"{RESULTS}/benchmarks/characterize_networks/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            representations=input.representations, output=output.table, output_arrays=output.arrays,
-            sigma=NM["sigma"], entropy_t=NM["entropy_t"], n_clusters=NM["n_clusters"],
+        settings=lambda wildcards: step_args(sigma=NM["sigma"], entropy_t=NM["entropy_t"], n_clusters=NM["n_clusters"]),
+        paths=lambda wildcards, input, output: step_args(
+            representations=input.representations, output=output.table, output_arrays=output.arrays
         ),
     threads: ANALYSIS_THREADS
     conda:
@@ -107,7 +107,7 @@ rule characterize_networks:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{PYTHON} -m pipeline characterize_networks --args {params.args:q} --runtime {DASK_RUNTIME:q}"
+        "{PYTHON} -m pipeline characterize_networks --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -121,10 +121,8 @@ rule compute_persistence:
     benchmark:
         f"{RESULTS}/benchmarks/compute_persistence/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            representations=input.representations, output=output.store,
-            max_dim=NM["homology_max_dim"], order=NM["wasserstein_order"],
-        ),
+        settings=lambda wildcards: step_args(max_dim=NM["homology_max_dim"], order=NM["wasserstein_order"]),
+        paths=lambda wildcards, input, output: step_args(representations=input.representations, output=output.store),
     threads: ANALYSIS_THREADS
     conda:
         CONDA_ENV
@@ -132,7 +130,7 @@ rule compute_persistence:
         mem_mb=4000,
         runtime=60,
     shell:
-        "{PYTHON} -m pipeline compute_persistence --args {params.args:q} --runtime {DASK_RUNTIME:q}"
+        "{PYTHON} -m pipeline compute_persistence --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -148,9 +146,10 @@ rule embed_networks:
     benchmark:
         f"{RESULTS}/benchmarks/embed_networks/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            representations=input.representations, distances=input.distances, output=output.table,
-            knn=NM["phate_knn"], persistence=input.persistence,
+        settings=lambda wildcards: step_args(knn=NM["phate_knn"]),
+        paths=lambda wildcards, input, output: step_args(
+            representations=input.representations, distances=input.distances, persistence=input.persistence,
+            output=output.table,
         ),
     conda:
         CONDA_ENV
@@ -158,22 +157,32 @@ rule embed_networks:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{PYTHON} -m pipeline embed_networks --args {params.args:q} > {log:q} 2>&1"
+        "{PYTHON} -m pipeline embed_networks --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule suggest_hyperparameters:
     input:
         metrics=lambda wildcards: sweep_metrics(wildcards.sweep),
+        init_store=init_store,
     output:
-        table=nm("{sweep}", "suggestion.csv"),
+        table=report(
+            nm("{sweep}", "suggestion.csv"),
+            caption="report/nm_suggestion.rst",
+            category="network_manifold",
+            subcategory="{sweep}",
+            labels={"sweep": "{sweep}", "figure": "hyperparameter suggestion"},
+        ),
     log:
         "logs/suggest_hyperparameters/{sweep}.log",
     benchmark:
         f"{RESULTS}/benchmarks/suggest_hyperparameters/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            config_sweep=config["sweeps"][wildcards.sweep], sweep_name=wildcards.sweep,
-            metrics=input.metrics, output=output.table, top=NM["suggestion_top"],
+        settings=lambda wildcards: step_args(
+            config_sweep=config["sweeps"][wildcards.sweep], sweep_name=wildcards.sweep, top=NM["suggestion_top"],
+            init_member=init_member(wildcards),
+        ),
+        paths=lambda wildcards, input, output: step_args(
+            metrics=input.metrics, output=output.table, init_store=input.init_store or None
         ),
     threads: config["compute"]["train_threads"]
     conda:
@@ -183,7 +192,7 @@ rule suggest_hyperparameters:
         runtime=30,
         gpu=config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
     shell:
-        "{PYTHON} -m pipeline suggest_hyperparameters --args {params.args:q} --runtime {RUNTIME:q}"
+        "{PYTHON} -m pipeline suggest_hyperparameters --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -195,14 +204,24 @@ rule plot_network_manifold:
         characterization=nm("{sweep}", "characterization.zarr"),
         persistence=nm("{sweep}", "persistence.zarr"),
     output:
-        figures=expand(f"{NM_DIR}/{{{{sweep}}}}/figures/{{name}}.png", name=NM_FIGURES),
+        **{
+            name: report(
+                nm("{sweep}", f"figures/{name}.png"),
+                caption=f"report/nm_{name}.rst",
+                category="network_manifold",
+                subcategory="{sweep}",
+                labels={"sweep": "{sweep}", "figure": name},
+            )
+            for name in NM_FIGURES
+        },
     log:
         "logs/plot_network_manifold/{sweep}.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_network_manifold/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
-            sweep=wildcards.sweep, output_dir=str(Path(output.figures[0]).parent), seed=NM["figure_seed"],
+        settings=lambda wildcards: step_args(sweep=wildcards.sweep, seed=NM["figure_seed"]),
+        paths=lambda wildcards, input, output: step_args(
+            output_dir=str(Path(output[0]).parent),
             **{k: input[k] for k in ("representations", "embeddings", "features", "characterization", "persistence")},
         ),
     conda:
@@ -211,7 +230,11 @@ rule plot_network_manifold:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{PYTHON} -m pipeline plot_network_manifold --args {params.args:q} > {log:q} 2>&1"
+        "{PYTHON} -m pipeline plot_network_manifold --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+localrules:
+    tabulate_network_manifold,
 
 
 rule tabulate_network_manifold:
@@ -220,17 +243,28 @@ rule tabulate_network_manifold:
         features=expand(nm("{sweep}", "characterization.parquet"), sweep=NM["sweeps"]),
         distances=expand(nm("{sweep}", "distances.zarr"), sweep=NM["sweeps"]),
     output:
-        tables=expand(f"{NM_DIR}/tables/{{name}}.{{ext}}", name=NM_TABLES, ext=("csv", "md")),
+        **{
+            name: report(
+                f"{NM_DIR}/tables/{name}.csv",
+                caption=f"report/nm_{name}.rst",
+                category="network_manifold",
+                subcategory="tables",
+                labels={"table": name},
+            )
+            for name in NM_TABLES
+        },
+        markdown=expand(f"{NM_DIR}/tables/{{name}}.md", name=NM_TABLES),
     log:
         "logs/tabulate_network_manifold/all.log",
     benchmark:
         f"{RESULTS}/benchmarks/tabulate_network_manifold/all.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(
+        settings=lambda wildcards: step_args(top=NM["top"], gft_knn=NM["gft_knn"]),
+        paths=lambda wildcards, input, output: step_args(
             embeddings=dict(zip(NM["sweeps"], input.embeddings)),
             features=dict(zip(NM["sweeps"], input.features)),
             distances=dict(zip(NM["sweeps"], input.distances)),
-            output_dir=f"{NM_DIR}/tables", top=NM["top"],
+            output_dir=f"{NM_DIR}/tables",
         ),
     conda:
         CONDA_ENV
@@ -238,4 +272,4 @@ rule tabulate_network_manifold:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{PYTHON} -m pipeline tabulate_network_manifold --args {params.args:q} > {log:q} 2>&1"
+        "{PYTHON} -m pipeline tabulate_network_manifold --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"

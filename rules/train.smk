@@ -1,24 +1,20 @@
 # Training: each sweep is a Paramspace grid, split into population jobs trained in one process.
 
 
-def _init_store(wildcards):
-    source = zoo.source_network(config, wildcards.sweep)
-    return population_store(source[0], source[1]) if source else []
-
-
-def _train_args(wildcards, input, output):
-    source = zoo.source_network(config, wildcards.sweep)
+def _train_settings(wildcards):
     return step_args(
         spec=zoo.population_spec(config, wildcards.sweep, int(wildcards.population)),
-        output=output.store,
-        init_store=input.init_store if source else None,
-        init_member=source[2] if source else 0,
+        init_member=init_member(wildcards),
     )
+
+
+def _train_paths(wildcards, input, output):
+    return step_args(output=output.store, init_store=input.init_store or None)
 
 
 rule train_population:
     input:
-        init_store=_init_store,
+        init_store=init_store,
     output:
         store=directory(f"{RESULTS}/zoo/{{sweep}}/population_{{population}}.zarr"),
     log:
@@ -26,7 +22,8 @@ rule train_population:
     benchmark:
         f"{RESULTS}/benchmarks/train_population/{{sweep}}/{{population}}.tsv"
     params:
-        args=_train_args,
+        settings=_train_settings,
+        paths=_train_paths,
     threads: config["compute"]["train_threads"]
     conda:
         CONDA_ENV
@@ -35,8 +32,13 @@ rule train_population:
         runtime=lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
         gpu=config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
     shell:
-        "{PYTHON} -m pipeline train_population --args {params.args:q} --runtime {RUNTIME:q}"
+        "{PYTHON} -m pipeline train_population --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"
         " --threads {threads} > {log:q} 2>&1"
+
+
+# A few seconds of table-making: runs where Snakemake runs, never queued on a cluster.
+localrules:
+    collect_sweep_metrics,
 
 
 rule collect_sweep_metrics:
@@ -49,11 +51,12 @@ rule collect_sweep_metrics:
     benchmark:
         f"{RESULTS}/benchmarks/collect_sweep_metrics/{{sweep}}.tsv"
     params:
-        args=lambda wildcards, input, output: step_args(stores=list(input.stores), output=output.table),
+        settings=lambda wildcards: step_args(),
+        paths=lambda wildcards, input, output: step_args(stores=list(input.stores), output=output.table),
     conda:
         CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
     shell:
-        "{PYTHON} -m pipeline collect_sweep_metrics --args {params.args:q} > {log:q} 2>&1"
+        "{PYTHON} -m pipeline collect_sweep_metrics --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"

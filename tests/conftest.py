@@ -43,3 +43,20 @@ def workdir(tmp_path):
     """An empty working directory with the repository's config folder beside the results."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def finished_test_run(tmp_path_factory):
+    """A working directory where the test config has run to the end once (shared: read only)."""
+    path = tmp_path_factory.mktemp("finished_test_run")
+    shutil.copytree(REPO / "config", path / "config")
+    run_snakemake("--cores", "2", "--configfile", "config/test.yaml", workdir=path)
+    return path
+
+
+@pytest.fixture
+def copy_of_finished_run(finished_test_run, tmp_path):
+    """A private copy of the finished run (timestamps kept, so Snakemake sees it as up to date)."""
+    path = tmp_path / "run"
+    shutil.copytree(finished_test_run, path, symlinks=True)
+    return path

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
 from pipeline.network_manifold.steps import class_structure, suggest_from_top, ward_labels
 
 
@@ -45,9 +44,8 @@ def test_hyperparameter_suggestion_rule():
 
 
 @pytest.mark.slow
-def test_study_runs_end_to_end_and_reruns_nothing(workdir):
-    run_snakemake("--cores", "2", "--configfile", "config/test.yaml", workdir=workdir)
-    base = workdir / "results/network_manifold"
+def test_study_runs_end_to_end(finished_test_run):
+    base = finished_test_run / "results/network_manifold"
     table1 = pd.read_csv(base / "tables/table1.csv")
     assert set(table1["kind"]) == {"diffusion", "distance", "knn", "weights", "wasserstein"}
     assert table1[["top3", "top5"]].notna().all().all()
@@ -57,5 +55,28 @@ def test_study_runs_end_to_end_and_reruns_nothing(workdir):
         assert (base / f"mlp_tiny/figures/{name}.png").stat().st_size > 1000
     suggestion = pd.read_csv(base / "mlp_tiny/suggestion.csv")
     assert suggestion["suggested_test_accuracy"].between(0, 1).all()
-    again = run_snakemake("--cores", "2", "--configfile", "config/test.yaml", "--dry-run", workdir=workdir)
-    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_suggestion_for_a_fine_tuning_sweep_starts_from_its_source_network(tmp_path):
+    from pipeline import store, zoo
+    from pipeline.config import validate_config
+    from pipeline.network_manifold.steps import suggest_hyperparameters
+
+    pre = {
+        "dataset": "digits", "architecture": {"name": "mlp", "hidden": [16]}, "grid": {"lr": [0.1]},
+        "epochs": 5, "batch_size": 32, "population_size": 1,
+    }
+    tune = {**pre, "init_from": {"sweep": "pre", "member": 0}, "grid": {"lr": [1e-7]}, "epochs": 1}
+    config = validate_config({"sweeps": {"pre": pre, "tune": tune}})
+    source = tmp_path / "pre.zarr"
+    zoo.train_population_job(zoo.population_spec(config, "pre", 0), source, progress=False)
+    source_accuracy = float(store.read_metrics(source)["test_accuracy"][0, -1])
+    assert source_accuracy > 0.6  # far above chance (0.1), so a start from scratch would show
+    # every network of the sweep had a learning rate too small to move it: so has the suggestion
+    metrics = pd.DataFrame({"lr": [1e-7] * 4, "momentum": [0.9] * 4, "weight_decay": [1e-4] * 4, "test_accuracy": [0.5] * 4})
+    metrics.to_parquet(tmp_path / "metrics.parquet")
+    result = suggest_hyperparameters(
+        config["sweeps"]["tune"], "tune", str(tmp_path / "metrics.parquet"), str(tmp_path / "suggestion.csv"),
+        top=4, init_store=str(source), init_member=0,
+    )
+    assert result["suggested_test_accuracy"].item() == pytest.approx(source_accuracy, abs=0.01)

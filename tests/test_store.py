@@ -79,5 +79,7 @@ def test_corrupted_chunk_fails_on_read(tmp_path):
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    with pytest.raises(Exception):
+    with pytest.raises(store.CorruptStoreError, match=str(final)):
         store.read_final_params(final)
+    # moved aside, not deleted: the producer's output is missing (so it re-runs), the bytes are kept
+    assert not final.exists() and store.quarantine_path(final).is_dir()

@@ -47,9 +47,8 @@ def plot_network_manifold(
     feats = pd.read_parquet(features)
     reps = store.open_array_store(representations)
     chars = store.open_array_store(characterization)
-    pers = store.open_array_store(persistence)
     accuracy = feats["test_accuracy"].to_numpy()
-    labels = reps["labels"][...]
+    labels = store.read_array(representations, "labels")
     written = []
 
     def save(fig, name):
@@ -67,7 +66,7 @@ def plot_network_manifold(
         ax.set_title(f"{kind}")
         ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(sc, ax=axes[0].tolist(), label="test accuracy", shrink=0.8)
-    fig.suptitle(f"{sweep}: PHATE of networks by Frobenius distance", y=1.02)
+    fig.suptitle(f"{sweep}: PHATE of networks (Frobenius distances; Wasserstein between diagrams)", y=1.02)
     save(fig, "manifolds")
 
     # Entropy against accuracy, coloured by learning rate.
@@ -81,7 +80,7 @@ def plot_network_manifold(
     # Wasserstein distances between diagrams of 5 top and 5 random networks.
     top, random = _top_and_random(accuracy, 5, seed)
     chosen = np.concatenate([top, random])
-    matrix = pers["wasserstein/total"][...][np.ix_(chosen, chosen)]
+    matrix = store.read_array(persistence, "wasserstein/total")[np.ix_(chosen, chosen)]
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
     im = ax.imshow(matrix, cmap="magma")
     ax.set_xticks(range(len(chosen)), [f"{accuracy[i]:.2f}" for i in chosen], rotation=90, fontsize=7)
@@ -102,13 +101,18 @@ def plot_network_manifold(
     save(fig, "dendrograms")
 
     # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
+    # One colour scale for all six, so that weaker separation reads as a darker map.
     centroid = chars["centroid_matrices"]
+    shown = np.concatenate([top[:3], random[:3]])
+    vmax = max(float(np.max(centroid[i])) for i in shown) or 1.0
     fig, axes = plt.subplots(2, 3, figsize=(9, 6), squeeze=False)
     for row, group in enumerate((top[:3], random[:3])):
         for ax, i in zip(axes[row], group):
-            ax.imshow(centroid[i], cmap="viridis")
+            im = ax.imshow(centroid[i], cmap="viridis", vmin=0.0, vmax=vmax)
             ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=9)
             ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_ylabel("top"), axes[1, 0].set_ylabel("random")
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="distance between class centroids", shrink=0.8)
     save(fig, "class_structure")
 
     # PHATE of the hidden layer for 4 high and 4 low networks, coloured by class.

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MATRIX_KINDS = ("diffusion", "distance", "knn")
 MANIFOLD_KINDS = MATRIX_KINDS + ("weights",)
 TABLES = ("table1", "characterization_r2", "gft_smoothness")
+# The per-sweep analysis stores, in results/network_manifold/<sweep>/ (read by the figures and tables).
+STORES = ("representations.zarr", "matrices.zarr", "distances.zarr", "characterization.zarr", "persistence.zarr")
 
 
 # ------------------------------------------------------------------------- representations
@@ -187,11 +189,10 @@ def embed_networks(
     """PHATE embedding of the networks for each distance kind (and for the Wasserstein distances
     between persistence diagrams, kind ``wasserstein``): one row per (kind, network)."""
     networks = _networks(representations)
-    root = store.open_array_store(distances)
     frames = []
-    sources = {kind: root[kind][...] for kind in MANIFOLD_KINDS}
+    sources = {kind: store.read_array(distances, kind) for kind in MANIFOLD_KINDS}
     if persistence:
-        sources["wasserstein"] = store.open_array_store(persistence)["wasserstein/total"][...]
+        sources["wasserstein"] = store.read_array(persistence, "wasserstein/total")
     for kind, matrix in sources.items():
         coords = phate_embedding(np.asarray(matrix), knn, seed)
         frame = networks.copy()
@@ -261,7 +262,7 @@ def characterize_networks(
     from sklearn.metrics import adjusted_rand_score
 
     root = store.open_array_store(representations)
-    labels = root["labels"][...]
+    labels = store.read_array(representations, "labels")
     networks = _networks(representations)
     with dask_client(threads=threads, **(dask or {})) as client:
         acts = root["activations"]
@@ -357,8 +358,7 @@ def tabulate_network_manifold(
         for key in ("centroid_distance", "within_class_variance", "ari", "entropy", "dsmi"):
             row[key] = _r2(feats["test_accuracy"], feats[key])
         r2_rows.append(row)
-        root = store.open_array_store(distances[sweep])
-        affinity = diffusion.affinity_from_distances(root["diffusion"][...], gft_knn)
+        affinity = diffusion.affinity_from_distances(store.read_array(distances[sweep], "diffusion"), gft_knn)
         gft = {"sweep": sweep}
         for signal in ("test_accuracy", "lr", "weight_decay", "momentum"):
             values = np.log10(feats[signal]) if signal in ("lr", "weight_decay") else feats[signal]
@@ -402,13 +402,18 @@ def suggest_hyperparameters(
     output: str,
     *,
     top: int = 30,
+    init_store: str | None = None,
+    init_member: int = 0,
     data_root: str = "data",
     download: bool = False,
     device: str = "auto",
     threads: int = 1,
 ) -> pd.DataFrame:
     """Suggest hyperparameters from the top networks, train that network, and place its test
-    accuracy beside the sweep's (best, median, rank)."""
+    accuracy beside the sweep's (best, median, rank).
+
+    For a fine-tuning sweep, ``init_store``/``init_member`` name the network its members start
+    from: the suggested network is fine-tuned from the same one, as the sweep's were."""
     import tempfile
 
     table = pd.read_parquet(metrics)
@@ -419,7 +424,8 @@ def suggest_hyperparameters(
     spec = zoo.population_spec({"sweeps": {sweep_name: sweep}}, sweep_name, 0)
     with tempfile.TemporaryDirectory() as tmp:
         trained = zoo.train_population_job(spec, Path(tmp) / "suggested.zarr", data_root=data_root,
-                                           download=download, device=device, threads=threads, progress=False)
+                                           download=download, device=device, threads=threads, progress=False,
+                                           init_store=init_store, init_member=init_member)
         accuracy = float(store.read_metrics(trained)["test_accuracy"][0, -1])
     accuracies = table["test_accuracy"].to_numpy()
     result = pd.DataFrame([{

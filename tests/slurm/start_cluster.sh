@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A real single-node SLURM cluster on localhost, for the submission test (and for trying the
+# slurm profile by hand). Needs root and Debian's packages; installs them when absent.
+# Idempotent: a cluster already answering `sinfo` is left as it is.
+#   usage: bash tests/slurm/start_cluster.sh [STATE_DIR]      (default /tmp/slurm-local)
+set -euo pipefail
+state=${1:-/tmp/slurm-local}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "start_cluster.sh: needs root (it starts munged, slurmctld and slurmd)" >&2
+    exit 2
+fi
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
+fi
+if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+    echo "start_cluster.sh: a cluster is already up"
+    exit 0
+fi
+
+mkdir -p "$state"/{spool,slurmd,log} /etc/slurm /run/munge /etc/munge /var/lib/munge /var/log/munge
+chown munge:munge /run/munge /etc/munge /var/lib/munge /var/log/munge
+if [ ! -s /etc/munge/munge.key ]; then
+    dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+    chown munge:munge /etc/munge/munge.key
+    chmod 400 /etc/munge/munge.key
+fi
+pgrep -x munged >/dev/null || runuser -u munge -- munged
+
+cpus=$(nproc)
+memory_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
+# The jobstep plugin strips SLURM_* variables, so the config must be at the default path.
+cat >/etc/slurm/slurm.conf <<CONF
+ClusterName=local
+SlurmctldHost=localhost
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=500
+ReturnToService=2
+MinJobAge=300
+StateSaveLocation=$state/spool
+SlurmdSpoolDir=$state/slurmd
+SlurmctldPidFile=$state/slurmctld.pid
+SlurmdPidFile=$state/slurmd.pid
+SlurmctldLogFile=$state/log/slurmctld.log
+SlurmdLogFile=$state/log/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$state/log/jobcomp.txt
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+
+pgrep -x slurmctld >/dev/null || slurmctld -i
+pgrep -x slurmd >/dev/null || slurmd -N localhost
+for _ in $(seq 60); do
+    if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+        echo "start_cluster.sh: node idle, $cpus CPUs, ${memory_mb} MB"
+        exit 0
+    fi
+    sleep 1
+done
+echo "start_cluster.sh: the node did not become idle within 60 s; see $state/log" >&2
+sinfo >&2 || true
+exit 1

@@ -1,0 +1,207 @@
+"""Operations through the real workflow: faults (kills, a corrupted store), determinism across
+runs, and what a changed setting re-runs (read from Snakemake's dry-run summary)."""
+
+import filecmp
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+import zarr
+
+from conftest import run_snakemake
+from pipeline import store, zoo
+from pipeline.config import validate_config
+from test_workflow import _job_counts
+
+pytestmark = pytest.mark.slow
+
+TEST_CONFIG = ("--configfile", "config/test.yaml")
+
+
+def _dry_run_counts(workdir, *extra_configs) -> dict:
+    result = run_snakemake("--dry-run", "--cores", "2", *TEST_CONFIG, *extra_configs, workdir=workdir)
+    return _job_counts(result.stdout)
+
+
+def _write_override(workdir, override) -> str:
+    path = workdir / "override.yaml"
+    path.write_text(yaml.safe_dump(override))
+    return str(path)
+
+
+def _step_processes(step: str, workdir: Path) -> list[int]:
+    """PIDs of `python -m pipeline STEP` processes working in ``workdir``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"pipeline" in argv and step.encode() in argv and cwd == str(workdir):
+            pids.append(int(proc.name))
+    return pids
+
+
+def _wait_for(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _start_snakemake(workdir, *args) -> subprocess.Popen:
+    from conftest import REPO, SNAKEMAKE
+
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+# ------------------------------------------------------------------------------- recomputation
+def test_unchanged_workflow_reruns_nothing(finished_test_run):
+    assert _dry_run_counts(finished_test_run) == {}
+
+
+def test_figure_setting_reruns_only_that_figure(finished_test_run):
+    override = _write_override(
+        finished_test_run, {"network_manifold": {**_test_config()["network_manifold"], "figure_seed": 7}}
+    )
+    assert _dry_run_counts(finished_test_run, override) == {"plot_network_manifold": 1, "all": 1}
+
+
+def test_training_setting_reruns_its_sweep_and_what_depends_on_it(finished_test_run):
+    sweeps = _test_config()["sweeps"]
+    # the fine-tuned sweep: nothing reads it but its metrics table
+    tuned = {**sweeps["mlp_tiny_finetune"], "epochs": 2}
+    override = _write_override(finished_test_run, {"sweeps": {**sweeps, "mlp_tiny_finetune": tuned}})
+    assert _dry_run_counts(finished_test_run, override) == {"train_population": 1, "collect_sweep_metrics": 1, "all": 1}
+    # the base sweep: its 2 populations, the fine-tunes started from it, and every analysis of it
+    base = {**sweeps["mlp_tiny"], "epochs": 3}
+    override = _write_override(finished_test_run, {"sweeps": {**sweeps, "mlp_tiny": base}})
+    counts = _dry_run_counts(finished_test_run, override)
+    assert counts["train_population"] == 2 + 1 and counts["collect_sweep_metrics"] == 2
+    for step in ("extract_representations", "compute_persistence", "plot_network_manifold", "suggest_hyperparameters"):
+        assert counts[step] == 1
+
+
+def _test_config() -> dict:
+    from conftest import REPO
+
+    return yaml.safe_load((REPO / "config/test.yaml").read_text())
+
+
+# ---------------------------------------------------------------------------------- determinism
+def test_two_runs_give_byte_identical_tables(finished_test_run, workdir):
+    run_snakemake("--cores", "2", *TEST_CONFIG, workdir=workdir)
+    tables = sorted(p.relative_to(finished_test_run) for p in (finished_test_run / "results").rglob("*") if p.suffix in (".csv", ".md", ".parquet"))
+    assert len(tables) >= 9
+    for table in tables:
+        assert filecmp.cmp(finished_test_run / table, workdir / table, shallow=False), f"{table} differs between runs"
+
+
+# ---------------------------------------------------------------------------------------- faults
+LONG_TRAINING = {
+    "sweeps": {
+        "mlp_long": {
+            "dataset": "digits",
+            "dataset_options": {"n_samples": 480},
+            "architecture": {"name": "mlp", "hidden": [12, 6]},
+            "grid": {"lr": [0.05, 0.1]},
+            "epochs": 60,
+            "batch_size": 50,
+            "snapshot_every": 5,
+            "population_size": 2,
+        }
+    },
+    "network_manifold": {"sweeps": []},
+}
+
+
+def test_training_job_killed_mid_way_resumes_bit_identical(workdir):
+    config = workdir / "long.yaml"
+    config.write_text(yaml.safe_dump(LONG_TRAINING))
+    run = _start_snakemake(workdir, "--cores", "1", "--configfile", str(config))
+    store_path = workdir / "results/zoo/mlp_long/population_000.zarr"
+    partial = store.partial_path(store_path)
+
+    def resume_state_saved():
+        try:
+            return zarr.open_group(str(partial), mode="r").attrs.get("state_step", 0) >= 50
+        except Exception:
+            return False
+
+    _wait_for(resume_state_saved, 300, "a saved resume state")
+    [pid] = _step_processes("train_population", workdir)
+    os.kill(pid, signal.SIGKILL)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode != 0 and "Error in rule train_population" in output
+    assert not store_path.exists(), "the killed job left a store that looks finished"
+
+    run_snakemake("--cores", "1", "--configfile", str(config), workdir=workdir)
+    log = (workdir / "logs/train_population/mlp_long/000.log").read_text()
+    assert "resuming from step" in log
+    reference = workdir / "reference.zarr"
+    spec = zoo.population_spec(validate_config(LONG_TRAINING), "mlp_long", 0)
+    zoo.train_population_job(spec, reference, progress=False)
+    got, _ = store.read_final_params(store_path)
+    want, _ = store.read_final_params(reference)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+def _corrupt_one_chunk(array_dir: Path) -> Path:
+    chunk = next(p for p in sorted((array_dir / "c").rglob("*")) if p.is_file())
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    return chunk
+
+
+def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
+    run = copy_of_finished_run
+    population = run / "results/zoo/mlp_tiny/population_001.zarr"
+    _corrupt_one_chunk(population / "final/params/layers.0.weight")
+    # the consumer reads the corrupted chunk: it fails, naming the store
+    failed = run_snakemake(
+        "--cores", "2", *TEST_CONFIG, "--forcerun", "extract_representations", workdir=run, check=False
+    )
+    assert failed.returncode != 0
+    log = (run / "logs/extract_representations/mlp_tiny.log").read_text()
+    assert "CorruptStoreError" in log and "results/zoo/mlp_tiny/population_001.zarr is corrupted" in log
+    assert store.quarantine_path(population).is_dir()
+    # the next run re-creates the store (its producer re-runs) and everything after it
+    counts = _dry_run_counts(run)
+    assert counts["train_population"] == 1 and counts["extract_representations"] == 1
+    run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
+    store.read_final_params(population)  # whole again
+    assert _dry_run_counts(run) == {}
+
+
+def test_analysis_job_killed_mid_way_leaves_nothing_taken_for_finished(copy_of_finished_run):
+    run = copy_of_finished_run
+    output = run / "results/network_manifold/mlp_tiny/persistence.zarr"
+    # H2 on 100 points takes long enough to be killed mid-way
+    override = _write_override(run, {"network_manifold": {**_test_config()["network_manifold"], "n_points": 100, "homology_max_dim": 2}})
+    process = _start_snakemake(run, "--cores", "2", *TEST_CONFIG, override)
+    _wait_for(lambda: _step_processes("compute_persistence", run), 300, "compute_persistence to start")
+    time.sleep(3)  # past its imports, inside the computation
+    assert not output.exists(), "compute_persistence finished before it could be killed"
+    for pid in _step_processes("compute_persistence", run):
+        os.kill(pid, signal.SIGKILL)
+    process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert not output.exists()
+    counts = _dry_run_counts(run, override)
+    assert counts["compute_persistence"] == 1
+    run_snakemake("--cores", "2", *TEST_CONFIG, override, workdir=run)
+    assert store.open_array_store(output).attrs["max_dim"] == 2

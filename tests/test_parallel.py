@@ -1,0 +1,44 @@
+"""The Dask cluster chosen by compute.dask: a local one sized by the rule's threads, or a running
+scheduler at an address (a SLURM-backed one is exercised in test_slurm.py on a real cluster)."""
+
+import os
+
+import dask.array as da
+import numpy as np
+import pytest
+from dask.distributed import LocalCluster
+
+from pipeline.parallel import dask_client
+
+
+def test_local_cluster_has_the_rules_threads():
+    with dask_client(threads=2) as client:
+        assert sum(client.nthreads().values()) == 2
+        x = da.arange(100, chunks=10)
+        assert int(client.compute(x.sum()).result()) == 4950
+
+
+def test_existing_scheduler_at_an_address_does_the_work():
+    # A scheduler with one worker process of its own: the step's tasks must run in that process.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with dask_client(cluster="address", address=cluster.scheduler_address) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+            [worker_pid] = client.run(os.getpid).values()
+            assert worker_pid != os.getpid()
+            x = da.from_array(np.arange(12.0).reshape(3, 4), chunks=(1, 4))
+            np.testing.assert_array_equal(client.compute(x.sum(axis=1)).result(), [6.0, 22.0, 38.0])
+        # the step's client is closed, the user's cluster is left running
+        assert cluster.status.name == "running"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cluster": "address"}, "compute.dask.address is not set"),
+        ({"cluster": "kubernetes"}, "compute.dask.cluster must be one of"),
+    ],
+)
+def test_bad_cluster_settings_name_the_key(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        with dask_client(**kwargs):
+            pass

@@ -1,0 +1,117 @@
+"""Submission to a real SLURM cluster on localhost (tests/slurm/start_cluster.sh starts it).
+
+The workflow goes through `profiles/slurm` with the slurm executor plugin, exactly as a user
+submits it; only the partition (which the profile leaves to the user) and a short first status
+check are added on the command line.
+"""
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+SUBMIT = (
+    "--profile", str(REPO / "profiles/slurm"),
+    "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=20",
+    "--slurm-init-seconds-before-status-checks", "5",
+    "--jobs", "4", "--cores", "2",
+)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if os.geteuid() != 0 and not os.environ.get("CI"):
+        pytest.skip("starting a SLURM cluster needs root (CI runs as root)")
+    subprocess.run(["bash", str(REPO / "tests/slurm/start_cluster.sh")], check=True, timeout=900)
+
+
+def _slurm_jobs_run_in(workdir) -> list[str]:
+    """States of the SLURM jobs whose working directory was ``workdir`` (from the job completion log)."""
+    config = Path("/etc/slurm/slurm.conf").read_text()
+    [completion_log] = re.findall(r"^JobCompLoc=(.+)$", config, flags=re.M)
+    states = []
+    for line in Path(completion_log).read_text().splitlines():
+        fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+        if fields.get("WorkDir") == str(workdir):
+            states.append(fields["JobState"])
+    return states
+
+
+def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
+    result = run_snakemake(*SUBMIT, "--configfile", "config/test.yaml", workdir=workdir, timeout=1200)
+    log = result.stdout + result.stderr
+    assert "Job " in log and "has been submitted with SLURM jobid" in log
+    table = pd.read_parquet(workdir / "results/zoo/mlp_tiny/metrics.parquet")
+    assert len(table) == 8 and table["test_accuracy"].between(0, 1).all()
+    assert (workdir / "results/network_manifold/tables/table1.csv").exists()
+    # SLURM really ran them, grouped: 3 training populations (2 of mlp_tiny, 1 fine-tune), the
+    # suggested network's training, and one job for the seven analysis steps of the sweep.
+    assert _slurm_jobs_run_in(workdir) == ["COMPLETED"] * 5
+
+
+def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
+    # A torchvision dataset that is absent offline: the training job itself fails under SLURM.
+    failing = workdir / "failing.yaml"
+    failing.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"root": str(workdir / "no_data"), "download": False},
+                "sweeps": {
+                    "mlp_mnist": {
+                        "dataset": "mnist",
+                        "architecture": {"name": "mlp", "hidden": [8]},
+                        "grid": {"lr": [0.1]},
+                        "epochs": 1,
+                        "population_size": 1,
+                    }
+                },
+                "network_manifold": {"sweeps": []},
+            }
+        )
+    )
+    start = time.monotonic()
+    result = run_snakemake(*SUBMIT, "--configfile", str(failing), workdir=workdir, check=False, timeout=600)
+    seconds = time.monotonic() - start
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error in rule train_population" in log
+    assert _slurm_jobs_run_in(workdir) == ["FAILED"]
+    assert seconds < 240, f"the failure took {seconds:.0f} s to be reported"
+    job_logs = list((workdir / "logs/train_population").rglob("*.log"))
+    assert job_logs and "data.download: true" in job_logs[0].read_text()
+
+
+def test_dask_slurm_cluster_runs_its_workers_as_slurm_jobs(slurm_cluster, tmp_path):
+    import dask.array as da
+
+    from pipeline.parallel import dask_client
+
+    # compute.dask: {cluster: slurm, slurm: {...}} as a user would set it for the Dask-parallel steps
+    settings = {
+        "cores": 1, "memory": "1GB", "queue": "debug", "walltime": "00:10:00", "jobs": 1,
+        "scheduler_options": {"dashboard_address": None}, "log_directory": str(tmp_path),
+    }
+    with dask_client(cluster="slurm", slurm=settings) as client:
+        client.wait_for_workers(1, timeout=180)
+        job_ids = client.run(lambda: os.environ.get("SLURM_JOB_ID"))
+        assert len(job_ids) == 1 and all(job_id and job_id.isdigit() for job_id in job_ids.values())
+        x = da.ones((100, 100), chunks=(10, 100))
+        assert float(client.compute(x.sum()).result()) == 10_000.0
+    # the worker's job is gone once the step's cluster closes
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        queue = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        if not set(queue) & set(job_ids.values()):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the Dask worker job is still queued: {queue}")
