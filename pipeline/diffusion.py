@@ -68,6 +68,39 @@ def pairwise_distances(x: np.ndarray) -> np.ndarray:
     return squareform(pdist(x, metric="euclidean"))
 
 
+BANDWIDTHS = ("absolute", "median")
+
+
+def kernel_bandwidth(x: np.ndarray, sigma: float = 0.5, scale: str = "absolute") -> float:
+    """The Gaussian kernel's bandwidth for the points ``x``.
+
+    ``absolute`` returns ``sigma`` (Abel et al.: sigma = 0.5 whatever the activations' scale).
+    ``median`` returns ``sigma`` times the median distance between distinct points of ``x``, so
+    that the operator does not depend on the representation's scale: with an absolute sigma,
+    points more than a few sigma apart give ``P`` close to the identity, whatever their geometry.
+    Collapsed points (all distances zero) keep ``sigma``; every bandwidth then gives the same
+    uniform ``P``.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Points, shape ``[n, d]``.
+    sigma : float
+        Bandwidth (absolute) or its multiple of the median distance (median), > 0.
+    scale : {"absolute", "median"}
+    """
+    if scale not in BANDWIDTHS:
+        raise ValueError(f"bandwidth scale must be one of {BANDWIDTHS}, got {scale!r}")
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be a positive finite number, got {sigma}")
+    if scale == "absolute":
+        return sigma
+    distances = pdist(_points(x))
+    distances = distances[distances > 0]
+    return sigma * float(np.median(distances)) if distances.size else sigma
+
+
 def diffusion_operator(x: np.ndarray, sigma: float = 0.5) -> np.ndarray:
     """Row-stochastic diffusion operator ``P = Q^-1 W`` of a Gaussian kernel.
 
@@ -231,16 +264,32 @@ def _gram_to_distances(gram: np.ndarray) -> np.ndarray:
     return d
 
 
-def gram_frobenius_distances(vectors, block: int | None = None) -> np.ndarray:
+def feature_chunk(m: int, f: int, target_bytes: int = 2**26) -> int:
+    """Features per chunk so that one chunk of all ``m`` items in float64 holds about ``target_bytes``.
+
+    The Gram form reads the data one feature slab of every item at a time, so this bounds the
+    memory of :func:`gram_frobenius_distances` (and sets how distance inputs are chunked on disk).
+    """
+    return int(np.clip(target_bytes // (8 * max(int(m), 1)), 1, max(int(f), 1)))
+
+
+def _centred_gram(slab: np.ndarray) -> np.ndarray:
+    # Centring each feature on its mean over the items leaves distances unchanged and makes the
+    # Gram form subtract numbers of the size of the differences, not of the matrices.
+    slab = np.asarray(slab, dtype=np.float64)
+    slab = slab - slab.mean(axis=0)
+    return slab @ slab.T
+
+
+def gram_frobenius_distances(vectors) -> np.ndarray:
     """Pairwise Frobenius distances between ``m`` flattened matrices via a Gram matrix.
 
     Parameters
     ----------
     vectors : np.ndarray or dask.array.Array
         Shape ``[m, f]``: one flattened matrix per row (more trailing axes are
-        flattened).
-    block : int, optional
-        For a dask input, rechunk to this many rows per chunk.
+        flattened). A dask array is read one feature slab at a time, as it is chunked
+        along ``f`` (see :func:`feature_chunk`).
 
     Returns
     -------
@@ -249,15 +298,11 @@ def gram_frobenius_distances(vectors, block: int | None = None) -> np.ndarray:
 
     Notes
     -----
-    The rows are centred on their mean first: distances do not change, but the
-    Gram form ``|a|^2 + |b|^2 - 2<a, b>`` then subtracts numbers of the size of
-    the differences rather than of the matrices, which removes most of the
-    cancellation when the items are close together. For a dask input the mean
-    and the Gram matrix ``X X^T`` are computed blockwise by dask (chunks along
-    ``f`` too), so memory stays bounded by the chunk sizes and ``[m, m]``.
+    ``|a - b|^2 = |a|^2 + |b|^2 - 2<a, b>`` with ``G = X X^T`` summed over feature slabs:
+    ``G = sum_s X_s X_s^T``. Each slab holds every item, so it is centred exactly on its own
+    per-feature mean, in one pass over the data: memory is one slab of all items (the input's
+    chunk along ``f`` times ``m``) plus ``[m, m]`` partial sums, whatever ``f``.
     """
-    if block is not None and (int(block) != block or block < 1):
-        raise ValueError(f"block must be a positive integer or None, got {block}")
     try:
         import dask.array as da
     except ImportError:  # pragma: no cover - dask is a dependency of the pipeline
@@ -268,11 +313,14 @@ def gram_frobenius_distances(vectors, block: int | None = None) -> np.ndarray:
             raise ValueError(f"vectors must have shape [m, f] with m >= 1, got {x.shape}")
         if x.ndim > 2:
             x = x.reshape((x.shape[0], -1))
-        x = x.astype(np.float64)
-        if block is not None:
-            x = x.rechunk({0: int(block)})
-        xc = x - x.mean(axis=0)
-        gram = np.asarray((xc @ xc.T).compute(), dtype=np.float64)
+        m = x.shape[0]
+        # all items in one chunk along axis 0; the feature chunks stay as stored
+        x = x.rechunk({0: -1})
+        parts = [
+            da.from_delayed(_delayed_gram(block), shape=(m, m), dtype=np.float64)
+            for block in x.to_delayed().ravel()
+        ]
+        gram = np.asarray(da.stack(parts).sum(axis=0).compute(), dtype=np.float64)
     else:
         x = np.asarray(vectors, dtype=np.float64)
         if x.ndim < 2 or x.shape[0] < 1:
@@ -280,11 +328,16 @@ def gram_frobenius_distances(vectors, block: int | None = None) -> np.ndarray:
         x = x.reshape(x.shape[0], -1)
         if not np.all(np.isfinite(x)):
             raise ValueError("vectors must be finite")
-        xc = x - x.mean(axis=0)
-        gram = xc @ xc.T
+        gram = _centred_gram(x)
     if not np.all(np.isfinite(gram)):
         raise ValueError("vectors must be finite")
     return _gram_to_distances(gram)
+
+
+def _delayed_gram(block):
+    import dask
+
+    return dask.delayed(_centred_gram)(block)
 
 
 def direct_frobenius_distances(matrices: np.ndarray) -> np.ndarray:

@@ -375,8 +375,15 @@ def read_array(path: str | Path, name: str) -> np.ndarray:
         return root[name][...]
 
 
-def dask_array(path: str | Path, name: str):
-    """One array of a finished analysis store as a lazy Dask array (one task per chunk)."""
+def dask_array(path: str | Path, name: str, *, all_items: bool = False):
+    """One array of a finished analysis store as a lazy Dask array.
+
+    One task per stored chunk; with ``all_items``, one task per stored chunk of the trailing axes
+    that reads it for every item of axis 0 at once (the shape of read the Gram-form distances
+    want, without a rechunk through the scheduler).
+    """
     import dask.array as da
 
-    return da.from_zarr(open_array_store(path)[name])
+    array = open_array_store(path)[name]
+    chunks = (array.shape[0], *array.chunks[1:]) if all_items else array.chunks
+    return da.from_zarr(array, chunks=chunks)

@@ -46,7 +46,7 @@ rule compute_network_matrices:
     benchmark:
         f"{RESULTS}/benchmarks/compute_network_matrices/{{sweep}}.tsv"
     params:
-        settings=lambda wildcards: step_args(sigma=NM["sigma"], knn=NM["knn"]),
+        settings=lambda wildcards: step_args(sigma=NM["sigma"], bandwidth=NM["bandwidth"], knn=NM["knn"]),
         paths=lambda wildcards, input, output: step_args(representations=input.representations, output=output.store),
     threads: ANALYSIS_THREADS
     conda:
@@ -96,7 +96,9 @@ rule characterize_networks:
     benchmark:
         f"{RESULTS}/benchmarks/characterize_networks/{{sweep}}.tsv"
     params:
-        settings=lambda wildcards: step_args(sigma=NM["sigma"], entropy_t=NM["entropy_t"], n_clusters=NM["n_clusters"]),
+        settings=lambda wildcards: step_args(
+            sigma=NM["sigma"], bandwidth=NM["bandwidth"], entropy_t=NM["entropy_t"], n_clusters=NM["n_clusters"]
+        ),
         paths=lambda wildcards, input, output: step_args(
             representations=input.representations, output=output.table, output_arrays=output.arrays
         ),
@@ -165,8 +167,10 @@ rule suggest_hyperparameters:
         metrics=lambda wildcards: sweep_metrics(wildcards.sweep),
         init_store=init_store,
     output:
-        table=report(
-            nm("{sweep}", "suggestion.csv"),
+        table=nm("{sweep}", "suggestion.csv"),
+        markdown=nm("{sweep}", "suggestion.md"),
+        html=report(
+            nm("{sweep}", "suggestion.html"),
             caption="report/nm_suggestion.rst",
             category="network_manifold",
             subcategory="{sweep}",
@@ -243,9 +247,11 @@ rule tabulate_network_manifold:
         features=expand(nm("{sweep}", "characterization.parquet"), sweep=NM["sweeps"]),
         distances=expand(nm("{sweep}", "distances.zarr"), sweep=NM["sweeps"]),
     output:
+        csv=expand(f"{NM_DIR}/tables/{{name}}.csv", name=NM_TABLES),
+        markdown=expand(f"{NM_DIR}/tables/{{name}}.md", name=NM_TABLES),
         **{
             name: report(
-                f"{NM_DIR}/tables/{name}.csv",
+                f"{NM_DIR}/tables/{name}.html",
                 caption=f"report/nm_{name}.rst",
                 category="network_manifold",
                 subcategory="tables",
@@ -253,7 +259,6 @@ rule tabulate_network_manifold:
             )
             for name in NM_TABLES
         },
-        markdown=expand(f"{NM_DIR}/tables/{{name}}.md", name=NM_TABLES),
     log:
         "logs/tabulate_network_manifold/all.log",
     benchmark:

@@ -10,7 +10,9 @@ from pipeline.diffusion import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     direct_frobenius_distances,
+    feature_chunk,
     gram_frobenius_distances,
+    kernel_bandwidth,
     knn_adjacency,
     laplacian_smoothness,
     normalized_top_distance,
@@ -127,7 +129,9 @@ def test_gram_matches_direct_numpy_and_dask():
     lazy = da.from_array(mats.reshape(13, -1), chunks=(4, 64))
     assert lazy.numblocks[0] > 1 and lazy.numblocks[1] > 1
     np.testing.assert_allclose(gram_frobenius_distances(lazy), ref, rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(gram_frobenius_distances(lazy, block=5), ref, rtol=1e-6, atol=1e-12)
+    # stored as the pipeline stores matrices: a slab of rows of one network per chunk
+    slabs = da.from_array(mats, chunks=(1, 3, 20))
+    np.testing.assert_allclose(gram_frobenius_distances(slabs), ref, rtol=1e-6, atol=1e-12)
 
 
 def test_gram_nearly_identical_matrices_no_cancellation():
@@ -141,9 +145,13 @@ def test_gram_nearly_identical_matrices_no_cancellation():
     np.testing.assert_allclose(gram_frobenius_distances(lazy)[off], ref[off], rtol=1e-6)
 
 
+def test_feature_chunk_bounds_one_slab_of_all_items():
+    assert feature_chunk(200, 10**6, target_bytes=2**26) == 2**26 // 1600
+    assert feature_chunk(10**7, 50, target_bytes=2**20) == 1  # at least one feature
+    assert feature_chunk(2, 50, target_bytes=2**26) == 50  # never more than there are
+
+
 def test_gram_validation():
-    with pytest.raises(ValueError, match="block"):
-        gram_frobenius_distances(np.zeros((3, 4)), block=0)
     with pytest.raises(ValueError, match="vectors"):
         gram_frobenius_distances(np.zeros(4))
 
@@ -202,3 +210,22 @@ def test_affinity_from_distances():
         affinity_from_distances(d, k=20)
     with pytest.raises(ValueError, match="distances"):
         affinity_from_distances(np.ones((2, 3)))
+
+
+def test_median_bandwidth_makes_the_operator_scale_free():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 5))
+
+    def operator(points, scale):
+        return diffusion_operator(points, kernel_bandwidth(points, 0.5, scale))
+
+    np.testing.assert_allclose(operator(x, "median"), operator(100.0 * x, "median"), atol=1e-12)
+    # an absolute bandwidth far below the distances gives (nearly) the identity
+    assert np.diagonal(operator(100.0 * x, "absolute")).min() > 1 - 1e-12
+    assert kernel_bandwidth(x, 0.5, "median") == pytest.approx(0.5 * np.median(pairwise_distances(x)[np.triu_indices(40, 1)]))
+
+
+def test_bandwidth_of_collapsed_points_and_bad_scale():
+    assert kernel_bandwidth(np.zeros((5, 3)), 0.5, "median") == 0.5
+    with pytest.raises(ValueError, match="bandwidth scale must be one of"):
+        kernel_bandwidth(np.zeros((5, 3)), 0.5, "mean")

@@ -103,7 +103,7 @@ def _test_config() -> dict:
 # ---------------------------------------------------------------------------------- determinism
 def test_two_runs_give_byte_identical_tables(finished_test_run, workdir):
     run_snakemake("--cores", "2", *TEST_CONFIG, workdir=workdir)
-    tables = sorted(p.relative_to(finished_test_run) for p in (finished_test_run / "results").rglob("*") if p.suffix in (".csv", ".md", ".parquet"))
+    tables = sorted(p.relative_to(finished_test_run) for p in (finished_test_run / "results").rglob("*") if p.suffix in (".csv", ".md", ".html", ".parquet"))
     assert len(tables) >= 9
     for table in tables:
         assert filecmp.cmp(finished_test_run / table, workdir / table, shallow=False), f"{table} differs between runs"

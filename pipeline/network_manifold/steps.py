@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from .. import diffusion, store, topology, zoo
+from ..tables import write_table
 from ..data import evaluation_subset
 from ..models import build_model
 from ..parallel import dask_client
@@ -93,6 +94,10 @@ def extract_representations(
         "networks": table[columns].to_dict(orient="records"),
     }
     chunks = {"activations": (1, *activations.shape[1:])}
+    for w, values in weights.items():
+        # feature slabs of every network, as the distances between networks read them
+        f = values[0].shape[1]
+        chunks[f"weights/{w}"] = (1, diffusion.feature_chunk(len(activations), f))
     return store.write_array_store(output, arrays, attrs, chunks)
 
 
@@ -101,11 +106,11 @@ def _networks(representations: str) -> pd.DataFrame:
 
 
 # -------------------------------------------------------------------------------- matrices
-def _matrices_block(block: np.ndarray, kind: str, sigma: float, k: int) -> np.ndarray:
+def _matrices_block(block: np.ndarray, kind: str, sigma: float, bandwidth: str, k: int) -> np.ndarray:
     out = np.empty((block.shape[0], block.shape[1], block.shape[1]), dtype=np.float64)
     for i, points in enumerate(block.astype(np.float64)):
         if kind == "diffusion":
-            out[i] = diffusion.diffusion_operator(points, sigma)
+            out[i] = diffusion.diffusion_operator(points, diffusion.kernel_bandwidth(points, sigma, bandwidth))
         elif kind == "distance":
             out[i] = diffusion.pairwise_distances(points)
         else:
@@ -113,27 +118,40 @@ def _matrices_block(block: np.ndarray, kind: str, sigma: float, k: int) -> np.nd
     return out
 
 
+def matrix_chunks(m: int, n: int) -> tuple[int, int, int]:
+    """On-disk chunks of ``m`` per-network ``n x n`` matrices: a slab of rows of one network.
+
+    The distances between networks are then read one row slab of every network at a time
+    (:func:`pipeline.diffusion.gram_frobenius_distances`), which bounds their memory."""
+    return (1, max(1, diffusion.feature_chunk(m, n * n) // n), n)
+
+
 def compute_network_matrices(
     representations: str,
     output: str,
     *,
     sigma: float = 0.5,
+    bandwidth: str = "absolute",
     knn: int = 5,
     dask: Mapping | None = None,
     threads: int = 1,
 ) -> Path:
     """Per-network n x n matrices: diffusion operator P, distance matrix D, kNN adjacency.
 
-    One Dask task per network; the results stream into the store chunk by chunk.
+    The kernel's bandwidth is ``sigma`` or ``sigma`` times each network's median distance
+    (``bandwidth``, see :func:`pipeline.diffusion.kernel_bandwidth`). One Dask task per network;
+    the results stream into the store chunk by chunk.
     """
     acts = store.dask_array(representations, "activations")
-    n = acts.shape[1]
+    m, n = acts.shape[:2]
     arrays = {
-        kind: acts.map_blocks(_matrices_block, kind, sigma, knn, dtype=np.float64, chunks=(1, n, n))
+        kind: acts.map_blocks(_matrices_block, kind, sigma, bandwidth, knn, dtype=np.float64, chunks=(1, n, n)).rechunk(
+            matrix_chunks(m, n)
+        )
         for kind in MATRIX_KINDS
     }
     with dask_client(threads=threads, **(dask or {})):
-        return store.write_array_store(output, arrays, {"sigma": sigma, "knn": knn})
+        return store.write_array_store(output, arrays, {"sigma": sigma, "bandwidth": bandwidth, "knn": knn})
 
 
 # ------------------------------------------------------------------------------- distances
@@ -144,22 +162,20 @@ def compute_network_distances(
     *,
     dask: Mapping | None = None,
     threads: int = 1,
-    block: int = 50,
 ) -> Path:
     """Pairwise Frobenius distances between networks for each matrix kind and for the weights.
 
-    Gram form on Dask arrays read from the stores (memory bounded by ``block`` networks per chunk).
+    Gram form on Dask arrays read from the stores one feature slab of every network at a time
+    (the stores are chunked so, see :func:`matrix_chunks`): memory is bounded by the slab size.
     """
     results = {}
     with dask_client(threads=threads, **(dask or {})):
         for kind in MATRIX_KINDS:
-            x = store.dask_array(matrices, kind)
-            results[kind] = diffusion.gram_frobenius_distances(x.reshape(x.shape[0], -1), block=block)
+            results[kind] = diffusion.gram_frobenius_distances(store.dask_array(matrices, kind, all_items=True))
         root = store.open_array_store(representations)
         per_layer = []
         for name in root.attrs["weight_names"]:
-            w = store.dask_array(representations, f"weights/{name}")
-            d = diffusion.gram_frobenius_distances(w, block=block)
+            d = diffusion.gram_frobenius_distances(store.dask_array(representations, f"weights/{name}", all_items=True))
             results[f"weights_by_layer/{name}"] = d
             per_layer.append(d**2)
         # all layers together: the squared distances add up over the concatenated weights
@@ -227,12 +243,14 @@ def ward_labels(points: np.ndarray, n_clusters: int = 10) -> np.ndarray:
     return fcluster(linkage(points, method="ward"), t=n_clusters, criterion="maxclust")
 
 
-def _characterize_one(points, labels, sigma, t, n_clusters):
+def _characterize_one(points, labels, sigma, bandwidth, t, n_clusters):
     from sklearn.metrics import adjusted_rand_score
 
     points = points.astype(np.float64)
     structure = class_structure(points, labels)
     clusters = ward_labels(points, n_clusters)
+    # one bandwidth per network, from all its points: the class operators of DSMI use it too
+    sigma = diffusion.kernel_bandwidth(points, sigma, bandwidth)
     p = diffusion.diffusion_operator(points, sigma)
     return {
         "centroid_distance": structure["centroid_distance"],
@@ -253,6 +271,7 @@ def characterize_networks(
     output_arrays: str,
     *,
     sigma: float = 0.5,
+    bandwidth: str = "absolute",
     entropy_t: float = 1.0,
     n_clusters: int = 10,
     dask: Mapping | None = None,
@@ -267,7 +286,7 @@ def characterize_networks(
     with dask_client(threads=threads, **(dask or {})) as client:
         acts = root["activations"]
         futures = client.map(
-            lambda i: _characterize_one(acts[i], labels, sigma, entropy_t, n_clusters), range(len(networks))
+            lambda i: _characterize_one(acts[i], labels, sigma, bandwidth, entropy_t, n_clusters), range(len(networks))
         )
         results = client.gather(futures)
     table = networks.copy()
@@ -283,7 +302,7 @@ def characterize_networks(
     store.write_array_store(
         output_arrays,
         {"pairwise_ari": pairwise, "clusters": clusters, "centroid_matrices": np.stack([r["centroid_matrix"] for r in results])},
-        {"entropy_t": entropy_t, "sigma": sigma},
+        {"entropy_t": entropy_t, "sigma": sigma, "bandwidth": bandwidth},
     )
     return table
 
@@ -337,7 +356,8 @@ def tabulate_network_manifold(
 ) -> dict[str, pd.DataFrame]:
     """Table 1, r^2 of accuracy against each characterization, and GFT smoothness, per sweep.
 
-    Written as CSV and Markdown: ``table1``, ``characterization_r2``, ``gft_smoothness``.
+    Written as CSV, Markdown and HTML (:func:`pipeline.tables.write_table`): ``table1``,
+    ``characterization_r2``, ``gft_smoothness``.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -370,8 +390,7 @@ def tabulate_network_manifold(
         "gft_smoothness": pd.DataFrame(gft_rows),
     }
     for name, frame in tables.items():
-        frame.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
-        (out / f"{name}.md").write_text(frame.to_markdown(index=False, floatfmt=".4f") + "\n")
+        write_table(frame, out / f"{name}.csv")
     return tables
 
 
@@ -433,6 +452,5 @@ def suggest_hyperparameters(
         "sweep_best": float(np.nanmax(accuracies)), "sweep_median": float(np.nanmedian(accuracies)),
         "rank_among_sweep": int((accuracies > accuracy).sum()) + 1, "sweep_size": len(accuracies),
     }])
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(output, index=False, float_format="%.4f")
+    write_table(result, output)
     return result
