@@ -22,7 +22,7 @@ STEPS = {
     "train_population": "pipeline.zoo:train_population_job",
     "collect_sweep_metrics": "pipeline.zoo:collect_sweep_metrics",
     **{
-        step: f"pipeline.network_manifold:{step}"
+        step: f"pipeline.network_manifold.steps:{step}"
         for step in (
             "extract_representations",
             "compute_network_matrices",
@@ -31,10 +31,10 @@ STEPS = {
             "compute_persistence",
             "embed_networks",
             "suggest_hyperparameters",
-            "plot_network_manifold",
             "tabulate_network_manifold",
         )
     },
+    "plot_network_manifold": "pipeline.network_manifold.figures:plot_network_manifold",
 }
 
 

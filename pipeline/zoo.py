@@ -14,11 +14,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import store
-from .data import load_dataset
-from .train import Member, PopulationTrainer, TrainingSettings, initial_population, select_device
+
+# Training (torch, the data loaders) is imported inside the functions that train: the workflow
+# imports this module to plan the sweeps each time Snakemake starts, and torch alone takes seconds.
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _settings(training: Mapping) -> TrainingSettings:
+def _settings(training: Mapping):
+    from .train import TrainingSettings
+
     return TrainingSettings(
         epochs=training["epochs"],
         batch_size=training["batch_size"],
@@ -108,6 +110,8 @@ def _settings(training: Mapping) -> TrainingSettings:
 
 def load_spec_dataset(spec: Mapping, data_root: str = "data", download: bool = False):
     """The dataset a population spec trains on."""
+    from .data import load_dataset
+
     options = {k: v for k, v in spec["dataset_options"].items() if v is not None}
     return load_dataset(spec["dataset"], root=data_root, download=download, **options)
 
@@ -143,6 +147,10 @@ def train_population_job(
     init_store, init_member
         Store and in-store index of the network every member starts from (fine-tuning).
     """
+    import torch
+
+    from .train import Member, PopulationTrainer, initial_population, select_device
+
     torch.set_num_threads(threads)
     started = time.perf_counter()
     output = Path(output)

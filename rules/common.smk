@@ -11,9 +11,9 @@ sys.path.insert(0, workflow.basedir)
 from pathlib import Path  # noqa: E402
 
 from pipeline import zoo  # noqa: E402
-from pipeline.network_manifold.figures import FIGURES as NM_FIGURES  # noqa: E402
-from pipeline.network_manifold.steps import STORES as NM_STORES  # noqa: E402
-from pipeline.network_manifold.steps import TABLES as NM_TABLES  # noqa: E402
+from pipeline.network_manifold import FIGURES as NM_FIGURES  # noqa: E402
+from pipeline.network_manifold import STORES as NM_STORES  # noqa: E402
+from pipeline.network_manifold import TABLES as NM_TABLES  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
 
 try:
@@ -40,9 +40,16 @@ RUNTIME = json.dumps(
 )
 # The Dask cluster of the Dask-parallel steps (compute.dask): also where/how, not what.
 DASK_RUNTIME = json.dumps({"dask": config["compute"]["dask"]})
-TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (
-    config["compute"]["device"] == "auto" and __import__("torch").cuda.is_available()
-)
+
+def _local_nvidia_gpu():
+    # Read from the driver rather than torch.cuda, whose import costs seconds at every start.
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
+
+
+# Training jobs ask for a GPU when they will train on one. With device auto that is judged on
+# the host running Snakemake: on a cluster whose login node has no GPU, set compute.device: cuda.
+TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (config["compute"]["device"] == "auto" and _local_nvidia_gpu())
 
 
 wildcard_constraints:

@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .. import store  # noqa: E402
+from . import FIGURES  # noqa: E402
 
-FIGURES = ("manifolds", "entropy_vs_accuracy", "wasserstein_heatmap", "dendrograms", "class_structure", "hidden_layers")
 
 
 def _top_and_random(accuracy: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 MATRIX_KINDS = ("diffusion", "distance", "knn")
 MANIFOLD_KINDS = MATRIX_KINDS + ("weights",)
-TABLES = ("table1", "characterization_r2", "gft_smoothness")
-# The per-sweep analysis stores, in results/network_manifold/<sweep>/ (read by the figures and tables).
-STORES = ("representations.zarr", "matrices.zarr", "distances.zarr", "characterization.zarr", "persistence.zarr")
 
 
 # ------------------------------------------------------------------------- representations
