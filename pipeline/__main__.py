@@ -4,7 +4,9 @@ Every rule runs one step function in a fresh process (so that parallel jobs get 
 threads and memory) with its keyword arguments passed as JSON objects, quoted once by Snakemake:
 the paths (``--args``) apart from the settings that decide the result (``--settings``). Snakemake
 records a rule's params only when they do not depend on its input or output, so the settings
-must come in a param of their own for a changed setting to re-run the rule. Only the steps listed in ``STEPS`` can be called.
+must come in a param of their own for a changed setting to re-run the rule.
+
+Only the steps listed in ``STEPS`` can be called.
 """
 
 from __future__ import annotations

@@ -300,8 +300,9 @@ def gram_frobenius_distances(vectors) -> np.ndarray:
     -----
     ``|a - b|^2 = |a|^2 + |b|^2 - 2<a, b>`` with ``G = X X^T`` summed over feature slabs:
     ``G = sum_s X_s X_s^T``. Each slab holds every item, so it is centred exactly on its own
-    per-feature mean, in one pass over the data: memory is one slab of all items (the input's
-    chunk along ``f`` times ``m``) plus ``[m, m]`` partial sums, whatever ``f``.
+    per-feature mean, in one pass over the data: memory is about two float64 slabs of all items
+    (the slab and its centred copy; the input's chunk along ``f`` times ``m``) per worker thread,
+    plus ``[m, m]`` partial sums, whatever ``f``.
     """
     try:
         import dask.array as da
@@ -316,8 +317,10 @@ def gram_frobenius_distances(vectors) -> np.ndarray:
         m = x.shape[0]
         # all items in one chunk along axis 0; the feature chunks stay as stored
         x = x.rechunk({0: -1})
+        import dask
+
         parts = [
-            da.from_delayed(_delayed_gram(block), shape=(m, m), dtype=np.float64)
+            da.from_delayed(dask.delayed(_centred_gram)(block), shape=(m, m), dtype=np.float64)
             for block in x.to_delayed().ravel()
         ]
         gram = np.asarray(da.stack(parts).sum(axis=0).compute(), dtype=np.float64)
@@ -332,12 +335,6 @@ def gram_frobenius_distances(vectors) -> np.ndarray:
     if not np.all(np.isfinite(gram)):
         raise ValueError("vectors must be finite")
     return _gram_to_distances(gram)
-
-
-def _delayed_gram(block):
-    import dask
-
-    return dask.delayed(_centred_gram)(block)
 
 
 def direct_frobenius_distances(matrices: np.ndarray) -> np.ndarray:

@@ -53,8 +53,11 @@ def quarantine_path(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _checked(path: str | Path):
+def checked(path: str | Path):
     """Turn a checksum failure while reading ``path`` into a CorruptStoreError naming the store.
+
+    Wrap every read of a finished store in it, Dask computations that read it included (their
+    tasks' errors are raised again where the result is gathered).
 
     The store is moved to ``<store>.corrupt`` (an older one there is replaced): its producer's
     output is then missing, so the next Snakemake run re-creates it instead of trusting it.
@@ -285,7 +288,7 @@ def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict
     root = open_population(path)
     select = slice(None) if member is None else member
     out = []
-    with _checked(path):
+    with checked(path):
         for group_name in ("params", "buffers"):
             group = root["final"][group_name]
             out.append({name: array[select] for name, array in group.arrays()})
@@ -295,7 +298,7 @@ def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """Per-epoch metrics ``{name: [member, epoch]}`` and ``diverged_at`` of a finished store."""
     root = open_population(path)
-    with _checked(path):
+    with checked(path):
         out = {name: array[...] for name, array in root["metrics"].arrays()}
         out["diverged_at"] = root["diverged_at"][...]
     return out
@@ -371,7 +374,7 @@ def open_array_store(path: str | Path) -> zarr.Group:
 def read_array(path: str | Path, name: str) -> np.ndarray:
     """One whole array of a finished analysis store (CorruptStoreError on a failed checksum)."""
     root = open_array_store(path)
-    with _checked(path):
+    with checked(path):
         return root[name][...]
 
 

@@ -4,6 +4,7 @@ images inline but offers CSV only as a download)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ td:first-child, th:first-child {{ text-align: left; }}
 """
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, *, digits: int = 4) -> list[Path]:
+def write_result_table(frame: pd.DataFrame, path: str | Path, *, digits: int = 4) -> list[Path]:
     """Write ``frame`` at ``path`` (a ``.csv`` name) and beside it as ``.md`` and ``.html``.
 
     Floats are rounded to ``digits`` decimals in every form, so that the files are byte-identical
@@ -35,8 +36,19 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, digits: int = 4) -> li
     if path.suffix != ".csv":
         raise ValueError(f"a table's path must end in .csv, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format=f"%.{digits}f")
-    path.with_suffix(".md").write_text(frame.to_markdown(index=False, floatfmt=f".{digits}f") + "\n")
-    table = frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0, na_rep="")
-    path.with_suffix(".html").write_text(_PAGE.format(title=path.stem, table=table))
-    return [path.with_suffix(f".{ext}") for ext in FORMATS]
+    texts = {
+        "csv": frame.to_csv(index=False, float_format=f"%.{digits}f"),
+        "md": frame.to_markdown(index=False, floatfmt=f".{digits}f") + "\n",
+        "html": _PAGE.format(
+            title=path.stem, table=frame.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0, na_rep="")
+        ),
+    }
+    written = []
+    for ext in FORMATS:
+        # written aside and renamed: a killed step never leaves a half-written table
+        target = path.with_suffix(f".{ext}")
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(texts[ext])
+        os.replace(tmp, target)
+        written.append(target)
+    return written

@@ -1,5 +1,6 @@
 # Shared helpers: config validation, paths, and the command that runs one pipeline step.
 import json
+import os
 import shlex
 import sys
 
@@ -43,6 +44,8 @@ DASK_RUNTIME = json.dumps({"dask": config["compute"]["dask"]})
 
 def _local_nvidia_gpu():
     # Read from the driver rather than torch.cuda, whose import costs seconds at every start.
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
     gpus = Path("/proc/driver/nvidia/gpus")
     return gpus.is_dir() and any(gpus.iterdir())
 
@@ -72,6 +75,12 @@ def population_store(sweep, population):
 
 def population_stores(sweep):
     return [population_store(sweep, p) for p in range(zoo.n_populations(config["sweeps"][sweep]))]
+
+
+def training_settings(sweep):
+    """A sweep's config less what says where and how it runs (resources, job split): a change
+    of those must not re-run a training."""
+    return {k: v for k, v in config["sweeps"][sweep].items() if k not in ("mem_mb", "runtime", "population_size")}
 
 
 def init_store(wildcards):

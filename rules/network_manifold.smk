@@ -174,7 +174,7 @@ rule suggest_hyperparameters:
             caption="report/nm_suggestion.rst",
             category="network_manifold",
             subcategory="{sweep}",
-            labels={"sweep": "{sweep}", "figure": "hyperparameter suggestion"},
+            labels={"sweep": "{sweep}", "table": "hyperparameter suggestion"},
         ),
     log:
         "logs/suggest_hyperparameters/{sweep}.log",
@@ -182,7 +182,7 @@ rule suggest_hyperparameters:
         f"{RESULTS}/benchmarks/suggest_hyperparameters/{{sweep}}.tsv"
     params:
         settings=lambda wildcards: step_args(
-            config_sweep=config["sweeps"][wildcards.sweep], sweep_name=wildcards.sweep, top=NM["suggestion_top"],
+            config_sweep=training_settings(wildcards.sweep), sweep_name=wildcards.sweep, top=NM["suggestion_top"],
             init_member=init_member(wildcards),
         ),
         paths=lambda wildcards, input, output: step_args(
@@ -192,8 +192,8 @@ rule suggest_hyperparameters:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wildcards: config["sweeps"][wildcards.sweep]["mem_mb"],
+        runtime=lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
         gpu=config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
     shell:
         "{PYTHON} -m pipeline suggest_hyperparameters --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"

@@ -28,8 +28,8 @@ def _dry_run_counts(workdir, *extra_configs) -> dict:
     return _job_counts(result.stdout)
 
 
-def _write_override(workdir, override) -> str:
-    path = workdir / "override.yaml"
+def _write_override(folder, override) -> str:
+    path = folder / "override.yaml"
     path.write_text(yaml.safe_dump(override))
     return str(path)
 
@@ -72,26 +72,32 @@ def test_unchanged_workflow_reruns_nothing(finished_test_run):
     assert _dry_run_counts(finished_test_run) == {}
 
 
-def test_figure_setting_reruns_only_that_figure(finished_test_run):
-    override = _write_override(
-        finished_test_run, {"network_manifold": {**_test_config()["network_manifold"], "figure_seed": 7}}
-    )
+def test_figure_setting_reruns_only_that_figure(finished_test_run, tmp_path):
+    override = _write_override(tmp_path, {"network_manifold": {**_test_config()["network_manifold"], "figure_seed": 7}})
     assert _dry_run_counts(finished_test_run, override) == {"plot_network_manifold": 1, "all": 1}
 
 
-def test_training_setting_reruns_its_sweep_and_what_depends_on_it(finished_test_run):
+def test_training_setting_reruns_its_sweep_and_what_depends_on_it(finished_test_run, tmp_path):
     sweeps = _test_config()["sweeps"]
     # the fine-tuned sweep: nothing reads it but its metrics table
     tuned = {**sweeps["mlp_tiny_finetune"], "epochs": 2}
-    override = _write_override(finished_test_run, {"sweeps": {**sweeps, "mlp_tiny_finetune": tuned}})
+    override = _write_override(tmp_path, {"sweeps": {**sweeps, "mlp_tiny_finetune": tuned}})
     assert _dry_run_counts(finished_test_run, override) == {"train_population": 1, "collect_sweep_metrics": 1, "all": 1}
     # the base sweep: its 2 populations, the fine-tunes started from it, and every analysis of it
     base = {**sweeps["mlp_tiny"], "epochs": 3}
-    override = _write_override(finished_test_run, {"sweeps": {**sweeps, "mlp_tiny": base}})
+    override = _write_override(tmp_path, {"sweeps": {**sweeps, "mlp_tiny": base}})
     counts = _dry_run_counts(finished_test_run, override)
     assert counts["train_population"] == 2 + 1 and counts["collect_sweep_metrics"] == 2
     for step in ("extract_representations", "compute_persistence", "plot_network_manifold", "suggest_hyperparameters"):
         assert counts[step] == 1
+
+
+def test_resource_settings_rerun_nothing(finished_test_run, tmp_path):
+    # memory and time limits say where and how a job runs, not what it computes
+    sweeps = _test_config()["sweeps"]
+    roomier = {**sweeps["mlp_tiny"], "mem_mb": 3000, "runtime": 90}
+    override = _write_override(tmp_path, {"sweeps": {**sweeps, "mlp_tiny": roomier}})
+    assert _dry_run_counts(finished_test_run, override) == {}
 
 
 def _test_config() -> dict:

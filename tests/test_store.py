@@ -83,3 +83,20 @@ def test_corrupted_chunk_fails_on_read(tmp_path):
         store.read_final_params(final)
     # moved aside, not deleted: the producer's output is missing (so it re-runs), the bytes are kept
     assert not final.exists() and store.quarantine_path(final).is_dir()
+
+
+def test_corrupted_chunk_read_by_dask_names_the_store(tmp_path):
+    import dask.array as da
+
+    from pipeline import diffusion
+
+    path = tmp_path / "matrices.zarr"
+    store.write_array_store(path, {"diffusion": da.from_array(np.arange(64.0).reshape(4, 4, 4), chunks=(1, 2, 4))})
+    chunk = sorted(p for p in (path / "diffusion" / "c").rglob("*") if p.is_file())[3]
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(store.CorruptStoreError, match=str(path)):
+        with store.checked(path):
+            diffusion.gram_frobenius_distances(store.dask_array(path, "diffusion", all_items=True))
+    assert not path.exists() and store.quarantine_path(path).is_dir()

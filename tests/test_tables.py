@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.tables import write_table
+from pipeline.tables import write_result_table
 
 
 def test_three_forms_hold_the_same_rounded_values(tmp_path):
     frame = pd.DataFrame({"kind": ["diffusion", "knn"], "top10": [0.079012345, np.nan], "n": [200, 50]})
-    written = write_table(frame, tmp_path / "sub" / "table1.csv")
+    written = write_result_table(frame, tmp_path / "sub" / "table1.csv")
     assert [p.name for p in written] == ["table1.csv", "table1.md", "table1.html"]
     back = pd.read_csv(tmp_path / "sub" / "table1.csv")
     assert back["top10"].iloc[0] == 0.079 and np.isnan(back["top10"].iloc[1])
@@ -22,4 +22,4 @@ def test_three_forms_hold_the_same_rounded_values(tmp_path):
 
 def test_a_table_path_must_be_csv(tmp_path):
     with pytest.raises(ValueError, match="must end in .csv"):
-        write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.txt")
+        write_result_table(pd.DataFrame({"a": [1]}), tmp_path / "t.txt")

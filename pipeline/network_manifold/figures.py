@@ -15,7 +15,6 @@ from .. import store  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 
-
 def _top_and_random(accuracy: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-accuracy, kind="stable")
     top = order[:n]
@@ -43,8 +42,8 @@ def plot_network_manifold(
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    emb = pd.read_parquet(embeddings)
-    feats = pd.read_parquet(features)
+    emb = store.read_table(embeddings)
+    feats = store.read_table(features)
     reps = store.open_array_store(representations)
     chars = store.open_array_store(characterization)
     accuracy = feats["test_accuracy"].to_numpy()

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from .. import diffusion, store, topology, zoo
-from ..tables import write_table
+from ..tables import write_result_table
 from ..data import evaluation_subset
 from ..models import build_model
 from ..parallel import dask_client
@@ -54,7 +54,7 @@ def extract_representations(
     matrices) and the networks' hyperparameters (attrs).
     """
     torch.set_num_threads(threads)
-    table = pd.read_parquet(metrics).sort_values("member").reset_index(drop=True)
+    table = store.read_table(metrics).sort_values("member").reset_index(drop=True)
     spec = store.open_population(stores[0]).attrs["spec"]
     data = zoo.load_spec_dataset(spec, data_root, download)
     if data.task != "classification":
@@ -147,7 +147,7 @@ def compute_network_matrices(
         )
         for kind in MATRIX_KINDS
     }
-    with dask_client(threads=threads, **(dask or {})):
+    with dask_client(threads=threads, **(dask or {})), store.checked(representations):
         return store.write_array_store(output, arrays, {"sigma": sigma, "bandwidth": bandwidth, "knn": knn})
 
 
@@ -168,11 +168,13 @@ def compute_network_distances(
     results = {}
     with dask_client(threads=threads, **(dask or {})):
         for kind in MATRIX_KINDS:
-            results[kind] = diffusion.gram_frobenius_distances(store.dask_array(matrices, kind, all_items=True))
+            with store.checked(matrices):
+                results[kind] = diffusion.gram_frobenius_distances(store.dask_array(matrices, kind, all_items=True))
         root = store.open_array_store(representations)
         per_layer = []
         for name in root.attrs["weight_names"]:
-            d = diffusion.gram_frobenius_distances(store.dask_array(representations, f"weights/{name}", all_items=True))
+            with store.checked(representations):
+                d = diffusion.gram_frobenius_distances(store.dask_array(representations, f"weights/{name}", all_items=True))
             results[f"weights_by_layer/{name}"] = d
             per_layer.append(d**2)
         # all layers together: the squared distances add up over the concatenated weights
@@ -285,7 +287,8 @@ def characterize_networks(
         futures = client.map(
             lambda i: _characterize_one(acts[i], labels, sigma, bandwidth, entropy_t, n_clusters), range(len(networks))
         )
-        results = client.gather(futures)
+        with store.checked(representations):
+            results = client.gather(futures)
     table = networks.copy()
     for key in ("centroid_distance", "within_class_variance", "within_class_variance_std", "ari", "entropy", "entropy_t0", "dsmi"):
         table[key] = [r[key] for r in results]
@@ -320,7 +323,8 @@ def compute_persistence(
     m = acts.shape[0]
     with dask_client(threads=threads, **(dask or {})) as client:
         futures = client.map(lambda i: topology.vietoris_rips_diagrams(acts[i].astype(np.float64), max_dim), range(m))
-        diagrams = client.gather(futures)
+        with store.checked(representations):
+            diagrams = client.gather(futures)
         distances = {
             f"wasserstein/H{d}": topology.wasserstein_distance_matrix([dg[d] for dg in diagrams], order, client=client)
             for d in range(max_dim + 1)
@@ -353,14 +357,14 @@ def tabulate_network_manifold(
 ) -> dict[str, pd.DataFrame]:
     """Table 1, r^2 of accuracy against each characterization, and GFT smoothness, per sweep.
 
-    Written as CSV, Markdown and HTML (:func:`pipeline.tables.write_table`): ``table1``,
+    Written as CSV, Markdown and HTML (:func:`pipeline.tables.write_result_table`): ``table1``,
     ``characterization_r2``, ``gft_smoothness``.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     table1, r2_rows, gft_rows = [], [], []
     for sweep, path in embeddings.items():
-        emb = pd.read_parquet(path)
+        emb = store.read_table(path)
         for kind, frame in emb.groupby("kind", sort=False):
             row = {"sweep": sweep, "kind": kind}
             for n in top:
@@ -370,7 +374,7 @@ def tabulate_network_manifold(
                 row[f"top{n}"] = value
             table1.append(row)
     for sweep, path in features.items():
-        feats = pd.read_parquet(path)
+        feats = store.read_table(path)
         row = {"sweep": sweep}
         for key in ("centroid_distance", "within_class_variance", "ari", "entropy", "dsmi"):
             row[key] = _r2(feats["test_accuracy"], feats[key])
@@ -387,7 +391,7 @@ def tabulate_network_manifold(
         "gft_smoothness": pd.DataFrame(gft_rows),
     }
     for name, frame in tables.items():
-        write_table(frame, out / f"{name}.csv")
+        write_result_table(frame, out / f"{name}.csv")
     return tables
 
 
@@ -432,7 +436,9 @@ def suggest_hyperparameters(
     from: the suggested network is fine-tuned from the same one, as the sweep's were."""
     import tempfile
 
-    table = pd.read_parquet(metrics)
+    if config_sweep.get("init_from") and init_store is None:
+        raise ValueError(f"sweep {sweep_name!r} is fine-tuned from another sweep: pass init_store (and init_member)")
+    table = store.read_table(metrics)
     suggestion = suggest_from_top(table, top)
     grid = {"lr": [suggestion["lr"]], "momentum": [suggestion["momentum"]], "weight_decay": [suggestion["weight_decay"]],
             "init_seed": config_sweep["grid"]["init_seed"][:1], "label_noise": [0.0]}
@@ -449,5 +455,5 @@ def suggest_hyperparameters(
         "sweep_best": float(np.nanmax(accuracies)), "sweep_median": float(np.nanmedian(accuracies)),
         "rank_among_sweep": int((accuracies > accuracy).sum()) + 1, "sweep_size": len(accuracies),
     }])
-    write_table(result, output)
+    write_result_table(result, output)
     return result
