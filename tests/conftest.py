@@ -21,9 +21,7 @@ def run_snakemake(*args, workdir, check=True, timeout=900):
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            # SIGTERM the whole session: every running step dumps its threads' stacks into its log.
-            os.killpg(process.pid, signal.SIGTERM)
-            stdout, stderr = process.communicate(timeout=60)
+            stdout, stderr = _stop_session(process)
             raise AssertionError(
                 f"snakemake {' '.join(args)} ran past {timeout} s:\n{stderr[-4000:]}\n{_log_tails(workdir)}"
             ) from None
@@ -31,6 +29,20 @@ def run_snakemake(*args, workdir, check=True, timeout=900):
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+def _stop_session(process, grace=60) -> tuple[str, str]:
+    """SIGTERM the process's whole session, SIGKILL it after ``grace`` s; return what it printed.
+
+    SIGTERM first so that every running step dumps its threads' stacks into its log; SIGKILL after,
+    because Snakemake cancelling its jobs can itself hang, and nothing here may wait unbounded.
+    """
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.communicate(timeout=grace)
 
 
 def _log_tails(workdir, chars=3000) -> str:

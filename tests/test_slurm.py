@@ -17,7 +17,7 @@ import yaml
 
 from conftest import REPO, run_snakemake
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.timeout(1200)]
 
 SUBMIT = (
     "--profile", str(REPO / "profiles/slurm"),
@@ -27,11 +27,36 @@ SUBMIT = (
 )
 
 
+STATE = Path("/tmp/slurm-local")
+
+
+def cluster_state() -> str:
+    """What the cluster looks like now (queue, node, daemon log tails), for failure messages."""
+    parts = []
+    for command in (["sinfo"], ["squeue"], ["scontrol", "show", "node", "localhost"]):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+            parts.append(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}")
+        except (OSError, subprocess.TimeoutExpired) as error:
+            parts.append(f"$ {' '.join(command)}\n{error}")
+    for log in sorted(STATE.glob("log/*")):
+        parts.append(f"--- {log}:\n{log.read_text(errors='replace')[-2000:]}")
+    return "\n".join(parts)
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
     if os.geteuid() != 0 and not os.environ.get("CI"):
         pytest.skip("starting a SLURM cluster needs root (CI runs as root)")
-    subprocess.run(["bash", str(REPO / "tests/slurm/start_cluster.sh")], check=True, timeout=900)
+    try:
+        started = subprocess.run(
+            ["bash", str(REPO / "tests/slurm/start_cluster.sh"), str(STATE)],
+            capture_output=True, text=True, timeout=300,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"start_cluster.sh ran past 300 s:\n{error.stdout}\n{error.stderr}\n{cluster_state()}")
+    print(started.stdout)
+    assert started.returncode == 0, f"start_cluster.sh failed:\n{started.stdout}\n{started.stderr}\n{cluster_state()}"
 
 
 def _slurm_jobs_run_in(workdir) -> list[str]:
@@ -47,7 +72,8 @@ def _slurm_jobs_run_in(workdir) -> list[str]:
 
 
 def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
-    result = run_snakemake(*SUBMIT, "--configfile", "config/test.yaml", workdir=workdir, timeout=1200)
+    result = run_snakemake(*SUBMIT, "--configfile", "config/test.yaml", workdir=workdir, check=False, timeout=600)
+    assert result.returncode == 0, f"{result.stderr[-6000:]}\n{cluster_state()}"
     log = result.stdout + result.stderr
     assert "Job " in log and "has been submitted with SLURM jobid" in log
     table = pd.read_parquet(workdir / "results/zoo/mlp_tiny/metrics.parquet")
@@ -79,7 +105,7 @@ def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
         )
     )
     start = time.monotonic()
-    result = run_snakemake(*SUBMIT, "--configfile", str(failing), workdir=workdir, check=False, timeout=600)
+    result = run_snakemake(*SUBMIT, "--configfile", str(failing), workdir=workdir, check=False, timeout=300)
     seconds = time.monotonic() - start
     log = result.stdout + result.stderr
     assert result.returncode != 0
@@ -91,6 +117,7 @@ def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
     assert job_logs and "data.download: true" in job_logs[0].read_text()
 
 
+@pytest.mark.timeout(400)
 def test_dask_slurm_cluster_runs_its_workers_as_slurm_jobs(slurm_cluster, tmp_path):
     import dask.array as da
 
@@ -102,7 +129,10 @@ def test_dask_slurm_cluster_runs_its_workers_as_slurm_jobs(slurm_cluster, tmp_pa
         "scheduler_options": {"dashboard_address": None}, "log_directory": str(tmp_path),
     }
     with dask_client(cluster="slurm", slurm=settings) as client:
-        client.wait_for_workers(1, timeout=180)
+        try:
+            client.wait_for_workers(1, timeout=180)
+        except TimeoutError as error:
+            raise AssertionError(f"no Dask worker joined within 180 s:\n{cluster_state()}") from error
         job_ids = client.run(lambda: os.environ.get("SLURM_JOB_ID"))
         assert len(job_ids) == 1 and all(job_id and job_id.isdigit() for job_id in job_ids.values())
         x = da.ones((100, 100), chunks=(10, 100))
@@ -110,7 +140,7 @@ def test_dask_slurm_cluster_runs_its_workers_as_slurm_jobs(slurm_cluster, tmp_pa
     # the worker's job is gone once the step's cluster closes
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        queue = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        queue = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, timeout=30).stdout.split()
         if not set(queue) & set(job_ids.values()):
             break
         time.sleep(1)

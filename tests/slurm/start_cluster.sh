@@ -12,10 +12,19 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
+    # The packages' install scripts must not start daemons of their own (with no config yet, and
+    # holding the caller's output open): policy-rc.d 101 forbids it while they install.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
+    apt_options=(-o Acquire::Retries=3 -o Acquire::http::Timeout=30 -o DPkg::Lock::Timeout=120)
+    timeout 240 apt-get "${apt_options[@]}" update -qq
+    timeout 240 apt-get "${apt_options[@]}" install -y -qq --no-install-recommends \
+        slurmctld slurmd slurm-client munge >/dev/null
 fi
-if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+if timeout 10 sinfo -h -o %T 2>/dev/null | grep -q idle; then
     echo "start_cluster.sh: a cluster is already up"
     exit 0
 fi
@@ -27,7 +36,8 @@ if [ ! -s /etc/munge/munge.key ]; then
     chown munge:munge /etc/munge/munge.key
     chmod 400 /etc/munge/munge.key
 fi
-pgrep -x munged >/dev/null || runuser -u munge -- munged
+# Daemons write to their own logs, never to this script's (the test's) output.
+pgrep -x munged >/dev/null || runuser -u munge -- munged </dev/null >>"$state/log/munged.out" 2>&1
 
 cpus=$(nproc)
 memory_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
@@ -57,15 +67,16 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory_mb State=UNK
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 
-pgrep -x slurmctld >/dev/null || slurmctld -i
-pgrep -x slurmd >/dev/null || slurmd -N localhost
+pgrep -x slurmctld >/dev/null || slurmctld -i </dev/null >>"$state/log/slurmctld.out" 2>&1
+pgrep -x slurmd >/dev/null || slurmd -N localhost </dev/null >>"$state/log/slurmd.out" 2>&1
 for _ in $(seq 60); do
-    if sinfo -h -o %T 2>/dev/null | grep -q idle; then
+    if timeout 10 sinfo -h -o %T 2>/dev/null | grep -q idle; then
         echo "start_cluster.sh: node idle, $cpus CPUs, ${memory_mb} MB"
         exit 0
     fi
     sleep 1
 done
 echo "start_cluster.sh: the node did not become idle within 60 s; see $state/log" >&2
-sinfo >&2 || true
+timeout 10 sinfo >&2 || true
+tail -n 20 "$state"/log/* >&2 || true
 exit 1
