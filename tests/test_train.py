@@ -144,3 +144,28 @@ def test_snapshot_steps_include_start_cadence_and_end():
     settings = TrainingSettings(epochs=2, batch_size=10, snapshot_every=7)
     assert settings.snapshot_steps(n_train=95) == [0, 7, 14, 20]
     assert TrainingSettings(epochs=2, batch_size=10).snapshot_steps(n_train=95) == [0, 10, 20]
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    [
+        {"name": "mlp", "hidden": [12, 6]},
+        {"name": "mlp", "hidden": [9], "activation": "tanh", "bias": False},
+        {"name": "mlp", "hidden": [7, 5, 3], "activation": "gelu"},
+    ],
+)
+def test_mlp_fast_path_equals_the_vmapped_module(digits, architecture):
+    members = [Member(lr=0.1, init_seed=seed) for seed in range(4)]
+    base, params, buffers = initial_population(architecture, digits.input_shape, digits.num_outputs, members)
+    trainer = PopulationTrainer(base, params, buffers, members, digits, TrainingSettings(epochs=1, batch_size=16))
+    x = digits.x_train[:16]
+    fast = trainer._forward_all(trainer.params, trainer.buffers, x)
+    vmapped = torch.vmap(trainer._forward, in_dims=(0, 0, None))(trainer.params, trainer.buffers, x)
+    assert fast.shape == (4, 16, digits.num_outputs)
+    torch.testing.assert_close(fast, vmapped, rtol=1e-5, atol=1e-6)
+    # and the weight gradients, which the optimizer then updates contiguously
+    grads = torch.autograd.grad(fast.square().sum(), list(trainer.params.values()))
+    expected = torch.autograd.grad(vmapped.square().sum(), list(trainer.params.values()))
+    for got, want in zip(grads, expected):
+        assert got.is_contiguous()
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
