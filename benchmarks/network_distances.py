@@ -55,7 +55,7 @@ def main():
         operators = reps.map_blocks(lambda b: diffusion.diffusion_operator(b[0], 2.0)[None], dtype=np.float64, chunks=(1, n, n))
         operators = operators.rechunk(matrix_chunks(m, n))  # as compute_network_matrices stores them
         with dask_client(threads=options.threads):
-            store.write_array_store(path, {"diffusion": operators})
+            store.write_array_store(path, {"diffusion": operators}, uncompressed=("diffusion",))  # as the pipeline
         print(f"{m} networks, {n} x {n} matrices ({m * n * n * 8 / 1e9:.2f} GB in float64), {options.threads} threads")
 
         def pipeline_path():

@@ -85,13 +85,17 @@ def test_corrupted_chunk_fails_on_read(tmp_path):
     assert not final.exists() and store.quarantine_path(final).is_dir()
 
 
-def test_corrupted_chunk_read_by_dask_names_the_store(tmp_path):
+@pytest.mark.parametrize("uncompressed", [(), ("diffusion",)], ids=["zstd", "checksum-only"])
+def test_corrupted_chunk_read_by_dask_names_the_store(tmp_path, uncompressed):
     import dask.array as da
 
     from pipeline import diffusion
 
     path = tmp_path / "matrices.zarr"
-    store.write_array_store(path, {"diffusion": da.from_array(np.arange(64.0).reshape(4, 4, 4), chunks=(1, 2, 4))})
+    values = da.from_array(np.arange(64.0).reshape(4, 4, 4), chunks=(1, 2, 4))
+    store.write_array_store(path, {"diffusion": values}, uncompressed=uncompressed)
+    codecs = [type(c).__name__ for c in store.open_array_store(path)["diffusion"].compressors]
+    assert codecs == (["Crc32cCodec"] if uncompressed else ["ZstdCodec", "Crc32cCodec"])
     chunk = sorted(p for p in (path / "diffusion" / "c").rglob("*") if p.is_file())[3]
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -148,7 +148,10 @@ def compute_network_matrices(
         for kind in MATRIX_KINDS
     }
     with dask_client(threads=threads, **(dask or {})), store.checked(representations):
-        return store.write_array_store(output, arrays, {"sigma": sigma, "bandwidth": bandwidth, "knn": knn})
+        # the 0/1 kNN adjacency compresses well; the dense operators and distances do not
+        return store.write_array_store(
+            output, arrays, {"sigma": sigma, "bandwidth": bandwidth, "knn": knn}, uncompressed=("diffusion", "distance")
+        )
 
 
 # ------------------------------------------------------------------------------- distances
