@@ -37,11 +37,12 @@ report: env
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
 
-# Every benchmark, each printing its side-by-side ratios (~10 min on 2 cores).
+# Every benchmark, each printing its side-by-side ratios (~15 min on 2 cores).
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
 	$(BIN)/python benchmarks/network_distances.py
 	$(BIN)/python benchmarks/pipeline_overhead.py
+	$(BIN)/python benchmarks/representations_memory.py
 
 clean:
 	rm -rf results logs .snakemake

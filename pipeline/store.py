@@ -286,8 +286,8 @@ def snapshot_arrays(path: str | Path, group: str = "params") -> dict:
     return {name: da.from_zarr(array) for name, array in root[group].arrays()}
 
 
-def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict, dict]:
-    """Float32 final parameters and buffers (all members, or one) of a finished store."""
+def read_final_params(path: str | Path, member: int | slice | None = None) -> tuple[dict, dict]:
+    """Float32 final parameters and buffers (all members, one, or a slice) of a finished store."""
     root = open_population(path)
     select = slice(None) if member is None else member
     out = []
@@ -296,6 +296,29 @@ def read_final_params(path: str | Path, member: int | None = None) -> tuple[dict
             group = root["final"][group_name]
             out.append({name: array[select] for name, array in group.arrays()})
     return out[0], out[1]
+
+
+def final_weights_flat(path: str | Path, name: str) -> "dask.array.Array":
+    """One final parameter of every member of a finished store, lazily: ``[member, features]``.
+
+    One task per member, each reading that member's array only (inside :func:`checked`), so a
+    computation over many stores holds a few networks' layers at a time, never a population's.
+    """
+    import dask
+    import dask.array as da
+
+    array = open_population(path)["final"]["params"][name]
+    features = int(np.prod(array.shape[1:], dtype=np.int64))
+
+    def read(member):
+        with checked(path):
+            return np.asarray(array[member]).reshape(1, features)
+
+    parts = [
+        da.from_delayed(dask.delayed(read)(member), shape=(1, features), dtype=array.dtype)
+        for member in range(array.shape[0])
+    ]
+    return da.concatenate(parts)
 
 
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline import store
 from pipeline.network_manifold.steps import class_structure, suggest_from_top, ward_labels
 
 
@@ -80,3 +81,17 @@ def test_suggestion_for_a_fine_tuning_sweep_starts_from_its_source_network(tmp_p
         top=4, init_store=str(source), init_member=0,
     )
     assert result["suggested_test_accuracy"].item() == pytest.approx(source_accuracy, abs=0.01)
+
+
+@pytest.mark.slow
+def test_representation_weights_are_the_networks_final_weights(finished_test_run):
+    # streamed from the training stores in feature slabs; must equal each network's final layer
+    results = finished_test_run / "results"
+    representations = store.open_array_store(results / "network_manifold/mlp_tiny/representations.zarr")
+    populations = sorted((results / "zoo/mlp_tiny").glob("population_*.zarr"))
+    assert len(populations) == 2
+    finals = [store.read_final_params(p)[0] for p in populations]
+    for name in representations.attrs["weight_names"]:
+        stored = representations[f"weights/{name}"][...]
+        expected = np.concatenate([f[name].reshape(len(f[name]), -1) for f in finals])
+        np.testing.assert_array_equal(stored, expected)

@@ -17,6 +17,8 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 import torch
@@ -35,6 +37,7 @@ MANIFOLD_KINDS = MATRIX_KINDS + ("weights",)
 
 
 # ------------------------------------------------------------------------- representations
+READ_BATCH_BYTES = 256e6  # weights of the networks whose activations are computed together
 def extract_representations(
     stores: Sequence[str],
     metrics: str,
@@ -66,36 +69,43 @@ def extract_representations(
     if name not in base.layer_names:
         raise ValueError(f"network_manifold.layer {layer!r} is not a layer of {spec['architecture']['name']}: {base.layer_names}")
     base = base.to("meta")
-    activations, weights = [], {w: [] for w in base.weight_names}
+    activations = []
     for path in stores:
-        params, buffers = store.read_final_params(path)
-        params = {k: torch.as_tensor(v) for k, v in params.items()}
-        buffers = {k: torch.as_tensor(v) for k, v in buffers.items()}
-        acts = population_activations(base, params, buffers, x, name)
-        activations.append(acts.reshape(acts.shape[0], acts.shape[1], -1).numpy())
-        for w in weights:
-            weights[w].append(params[w].reshape(len(params[w]), -1).numpy())
+        params = store.open_population(path)["final"]["params"]
+        members = params[base.weight_names[0]].shape[0]
+        per_member = sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for _, a in params.arrays())
+        # a batch of networks at a time (~256 MB of weights): vmap copies the weights it batches
+        batch = max(1, int(READ_BATCH_BYTES // per_member))
+        for start in range(0, members, batch):
+            params, buffers = store.read_final_params(path, slice(start, start + batch))
+            params = {k: torch.as_tensor(v) for k, v in params.items()}
+            buffers = {k: torch.as_tensor(v) for k, v in buffers.items()}
+            acts = population_activations(base, params, buffers, x, name)
+            activations.append(acts.reshape(acts.shape[0], acts.shape[1], -1).numpy())
+            del params, buffers, acts
     activations = np.concatenate(activations).astype(np.float32)
+    weights = {}
+    for w in base.weight_names:
+        # streamed from the training stores into feature slabs of every network (the layout the
+        # distances between networks read), never all networks' weights in memory at once
+        flat = da.concatenate([store.final_weights_flat(path, w) for path in stores])
+        weights[f"weights/{w}"] = flat.rechunk((1, diffusion.feature_chunk(len(activations), flat.shape[1])))
     arrays = {
         "activations": activations,
         "labels": data.y_test[indices].numpy(),
         "eval_indices": indices.numpy(),
         "test_accuracy": table["test_accuracy"].to_numpy(np.float64),
-        **{f"weights/{w}": np.concatenate(v) for w, v in weights.items()},
+        **weights,
     }
     columns = [c for c in ("member", "network", *zoo.GRID_KEYS, "test_accuracy") if c in table]
     attrs = {
         "sweep": spec["sweep"],
         "layer": name,
-        "weight_names": list(weights),
+        "weight_names": list(base.weight_names),
         "networks": table[columns].to_dict(orient="records"),
     }
-    chunks = {"activations": (1, *activations.shape[1:])}
-    for w, values in weights.items():
-        # feature slabs of every network, as the distances between networks read them
-        f = values[0].shape[1]
-        chunks[f"weights/{w}"] = (1, diffusion.feature_chunk(len(activations), f))
-    return store.write_array_store(output, arrays, attrs, chunks)
+    with dask.config.set(scheduler="threads", num_workers=threads):
+        return store.write_array_store(output, arrays, attrs, {"activations": (1, *activations.shape[1:])})
 
 
 def _networks(representations: str) -> pd.DataFrame:
