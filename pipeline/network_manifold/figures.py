@@ -44,7 +44,8 @@ def plot_network_manifold(
     out.mkdir(parents=True, exist_ok=True)
     emb = store.read_table(embeddings)
     feats = store.read_table(features)
-    reps = store.open_array_store(representations)
+    # whole arrays through read_array: a failed checksum names and quarantines the store
+    activations = store.read_array(representations, "activations")
     chars = store.open_array_store(characterization)
     accuracy = feats["test_accuracy"].to_numpy()
     labels = store.read_array(representations, "labels")
@@ -92,7 +93,7 @@ def plot_network_manifold(
     fig, axes = plt.subplots(2, len(top), figsize=(2.6 * len(top), 4.6), squeeze=False)
     for row, group in enumerate((top, random)):
         for ax, i in zip(axes[row], group):
-            dendrogram(linkage(reps["activations"][i].astype(np.float64), "ward"), ax=ax, no_labels=True,
+            dendrogram(linkage(activations[i].astype(np.float64), "ward"), ax=ax, no_labels=True,
                        color_threshold=0, above_threshold_color="k")
             ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=8)
             ax.set_yticks([])
@@ -101,7 +102,7 @@ def plot_network_manifold(
 
     # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
     # One colour scale for all six, so that weaker separation reads as a darker map.
-    centroid = chars["centroid_matrices"]
+    centroid = store.read_array(characterization, "centroid_matrices")
     shown = np.concatenate([top[:3], random[:3]])
     vmax = max(float(np.max(centroid[i])) for i in shown) or 1.0
     fig, axes = plt.subplots(2, 3, figsize=(9, 6), squeeze=False)
@@ -121,7 +122,7 @@ def plot_network_manifold(
         for ax, i in zip(axes[row], group):
             from ..diffusion import pairwise_distances
 
-            distances = pairwise_distances(reps["activations"][i].astype(np.float64))
+            distances = pairwise_distances(activations[i].astype(np.float64))
             ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=9)
             if distances.max() < 1e-9:  # a dead network maps every point to the same place
                 ax.text(0.5, 0.5, "collapsed:\nall points equal", ha="center", va="center", transform=ax.transAxes)
