@@ -38,6 +38,8 @@ MANIFOLD_KINDS = MATRIX_KINDS + ("weights",)
 
 # ------------------------------------------------------------------------- representations
 READ_BATCH_BYTES = 256e6  # weights of the networks whose activations are computed together
+
+
 def extract_representations(
     stores: Sequence[str],
     metrics: str,
@@ -71,10 +73,10 @@ def extract_representations(
     base = base.to("meta")
     activations = []
     for path in stores:
-        params = store.open_population(path)["final"]["params"]
-        members = params[base.weight_names[0]].shape[0]
-        per_member = sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for _, a in params.arrays())
-        # a batch of networks at a time (~256 MB of weights): vmap copies the weights it batches
+        stored = store.open_population(path)["final"]["params"]
+        members = stored[base.weight_names[0]].shape[0]
+        per_member = sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for _, a in stored.arrays())
+        # a batch of networks at a time (~256 MB of weights), whatever the population size
         batch = max(1, int(READ_BATCH_BYTES // per_member))
         for start in range(0, members, batch):
             params, buffers = store.read_final_params(path, slice(start, start + batch))
