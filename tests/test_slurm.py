@@ -19,12 +19,18 @@ from conftest import REPO, run_snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.timeout(1200)]
 
-SUBMIT = (
-    "--profile", str(REPO / "profiles/slurm"),
-    "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=20",
-    "--slurm-init-seconds-before-status-checks", "5",
-    "--jobs", "4", "--cores", "2",
-)
+def submit_arguments(node_cpus: int) -> tuple[str, ...]:
+    """The profile, plus what it leaves to the user: the partition, and `cores` set to one node's CPUs.
+
+    A group job asks for the CPUs of the steps it can run at once, up to `cores`; more than the
+    node has can never be scheduled (CI machines may have a single CPU).
+    """
+    return (
+        "--profile", str(REPO / "profiles/slurm"),
+        "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=20",
+        "--slurm-init-seconds-before-status-checks", "5",
+        "--jobs", "4", "--cores", str(node_cpus),
+    )
 
 
 STATE = Path("/tmp/slurm-local")
@@ -45,7 +51,8 @@ def cluster_state() -> str:
 
 
 @pytest.fixture(scope="module")
-def slurm_cluster():
+def slurm_cluster() -> int:
+    """A running localhost cluster that can run a job; the number of CPUs of its node."""
     if os.geteuid() != 0 and not os.environ.get("CI"):
         pytest.skip("starting a SLURM cluster needs root (CI runs as root)")
     try:
@@ -72,6 +79,8 @@ def slurm_cluster():
     if not ran:
         subprocess.run(["scancel", "--user", "root", "--name", "wrap"], timeout=30)
         pytest.skip(f"the localhost SLURM cluster cannot run a trivial job on this machine ({why}):\n{cluster_state()}")
+    cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, timeout=30).stdout.split()
+    return int(cpus[0])
 
 
 def _slurm_jobs_run_in(workdir) -> list[str]:
@@ -87,7 +96,7 @@ def _slurm_jobs_run_in(workdir) -> list[str]:
 
 
 def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
-    result = run_snakemake(*SUBMIT, "--configfile", "config/test.yaml", workdir=workdir, check=False, timeout=600)
+    result = run_snakemake(*submit_arguments(slurm_cluster), "--configfile", "config/test.yaml", workdir=workdir, check=False, timeout=600)
     assert result.returncode == 0, f"{result.stderr[-6000:]}\n{cluster_state()}"
     log = result.stdout + result.stderr
     assert "Job " in log and "has been submitted with SLURM jobid" in log
@@ -120,7 +129,7 @@ def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
         )
     )
     start = time.monotonic()
-    result = run_snakemake(*SUBMIT, "--configfile", str(failing), workdir=workdir, check=False, timeout=300)
+    result = run_snakemake(*submit_arguments(slurm_cluster), "--configfile", str(failing), workdir=workdir, check=False, timeout=300)
     seconds = time.monotonic() - start
     log = result.stdout + result.stderr
     assert result.returncode != 0

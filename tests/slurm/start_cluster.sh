@@ -3,6 +3,7 @@
 # slurm profile by hand). Needs root and Debian's packages; installs them when absent.
 # Idempotent: a cluster already answering `sinfo` is left as it is.
 #   usage: bash tests/slurm/start_cluster.sh [STATE_DIR]      (default /tmp/slurm-local)
+#   SLURM_LOCAL_CPUS=N advertises N CPUs (at most nproc) instead of all, to try a smaller node.
 set -euo pipefail
 state=${1:-/tmp/slurm-local}
 
@@ -40,6 +41,7 @@ fi
 pgrep -x munged >/dev/null || runuser -u munge -- munged </dev/null >>"$state/log/munged.out" 2>&1
 
 cpus=$(nproc)
+if [ -n "${SLURM_LOCAL_CPUS:-}" ] && [ "$SLURM_LOCAL_CPUS" -lt "$cpus" ]; then cpus=$SLURM_LOCAL_CPUS; fi
 memory_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.8)}' /proc/meminfo)
 # The jobstep plugin strips SLURM_* variables, so the config must be at the default path.
 cat >/etc/slurm/slurm.conf <<CONF
@@ -52,6 +54,9 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=500
+# A job asking for more than the node has is refused at submission, as on most sites, instead of
+# pending forever (reason PartitionConfig) while Snakemake waits on it.
+EnforcePartLimits=ALL
 ReturnToService=2
 MinJobAge=300
 StateSaveLocation=$state/spool
