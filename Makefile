@@ -6,7 +6,7 @@ CORES ?= all
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 SNAKEMAKE_ARGS ?=
 
-.PHONY: env run test test-quick dry-run-paper benchmark report clean
+.PHONY: env run test test-quick lint dry-run-paper benchmark report clean
 
 # The environment is (re)built when the pins change; the stamp file marks a finished install.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -29,6 +29,14 @@ test: env
 
 test-quick: env
 	$(BIN)/python -m pytest -m "not slow" tests
+
+# ruff (pycodestyle, pyflakes, import order; settings in pyproject.toml) and Snakemake's linter.
+# `snakemake --lint` exits 0 even when it prints lints, so any output beyond its "Congratulations" fails.
+lint: env
+	$(BIN)/ruff check pipeline tests benchmarks
+	@out=$$($(BIN)/snakemake --lint 2>&1); status=$$?; \
+	if [ $$status -ne 0 ] || ! echo "$$out" | grep -q "Congratulations, your workflow is in a good condition"; then \
+		echo "$$out"; echo "snakemake --lint found problems"; exit 1; fi; echo "snakemake --lint: clean"
 
 # The HTML report of the finished default run (run `make run` first): every final table and figure.
 report: env

@@ -14,6 +14,7 @@ report: "rules/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/train.smk"
+# One line per study (its rules; the study itself is found by pipeline.studies.registered()).
 include: "rules/network_manifold.smk"
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import diffusion, store
-from pipeline.network_manifold.steps import matrix_chunks
+from pipeline import store
+from pipeline.kernels import diffusion, distances
 from pipeline.parallel import dask_client
+from pipeline.studies.network_manifold.steps import matrix_chunks
 
 
 def measured(function):
@@ -61,18 +62,22 @@ def main():
         def pipeline_path():
             with dask_client(threads=options.threads):
                 x = store.dask_array(path, "diffusion", all_items=True)
-                return diffusion.gram_frobenius_distances(x)
+                return distances.gram_frobenius_distances(x)
 
         gram, seconds_gram, peak_gram = measured(pipeline_path)
         matrices = store.open_array_store(path)["diffusion"][...]
-        direct, seconds_direct, peak_direct = measured(lambda: diffusion.direct_frobenius_distances(matrices))
+        direct, seconds_direct, peak_direct = measured(lambda: distances.direct_frobenius_distances(matrices))
         # the same Gram form on the in-memory data: the method's own gain, without the store
-        in_memory, seconds_memory, peak_memory = measured(lambda: diffusion.gram_frobenius_distances(matrices))
+        in_memory, seconds_memory, peak_memory = measured(lambda: distances.gram_frobenius_distances(matrices))
     upper = np.triu_indices(m, 1)
     relative = max(np.max(np.abs(d[upper] - direct[upper]) / direct[upper]) for d in (gram, in_memory))
-    print(f"pair-by-pair loop   : {seconds_direct:8.2f} s   peak {peak_direct / 1e6:8.1f} MB (data already in memory: {matrices.nbytes / 1e6:.0f} MB)")
-    print(f"Gram, in memory     : {seconds_memory:8.2f} s   peak {peak_memory / 1e6:8.1f} MB (same data in memory, NumPy)")
-    print(f"pipeline Dask / Gram: {seconds_gram:8.2f} s   peak {peak_gram / 1e6:8.1f} MB (reads the Zarr store slab by slab, includes the cluster start)")
+    rows = (
+        ("pair-by-pair loop   ", seconds_direct, peak_direct, f"data already in memory: {matrices.nbytes / 1e6:.0f} MB"),
+        ("Gram, in memory     ", seconds_memory, peak_memory, "same data in memory, NumPy"),
+        ("pipeline Dask / Gram", seconds_gram, peak_gram, "reads the Zarr store slab by slab, includes the cluster start"),
+    )
+    for label, seconds, peak, note in rows:
+        print(f"{label}: {seconds:8.2f} s   peak {peak / 1e6:8.1f} MB ({note})")
     print(f"ratio loop / pipeline : {seconds_direct / seconds_gram:6.1f} x   (target >= 50 x)")
     print(f"ratio loop / in memory: {seconds_direct / seconds_memory:6.1f} x")
     print(f"max relative difference: {relative:.2e}   (must be <= 1e-6)")

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from pipeline.config import load_config
 from pipeline.train import Member, PopulationTrainer, initial_population
-from pipeline.zoo import _settings, load_spec_dataset, population_spec
+from pipeline.zoo import GRID_KEYS, load_spec_dataset, population_spec, training_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 def make_trainer(spec, data, members, epochs):
     training = {**spec["training"], "epochs": epochs}
     base, params, buffers = initial_population(spec["architecture"], data.input_shape, data.num_outputs, members)
-    return PopulationTrainer(base, params, buffers, members, data, _settings(training))
+    return PopulationTrainer(base, params, buffers, members, data, training_settings(training))
 
 
 def timed_run(trainer) -> float:
@@ -93,7 +93,7 @@ def main():
     sweep = config["sweeps"][options.sweep]
     whole = {**sweep, "population_size": 10**9}  # every network in one population
     spec = population_spec({**config, "sweeps": {options.sweep: whole}}, options.sweep, 0)
-    members = [Member(**{k: m[k] for k in ("lr", "momentum", "weight_decay", "init_seed", "label_noise")}) for m in spec["members"]]
+    members = [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
     data = load_spec_dataset(spec)
     n = len(members)
     print(f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "

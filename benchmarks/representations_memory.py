@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 
-
 def write_sweep(folder: Path, populations: int, size: int, width: int) -> tuple[list[str], str, int]:
     import numpy as np
     import pandas as pd
@@ -52,10 +51,10 @@ def write_sweep(folder: Path, populations: int, size: int, width: int) -> tuple[
 
 
 def child(paths: list[str], metrics: str, output: str) -> None:
-    from pipeline.network_manifold.steps import extract_representations
+    from pipeline.studies.network_manifold.steps import extract_representations
 
     start = time.perf_counter()
-    extract_representations(paths, metrics, output, n_points=100, threads=2)
+    extract_representations(paths, metrics, output, layer="penultimate", n_points=100, eval_seed=0, threads=2)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"{time.perf_counter() - start:.1f} {peak_kb * 1024}")
 

@@ -1,12 +1,18 @@
-"""Command line used by the Snakemake rules: ``python -m pipeline STEP --args JSON``.
+"""Command line used by the Snakemake rules: ``python -m pipeline STEP --args JSON --settings JSON``.
 
 Every rule runs one step function in a fresh process (so that parallel jobs get their own
-threads and memory) with its keyword arguments passed as JSON objects, quoted once by Snakemake:
-the paths (``--args``) apart from the settings that decide the result (``--settings``). Snakemake
-records a rule's params only when they do not depend on its input or output, so the settings
-must come in a param of their own for a changed setting to re-run the rule.
+threads and memory), named like the rule, with its keyword arguments passed as JSON objects,
+quoted once by Snakemake: the paths (``--args``, the rule's named inputs and outputs) apart from
+the settings that decide the result (``--settings``). Snakemake records a rule's params only when
+they do not depend on its input or output, so the settings come in a param of their own for a
+changed setting to re-run the rule.
 
-Only the steps listed in ``STEPS`` can be called.
+Settings that say where or how a step runs (data location, device, Dask cluster) come from
+``--runtime`` or, by default, the ``PIPELINE_RUNTIME`` environment variable that the workflow
+sets; each reaches only a step that takes it, and changing them re-runs nothing.
+
+The steps are the foundation's (:data:`FOUNDATION_STEPS`) and every registered study's
+(:mod:`pipeline.studies`).
 """
 
 from __future__ import annotations
@@ -17,41 +23,51 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import signal
 import sys
 
-STEPS = {
+FOUNDATION_STEPS = {
     "train_population": "pipeline.zoo:train_population_job",
     "collect_sweep_metrics": "pipeline.zoo:collect_sweep_metrics",
-    **{
-        step: f"pipeline.network_manifold.steps:{step}"
-        for step in (
-            "extract_representations",
-            "compute_network_matrices",
-            "compute_network_distances",
-            "characterize_networks",
-            "compute_persistence",
-            "embed_networks",
-            "suggest_hyperparameters",
-            "tabulate_network_manifold",
-        )
-    },
-    "plot_network_manifold": "pipeline.network_manifold.figures:plot_network_manifold",
 }
+RUNTIME_VARIABLE = "PIPELINE_RUNTIME"
+
+
+def steps() -> dict[str, str]:
+    """Every step name and the ``module:function`` behind it."""
+    from .studies import registered
+
+    table = dict(FOUNDATION_STEPS)
+    for study in registered().values():
+        clash = sorted(set(table) & set(study.steps))
+        if clash:
+            raise RuntimeError(f"study {study.name!r} defines steps that exist already: {clash}")
+        table.update(study.steps)
+    return table
 
 
 def resolve(step: str):
     """The function behind a step name."""
-    if step not in STEPS:
-        raise SystemExit(f"unknown step {step!r}; known steps: {', '.join(sorted(STEPS))}")
-    module, name = STEPS[step].split(":")
+    table = steps()
+    if step not in table:
+        raise SystemExit(f"unknown step {step!r}; known steps: {', '.join(sorted(table))}")
+    module, name = table[step].split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def call(function, kwargs: dict, runtime: dict):
+    """Call a step with its keyword arguments, adding only the runtime settings it names (a step
+    that takes ``**named_outputs`` still gets no runtime setting it does not name)."""
+    parameters = inspect.signature(function).parameters
+    extra = {k: v for k, v in runtime.items() if k in parameters and k not in kwargs}
+    return function(**kwargs, **extra)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
-    parser.add_argument("step", help="step to run: " + ", ".join(sorted(STEPS)))
-    parser.add_argument("--args", default="{}", help="keyword arguments as a JSON object")
+    parser.add_argument("step", help="the step to run (the rule's name)")
+    parser.add_argument("--args", default="{}", help="keyword arguments as a JSON object (the paths)")
     parser.add_argument(
         "--settings",
         default="{}",
@@ -61,9 +77,9 @@ def main(argv=None) -> int:
     parser.add_argument("--args-file", help="read the keyword arguments from this JSON file instead")
     parser.add_argument(
         "--runtime",
-        default="{}",
-        help="JSON object of where/how settings (data_root, download, device); each is passed "
-        "only to a step that takes it",
+        default=None,
+        help=f"JSON object of where/how settings (data_root, download, device, dask_cluster); each is "
+        f"passed only to a step that takes it (default: the {RUNTIME_VARIABLE} environment variable)",
     )
     parser.add_argument("--threads", type=int, help="threads the step may use, for a step that takes them")
     options = parser.parse_args(argv)
@@ -82,13 +98,10 @@ def main(argv=None) -> int:
     if clash := sorted(set(kwargs) & set(settings)):
         raise SystemExit(f"keyword arguments given both in --args and --settings: {', '.join(clash)}")
     kwargs.update(settings)
-    function = resolve(options.step)
-    accepted = inspect.signature(function).parameters
-    runtime = json.loads(options.runtime)
+    runtime = json.loads(options.runtime if options.runtime is not None else os.environ.get(RUNTIME_VARIABLE, "{}"))
     if options.threads is not None:
         runtime["threads"] = options.threads
-    kwargs.update({k: v for k, v in runtime.items() if k in accepted})
-    function(**kwargs)
+    call(resolve(options.step), kwargs, runtime)
     return 0
 
 

@@ -1,31 +1,57 @@
-"""Load and validate the pipeline configuration against ``config/schema.yaml``.
+"""Load and validate the pipeline configuration against ``config/schema/``.
 
-jsonschema does the structural checks; this module adds defaults, turns errors into messages that
-name the offending key, and checks what a schema cannot express (cross-references between sweeps).
+The schema is ``config/schema/pipeline.yaml`` (the foundation: results, data, compute, sweeps)
+with each registered study's ``config/schema/<study>.yaml`` merged in as the top-level key
+``<study>``. jsonschema does the structural checks and fills in every default (the defaults
+live in the schema only); this module turns errors into messages that name the offending key,
+and checks what a schema cannot express (cross-references between sweeps, each study's checks).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "config" / "schema"
+FOUNDATION_SCHEMA = SCHEMA_DIR / "pipeline.yaml"
 
 
 class ConfigError(ValueError):
     """A configuration value is missing, misspelled, of the wrong type or out of range."""
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    """Read the JSON schema (stored as YAML)."""
+def _read_yaml(path: Path) -> dict:
     with open(path) as handle:
         return yaml.safe_load(handle)
+
+
+@functools.cache
+def _schema() -> dict:
+    from .studies import registered
+
+    schema = _read_yaml(FOUNDATION_SCHEMA)
+    for name in registered():
+        part = _read_yaml(SCHEMA_DIR / f"{name}.yaml")
+        part.pop("$schema", None)
+        schema["properties"][name] = part
+    return schema
+
+
+def load_schema() -> dict:
+    """The whole schema: the foundation's with every study's block merged in (a copy)."""
+    return copy.deepcopy(_schema())
+
+
+def grid_keys() -> tuple[str, ...]:
+    """The hyperparameters a sweep's grid varies (one value each per network), in schema order."""
+    return tuple(_schema()["definitions"]["sweep"]["properties"]["grid"]["properties"])
 
 
 def _key_path(path) -> str:
@@ -39,22 +65,20 @@ def _key_path(path) -> str:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error.absolute_path)
     # An unknown key is reported by its parent; name the key itself so the user can find it.
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
-        where = _key_path(error.absolute_path)
-        keys = ", ".join(
-            f"'{where + '.' if error.absolute_path else ''}{k}'" for k in extra
-        )
+        parent = where + "." if error.absolute_path else ""
+        keys = ", ".join(f"'{parent}{k}'" for k in extra)
         return f"unknown config key {keys}; allowed here: {', '.join(sorted(allowed))}"
-    key = _key_path(error.absolute_path)
     if error.validator == "oneOf":
         options = [s.get("description") or s for s in error.schema["oneOf"]]
-        return f"config key '{key}': {error.instance!r} matches none of {options}"
+        return f"config key '{where}': {error.instance!r} matches none of {options}"
     if error.validator == "propertyNames":
-        return f"config key '{key}': name {error.instance!r} is not allowed ({error.message})"
-    return f"config key '{key}': {error.message}"
+        return f"config key '{where}': name {error.instance!r} is not allowed ({error.message})"
+    return f"config key '{where}': {error.message}"
 
 
 def _with_defaults(validator_class):
@@ -74,15 +98,24 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft7Validator)
 
 
-def validate_config(config: dict | None, schema: dict | None = None) -> dict:
+def _complete(instance: Any, schema: dict, root: dict, header: str = "invalid configuration") -> Any:
+    """Validate ``instance`` against ``schema`` (refs resolved in ``root``), defaults filled in."""
+    subschema = {**schema, "definitions": root["definitions"]}
+    # Defaults are filled while validating, so a second pass sees nested defaults of defaults.
+    for _ in range(2):
+        errors = sorted(_Validator(subschema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise ConfigError(f"{header}:\n  " + "\n  ".join(_describe(e) for e in errors))
+    return instance
+
+
+def validate_config(config: dict | None) -> dict:
     """Validate a configuration and return a copy with every default filled in.
 
     Parameters
     ----------
     config : dict or None
         The configuration as parsed from YAML (None is an empty configuration).
-    schema : dict, optional
-        The JSON schema; ``config/schema.yaml`` by default.
 
     Returns
     -------
@@ -94,18 +127,28 @@ def validate_config(config: dict | None, schema: dict | None = None) -> dict:
     ConfigError
         Naming every offending key (dotted path) and what is wrong with it.
     """
-    schema = load_schema() if schema is None else schema
     config = copy.deepcopy(config) if config is not None else {}
     if not isinstance(config, dict):
         raise ConfigError(f"the configuration must be a mapping, got {type(config).__name__}")
     config = expand_variants(config)
-    # Defaults are filled while validating, so a second pass sees nested defaults of defaults.
-    for _ in range(2):
-        errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+    schema = _schema()
+    _complete(config, schema, schema)
     _check_cross_references(config)
     return config
+
+
+def complete_architecture(spec: Mapping) -> dict:
+    """An architecture spec with its schema defaults filled in (``definitions.architecture``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key, e.g. ``config key 'depth': 4 is less than the minimum of 10``.
+    """
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"an architecture spec must be a mapping with a 'name' key, got {spec!r}")
+    schema = _schema()
+    return _complete(copy.deepcopy(dict(spec)), schema["definitions"]["architecture"], schema, "invalid architecture spec")
 
 
 def expand_variants(config: dict) -> dict:
@@ -149,20 +192,19 @@ def _token(value) -> str:
 
 
 def _check_cross_references(config: dict) -> None:
+    from .studies import registered
+    from .zoo import sweep_size
+
     sweeps = config["sweeps"]
     problems = []
     for name, sweep in sweeps.items():
         source = sweep.get("init_from")
         if source:
             if source["sweep"] not in sweeps:
-                problems.append(
-                    f"config key 'sweeps.{name}.init_from.sweep': no sweep named {source['sweep']!r}"
-                )
+                problems.append(f"config key 'sweeps.{name}.init_from.sweep': no sweep named {source['sweep']!r}")
             elif source["sweep"] == name:
                 problems.append(f"config key 'sweeps.{name}.init_from.sweep': a sweep cannot start from itself")
             else:
-                from .zoo import sweep_size
-
                 size = sweep_size(sweeps[source["sweep"]])
                 if source["member"] >= size:
                     problems.append(
@@ -172,13 +214,25 @@ def _check_cross_references(config: dict) -> None:
         milestones = sweep["schedule"]["milestones"]
         if milestones != sorted(milestones):
             problems.append(f"config key 'sweeps.{name}.schedule.milestones': must be increasing, got {milestones}")
-    for index, name in enumerate(config["network_manifold"]["sweeps"]):
-        if name not in sweeps:
-            problems.append(f"config key 'network_manifold.sweeps[{index}]': no sweep named {name!r}")
-        elif sweeps[name]["dataset"] == "regression2d":
-            problems.append(f"config key 'network_manifold.sweeps[{index}]': sweep {name!r} is a regression sweep")
+    for study in registered().values():
+        problems += study.check(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def sweeps_named_in(config: Mapping, study: str, key: str = "sweeps", task: str | None = "classification") -> list[str]:
+    """Problems with the sweeps a study names in ``<study>.<key>``: absent ones, and (when ``task``
+    is given) ones whose dataset is of another task. A helper for studies' ``check``."""
+    from .data import DATASET_TASKS
+
+    problems = []
+    for index, name in enumerate(config[study][key]):
+        where = f"config key '{study}.{key}[{index}]'"
+        if name not in config["sweeps"]:
+            problems.append(f"{where}: no sweep named {name!r}")
+        elif task and DATASET_TASKS[config["sweeps"][name]["dataset"]] != task:
+            problems.append(f"{where}: sweep {name!r} is not a {task} sweep")
+    return problems
 
 
 def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
@@ -193,8 +247,7 @@ def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
     """
     merged: dict[str, Any] = {}
     for path in paths:
-        with open(path) as handle:
-            merged = merge(merged, yaml.safe_load(handle) or {})
+        merged = merge(merged, _read_yaml(Path(path)) or {})
     if overrides:
         merged = merge(merged, overrides)
     return validate_config(merged)

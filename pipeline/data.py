@@ -17,15 +17,30 @@ import numbers
 import operator
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-__all__ = ["DATASETS", "DataUnavailableError", "Dataset", "evaluation_subset", "load_dataset"]
+if TYPE_CHECKING:
+    import torch
 
-DATASETS: tuple[str, ...] = ("digits", "moons", "circles", "disks9", "regression2d", "mnist", "fashion_mnist", "cifar10")
+# torch is imported inside the functions that build tensors: the config loader reads DATASET_TASKS
+# each time Snakemake starts, and importing torch alone takes seconds.
 
-_TASKS = ("classification", "regression")
+__all__ = ["DATASETS", "DATASET_TASKS", "DataUnavailableError", "Dataset", "evaluation_subset", "load_dataset"]
+
+# Every dataset and its task; the sweep schema's dataset enum lists the same names (tested).
+DATASET_TASKS: dict[str, str] = {
+    "digits": "classification",
+    "moons": "classification",
+    "circles": "classification",
+    "disks9": "classification",
+    "regression2d": "regression",
+    "mnist": "classification",
+    "fashion_mnist": "classification",
+    "cifar10": "classification",
+}
+DATASETS: tuple[str, ...] = tuple(DATASET_TASKS)
 _NOISY = ("moons", "circles", "regression2d")
 _DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "regression2d": 0.0}
 _DEFAULT_SAMPLES = 1000  # moons, circles, regression2d
@@ -244,6 +259,8 @@ def evaluation_subset(dataset: Dataset, n: int, seed: int = 0) -> torch.Tensor:
     ValueError
         ``n`` is not an integer in [1, test-set size], or ``seed`` is negative.
     """
+    import torch
+
     n = _as_int(n, "n")
     seed = _as_int(seed, "seed")
     if seed < 0:
@@ -283,6 +300,7 @@ def _as_int(value, param: str) -> int:
 
 
 def _split(name, x, y, task, num_classes, test_fraction, seed) -> Dataset:
+    import torch
     from sklearn.model_selection import train_test_split
 
     n = len(x)
@@ -327,6 +345,8 @@ def _stratified_subsample(labels: np.ndarray, n: int, seed: int, what: str) -> n
 
 
 def _replace_train(data: Dataset, keep: np.ndarray) -> Dataset:
+    import torch
+
     keep = torch.as_tensor(keep, dtype=torch.int64)
     return Dataset(
         name=data.name,
@@ -383,6 +403,7 @@ def _disks9(n_points: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_torchvision(name: str, root: str, download: bool, seed: int, n_samples: int | None) -> Dataset:
+    import torch
     import torchvision
 
     cls_name, folder, mean, std = _TORCHVISION[name]

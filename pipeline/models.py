@@ -26,7 +26,7 @@ callers run ``torch.manual_seed(seed)`` first, and the same seed gives the same 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -35,17 +35,14 @@ ARCHITECTURES = ("mlp", "cnn", "resnet9", "wide_resnet")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
 INITS = ("default", "zero", "normal")
 
-# Keys each architecture reads. The config loader fills the schema defaults of *every* key
-# into every architecture spec, so a key that belongs to another architecture is tolerated
-# when it holds that default and rejected otherwise (it would be silently ignored).
+# Keys each architecture reads; the schema accepts every key for every architecture (its
+# definitions.architecture) and fills in the defaults of the reader's keys only.
 _KEYS = {
     "mlp": {"hidden", "activation", "bias", "init", "init_std"},
     "cnn": {"channels", "hidden"},
     "resnet9": {"width"},
     "wide_resnet": {"depth", "width"},
 }
-_FILLED_DEFAULTS = {"activation": "relu", "bias": True, "init": "default", "init_std": 0.01}
-_ALL_KEYS = {"name"} | set().union(*_KEYS.values())
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -57,29 +54,11 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive_int(spec: Mapping, key: str, default: int) -> int:
-    value = spec.get(key, default)
-    if not _is_int(value) or value < 1:
-        raise _bad(key, f"must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _positive_ints(spec: Mapping, key: str, default: Sequence[int]) -> list[int]:
-    value = spec.get(key, default)
-    if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) and v >= 1 for v in value):
-        raise _bad(key, f"must be a non-empty list of integers >= 1, got {value!r}")
-    return [int(v) for v in value]
-
-
 def _check_keys(spec: Mapping, name: str) -> None:
     for key in spec:
-        if key not in _ALL_KEYS:
-            raise _bad(key, f"unknown key for architecture {name!r} (known keys: {sorted(_ALL_KEYS)})")
-        if key == "name" or key in _KEYS[name]:
-            continue
-        if key in _FILLED_DEFAULTS and spec[key] == _FILLED_DEFAULTS[key]:
-            continue
-        raise _bad(key, f"does not apply to architecture {name!r} (it reads {sorted(_KEYS[name])})")
+        if key != "name" and key not in _KEYS[name]:
+            # it would be silently ignored
+            raise _bad(key, f"does not apply to architecture {name!r} (it reads {sorted(_KEYS[name])})")
 
 
 def _image_shape(input_shape: tuple[int, ...], name: str) -> tuple[int, int, int]:
@@ -123,6 +102,7 @@ class _Base(nn.Module):
     layer_names: tuple[str, ...]
     penultimate: str
     weight_names: tuple[str, ...]
+    flattens_input = False  # whether forward() flattens each input first (the MLP)
 
     def _finish(self) -> None:
         # weight_names is derived from the real parameter names so it can never go stale.
@@ -164,6 +144,8 @@ class MLP(_Base):
     layer), so ``layers.{i}.weight`` of shape ``[out, in]`` holds one row of incoming weights per
     neuron; ``weight_names[i]`` belongs to ``layer_names[i]``.
     """
+
+    flattens_input = True
 
     def __init__(self, in_features, hidden, num_outputs, activation="relu", bias=True, init="default", init_std=0.01):
         super().__init__()
@@ -380,19 +362,16 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_outputs: int) -
     Parameters
     ----------
     spec : mapping
-        ``spec["name"]`` is one of :data:`ARCHITECTURES`; the other keys are optional:
+        ``spec["name"]`` is one of :data:`ARCHITECTURES`; the other keys are those the
+        architecture reads, each defaulting to the schema's value (``config/schema/pipeline.yaml``,
+        ``definitions.architecture``):
 
-        - ``mlp``: ``hidden`` (list of widths, default ``[50, 20]``; an integer means one hidden
-          layer), ``activation`` (one of :data:`ACTIVATIONS`, default ``"relu"``), ``bias``
-          (default True), ``init`` (``"default"``, ``"zero"`` or ``"normal"``), ``init_std``
-          (default 0.01, used by ``"normal"``).
-        - ``cnn``: ``channels`` (default ``[32, 64]``), ``hidden`` (FC width, default 128).
-        - ``resnet9``: ``width`` (base width, default 64).
-        - ``wide_resnet``: ``depth`` (default 16, with ``(depth - 4) % 6 == 0``), ``width``
-          (widening factor k, default 4).
-
-        MLP-only keys holding their schema defaults are accepted for every architecture,
-        since the config loader fills them in everywhere.
+        - ``mlp``: ``hidden`` (list of widths; an integer means one hidden layer),
+          ``activation`` (one of :data:`ACTIVATIONS`), ``bias``, ``init`` (``"default"``,
+          ``"zero"`` or ``"normal"``), ``init_std`` (used by ``"normal"``).
+        - ``cnn``: ``channels``, ``hidden`` (FC width).
+        - ``resnet9``: ``width`` (base width).
+        - ``wide_resnet``: ``depth`` (``(depth - 4) % 6 == 0``), ``width`` (widening factor k).
     input_shape : tuple of int
         Shape of one input without the batch axis: ``(D,)`` or anything for the MLP (it
         flattens), ``(C, H, W)`` or ``(H, W)`` for the convolutional networks.
@@ -408,51 +387,31 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_outputs: int) -
     Raises
     ------
     ValueError
-        Naming the offending key, for an unknown architecture, key or value.
+        Naming the offending key, for an unknown architecture, key or value, or a key that the
+        architecture does not read.
 
     Notes
     -----
     Initial weights come from the global torch RNG, which is not seeded here.
     """
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"architecture spec must be a mapping with a 'name' key, got {spec!r}")
-    name = spec.get("name")
-    if name not in ARCHITECTURES:
-        raise _bad("name", f"must be one of {ARCHITECTURES}, got {name!r}")
+    from .config import complete_architecture
+
     input_shape = tuple(input_shape)
     if not input_shape or not all(_is_int(s) and s >= 1 for s in input_shape):
         raise ValueError(f"input_shape must be a non-empty tuple of integers >= 1, got {input_shape}")
     if not _is_int(num_outputs) or num_outputs < 1:
         raise ValueError(f"num_outputs must be an integer >= 1, got {num_outputs!r}")
+    spec = complete_architecture(spec)
+    name = spec["name"]
     _check_keys(spec, name)
 
     if name == "mlp":
-        hidden = spec.get("hidden", [50, 20])
-        hidden = _positive_ints({"hidden": [hidden] if _is_int(hidden) else hidden}, "hidden", [])
-        activation = spec.get("activation", "relu")
-        if activation not in ACTIVATIONS:
-            raise _bad("activation", f"must be one of {ACTIVATIONS}, got {activation!r}")
-        bias = spec.get("bias", True)
-        if not isinstance(bias, bool):
-            raise _bad("bias", f"must be true or false, got {bias!r}")
-        init = spec.get("init", "default")
-        if init not in INITS:
-            raise _bad("init", f"must be one of {INITS}, got {init!r}")
-        init_std = spec.get("init_std", 0.01)
-        if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or not (math.isfinite(init_std) and init_std > 0):
-            raise _bad("init_std", f"must be a finite number > 0, got {init_std!r}")
-        return MLP(math.prod(input_shape), hidden, num_outputs, activation, bias, init, float(init_std))
-
+        hidden = [spec["hidden"]] if _is_int(spec["hidden"]) else list(spec["hidden"])
+        return MLP(math.prod(input_shape), hidden, num_outputs, spec["activation"], spec["bias"], spec["init"], float(spec["init_std"]))
     if name == "cnn":
-        channels = _positive_ints(spec, "channels", [32, 64])
-        hidden = _positive_int(spec, "hidden", 128)
-        return CNN(_image_shape(input_shape, name), channels, hidden, num_outputs)
-
+        return CNN(_image_shape(input_shape, name), list(spec["channels"]), spec["hidden"], num_outputs)
     if name == "resnet9":
-        return ResNet9(_image_shape(input_shape, name), _positive_int(spec, "width", 64), num_outputs)
-
-    depth = spec.get("depth", 16)
-    if not _is_int(depth) or depth < 10 or (depth - 4) % 6 != 0:
-        raise _bad("depth", f"must be an integer 6n + 4 >= 10 (10, 16, 22, 28, ...), got {depth!r}")
-    width = _positive_int(spec, "width", 4)
-    return WideResNet(_image_shape(input_shape, name), depth, width, num_outputs)
+        return ResNet9(_image_shape(input_shape, name), spec["width"], num_outputs)
+    if (spec["depth"] - 4) % 6 != 0:
+        raise _bad("depth", f"must be an integer 6n + 4 >= 10 (10, 16, 22, 28, ...), got {spec['depth']!r}")
+    return WideResNet(_image_shape(input_shape, name), spec["depth"], spec["width"], num_outputs)

@@ -1,6 +1,6 @@
-"""The Dask cluster that the Dask-parallel steps use, chosen by one config setting.
+"""Where steps run: the Dask cluster of the Dask-parallel steps, and whether this host has a GPU.
 
-``compute.dask.cluster``:
+``compute.dask.cluster`` (passed to the steps as ``dask_cluster``):
 - ``local`` (default): an in-process cluster sized by the rule's threads;
 - ``address``: connect to a running scheduler at ``compute.dask.address``;
 - ``slurm``: a dask-jobqueue SLURMCluster (dask-jobqueue, installed with the pipeline).
@@ -10,10 +10,38 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 CLUSTERS = ("local", "address", "slurm")
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether this host has an NVIDIA GPU that CUDA_VISIBLE_DEVICES does not hide.
+
+    Read from the driver rather than torch.cuda, whose import costs seconds: Snakemake asks
+    this each time it starts, to decide whether training jobs ask for a GPU.
+    """
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
+
+
+def _verify_checksums_on_workers(client) -> None:
+    """Make every worker read chunks with the pipeline's checksum codec (``pipeline.store``), so a
+    corrupted chunk read on a worker of a remote cluster raises the same error type as here."""
+    from dask.distributed import WorkerPlugin
+
+    class ImportStore(WorkerPlugin):
+        name = "pipeline-store"
+
+        def setup(self, worker):
+            import pipeline.store  # noqa: F401  (registers the codec)
+
+    client.register_plugin(ImportStore())
 
 
 @contextlib.contextmanager
@@ -39,6 +67,7 @@ def dask_client(cluster: str = "local", threads: int = 1, address: str | None = 
             raise ValueError("compute.dask.cluster is 'address' but compute.dask.address is not set")
         client = Client(address)
         try:
+            _verify_checksums_on_workers(client)
             yield client
         finally:
             client.close()
@@ -53,6 +82,7 @@ def dask_client(cluster: str = "local", threads: int = 1, address: str | None = 
         with SLURMCluster(**options) as slurm_cluster:
             slurm_cluster.scale(jobs=jobs)
             with Client(slurm_cluster) as client:
+                _verify_checksums_on_workers(client)
                 yield client
         return
     # Threads in one process: the kernels release the GIL (NumPy/BLAS, ripser's C++), and no data

@@ -4,10 +4,11 @@ images inline but offers CSV only as a download)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
+
+from .store import atomic_output
 
 FORMATS = ("csv", "md", "html")
 
@@ -27,15 +28,15 @@ td:first-child, th:first-child {{ text-align: left; }}
 
 
 def write_result_table(frame: pd.DataFrame, path: str | Path, *, digits: int = 4) -> list[Path]:
-    """Write ``frame`` at ``path`` (a ``.csv`` name) and beside it as ``.md`` and ``.html``.
+    """Write ``frame`` as ``<name>.csv``, ``<name>.md`` and ``<name>.html`` beside each other.
 
-    Floats are rounded to ``digits`` decimals in every form, so that the files are byte-identical
-    between runs that agree to that precision.
+    ``path`` names any one of the three (a rule's named output is usually the HTML, which the
+    report shows). Floats are rounded to ``digits`` decimals in every form, so that the files are
+    byte-identical between runs that agree to that precision.
     """
     path = Path(path)
-    if path.suffix != ".csv":
-        raise ValueError(f"a table's path must end in .csv, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lstrip(".") not in FORMATS:
+        raise ValueError(f"a table's path must end in one of {', '.join('.' + f for f in FORMATS)}, got {path}")
     texts = {
         "csv": frame.to_csv(index=False, float_format=f"%.{digits}f"),
         "md": frame.to_markdown(index=False, floatfmt=f".{digits}f") + "\n",
@@ -45,10 +46,7 @@ def write_result_table(frame: pd.DataFrame, path: str | Path, *, digits: int = 4
     }
     written = []
     for ext in FORMATS:
-        # written aside and renamed: a killed step never leaves a half-written table
-        target = path.with_suffix(f".{ext}")
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(texts[ext])
-        os.replace(tmp, target)
-        written.append(target)
+        with atomic_output(path.with_suffix(f".{ext}")) as target:
+            target.write_text(texts[ext])
+        written.append(path.with_suffix(f".{ext}"))
     return written

@@ -16,27 +16,28 @@ import numpy as np
 import pandas as pd
 
 from . import store
+from .config import grid_keys
 
 # Training (torch, the data loaders) is imported inside the functions that train: the workflow
 # imports this module to plan the sweeps each time Snakemake starts, and torch alone takes seconds.
 
 log = logging.getLogger(__name__)
 
-GRID_KEYS = ("lr", "momentum", "weight_decay", "init_seed", "label_noise")
+# The hyperparameters a grid varies, from the sweep schema (one definition).
+GRID_KEYS = grid_keys()
 
 
 def sweep_table(sweep: Mapping) -> pd.DataFrame:
-    """Every network of a sweep, one row each, in member order (the grid's product order)."""
-    grid = sweep.get("grid", {})
-    values = [grid.get(key, [0.0] if key != "lr" else [0.01]) for key in GRID_KEYS]
+    """Every network of a (validated) sweep, one row each, in member order (the grid's product order)."""
+    values = [sweep["grid"][key] for key in GRID_KEYS]
     frame = pd.DataFrame(list(itertools.product(*values)), columns=list(GRID_KEYS))
     frame["init_seed"] = frame["init_seed"].astype(int)
     return frame
 
 
 def sweep_size(sweep: Mapping) -> int:
-    """Number of networks in a sweep."""
-    return int(np.prod([len(sweep.get("grid", {}).get(key, [0])) for key in GRID_KEYS]))
+    """Number of networks in a (validated) sweep."""
+    return int(np.prod([len(sweep["grid"][key]) for key in GRID_KEYS]))
 
 
 def sweep_paramspace(sweep: Mapping):
@@ -93,7 +94,8 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _settings(training: Mapping):
+def training_settings(training: Mapping):
+    """The shared TrainingSettings of a population spec's ``training`` block."""
     from .train import TrainingSettings
 
     return TrainingSettings(
@@ -118,7 +120,7 @@ def load_spec_dataset(spec: Mapping, data_root: str = "data", download: bool = F
 
 def train_population_job(
     spec: Mapping,
-    output: str | Path,
+    population_store: str | Path,
     *,
     data_root: str = "data",
     download: bool = False,
@@ -128,9 +130,9 @@ def train_population_job(
     init_member: int = 0,
     progress: bool = True,
 ) -> Path:
-    """Train one population and write its store at ``output``.
+    """Train one population and write its store at ``population_store``.
 
-    The store is written at ``output + '.partial'`` and moved to ``output`` when complete. A
+    The store is written at ``<population_store>.partial`` and moved into place when complete. A
     partial store left by an interrupted run of the same spec is resumed from its last snapshot,
     which gives the same final weights as an uninterrupted run (on CPU).
 
@@ -138,7 +140,7 @@ def train_population_job(
     ----------
     spec : mapping
         From :func:`population_spec`.
-    output : path
+    population_store : path
         The finished store's path.
     data_root, download : dataset location and permission to download.
     device : {"auto", "cpu", "cuda"}
@@ -149,18 +151,22 @@ def train_population_job(
     """
     import torch
 
-    from .train import Member, PopulationTrainer, initial_population, select_device
+    from .train import Member, PopulationTrainer, initial_population, population_from_states, repeat_state, select_device
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
-    output = Path(output)
+    output = Path(population_store)
     data = load_spec_dataset(spec, data_root, download)
-    members = [Member(**{k: m[k] for k in ("lr", "momentum", "weight_decay", "init_seed", "label_noise")}) for m in spec["members"]]
-    init_state = store.read_final_params(init_store, init_member) if init_store else None
-    base, params, buffers = initial_population(
-        spec["architecture"], data.input_shape, data.num_outputs, members, init_state
-    )
-    settings = _settings(spec["training"])
+    members = [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
+    shape = (spec["architecture"], data.input_shape, data.num_outputs)
+    if init_store:
+        params, buffers = store.read_final_params(init_store, init_member)
+        base, params, buffers = population_from_states(
+            *shape, repeat_state(params, len(members)), repeat_state(buffers, len(members))
+        )
+    else:
+        base, params, buffers = initial_population(*shape, members)
+    settings = training_settings(spec["training"])
     trainer = PopulationTrainer(base, params, buffers, members, data, settings, select_device(device))
     log.info(
         "population %s/%d: %d networks, %d steps on %s (%d threads)",
@@ -203,32 +209,32 @@ def train_population_job(
     return final
 
 
-def collect_sweep_metrics(stores: Sequence[str | Path], output: str | Path) -> pd.DataFrame:
+def collect_sweep_metrics(stores: Sequence[str | Path], metrics: str | Path) -> pd.DataFrame:
     """One row per network of a sweep: hyperparameters, final metrics, divergence, store path.
 
     Parameters
     ----------
     stores : sequence of paths
         The sweep's finished population stores.
-    output : path
+    metrics : path
         Parquet file to write.
     """
     rows = []
     for path in stores:
         root = store.open_population(path)
         spec = root.attrs["spec"]
-        metrics = store.read_metrics(path)
+        history = store.read_metrics(path)
         for local, member in enumerate(spec["members"]):
             row = {"sweep": spec["sweep"], "population": spec["population"], **member}
             for name in store.METRIC_NAMES:
-                row[name] = float(metrics[name][local, -1])
+                row[name] = float(history[name][local, -1])
                 row[f"best_{name}"] = float(
-                    np.nanmin(metrics[name][local]) if name.endswith("loss") else np.nanmax(metrics[name][local])
-                ) if np.isfinite(metrics[name][local]).any() else float("nan")
-            row["diverged_at"] = int(metrics["diverged_at"][local])
+                    np.nanmin(history[name][local]) if name.endswith("loss") else np.nanmax(history[name][local])
+                ) if np.isfinite(history[name][local]).any() else float("nan")
+            row["diverged_at"] = int(history["diverged_at"][local])
             row["store"] = os.fspath(path)
             row["index_in_store"] = local
             rows.append(row)
     frame = pd.DataFrame(rows).sort_values("member").reset_index(drop=True)
-    store.write_table(frame, output)
+    store.write_table(frame, metrics)
     return frame

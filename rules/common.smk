@@ -1,5 +1,7 @@
-# Shared helpers: config validation, paths, and the command that runs one pipeline step.
+# Shared by every rule: the validated config, the step command, paths, resources, the targets.
+# Nothing here names a study: studies are found through pipeline.studies.registered().
 import json
+import math
 import os
 import shlex
 import sys
@@ -9,13 +11,11 @@ from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, workflow.basedir)
 
-from pathlib import Path  # noqa: E402
-
 from pipeline import zoo  # noqa: E402
-from pipeline.network_manifold import FIGURES as NM_FIGURES  # noqa: E402
-from pipeline.network_manifold import STORES as NM_STORES  # noqa: E402
-from pipeline.network_manifold import TABLES as NM_TABLES  # noqa: E402
+from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
+from pipeline.parallel import nvidia_gpu_present  # noqa: E402
+from pipeline.studies import registered  # noqa: E402
 
 try:
     _validated = validate_config(dict(config))
@@ -25,34 +25,36 @@ config.clear()
 config.update(_validated)
 
 RESULTS = config["results"]
+STUDIES = registered()
 # Every rule runs its step in the interpreter that runs Snakemake (the project's .venv), or in
 # the rule's conda environment (envs/pipeline.yaml) under --software-deployment-method conda.
-USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-PYTHON = "python" if USES_CONDA else shlex.quote(sys.executable)
 CONDA_ENV = "../envs/pipeline.yaml"
-# Settings that say where and how a step runs, not what it computes. They reach the step on the
-# command line rather than through params, so changing them re-runs nothing.
-RUNTIME = json.dumps(
+_USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+# The interpreter and the where/how settings reach the step command through the environment,
+# not params: they say where and how a step runs, not what it computes, so changing them (moving
+# the data, switching to a GPU or a Dask cluster) must re-run nothing. A SLURM job's Snakemake
+# parses this file again and sets them there too.
+os.environ["PIPELINE_PYTHON"] = "python" if _USES_CONDA else shlex.quote(sys.executable)
+os.environ[RUNTIME_VARIABLE] = json.dumps(
     {
         "data_root": config["data"]["root"],
         "download": config["data"]["download"],
         "device": config["compute"]["device"],
+        "dask_cluster": config["compute"]["dask"],
     }
 )
-# The Dask cluster of the Dask-parallel steps (compute.dask): also where/how, not what.
-DASK_RUNTIME = json.dumps({"dask": config["compute"]["dask"]})
-
-def _local_nvidia_gpu():
-    # Read from the driver rather than torch.cuda, whose import costs seconds at every start.
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return gpus.is_dir() and any(gpus.iterdir())
-
-
 # Training jobs ask for a GPU when they will train on one. With device auto that is judged on
 # the host running Snakemake: on a cluster whose login node has no GPU, set compute.device: cuda.
-TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (config["compute"]["device"] == "auto" and _local_nvidia_gpu())
+TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (config["compute"]["device"] == "auto" and nvidia_gpu_present())
+ANALYSIS_THREADS = config["compute"]["analysis_threads"]
+TRAIN_THREADS = config["compute"]["train_threads"]
+
+
+# Declared, so that Snakemake passes them on to jobs it submits elsewhere (SLURM).
+envvars:
+    "PIPELINE_PYTHON",
+    RUNTIME_VARIABLE,
+
 
 
 wildcard_constraints:
@@ -60,21 +62,80 @@ wildcard_constraints:
     population=r"\d{3}",
 
 
-def step_args(**kwargs):
-    """Keyword arguments of a step as one JSON object (quoted with :q in the shell command).
+def step(name):
+    """The one command of every rule: the step ``name`` (named like the rule) with its paths
+    (params.paths: the rule's named inputs and outputs) apart from its settings (params.settings,
+    recorded). Every placeholder is quoted (:q) or an integer Snakemake computes ({threads})."""
+    return (
+        f"$PIPELINE_PYTHON -m pipeline {name} --args {{params.paths:q}} --settings {{params.settings:q}}"
+        " --threads {threads} > {log:q} 2>&1"
+    )
 
-    Every rule has two such params: `settings`, a function of the wildcards alone, which Snakemake
-    records so that a changed setting re-runs the rule; and `paths`, from its input and output,
-    which Snakemake does not record (a changed input is seen as such)."""
+
+def step_args(**kwargs):
+    """A step's settings as one JSON object (params.settings, quoted with :q in STEP).
+
+    Settings must be a function of the wildcards alone: Snakemake records such params, so that a
+    changed setting re-runs the rule (a params entry that depends on input or output is never
+    recorded, and changing it would re-run nothing)."""
     return json.dumps(kwargs, sort_keys=True)
 
 
+def study_settings(study, *keys, **more):
+    """The keys of a study's config block as a step's settings (the schema filled their defaults)."""
+    return step_args(**{key: config[study][key] for key in keys}, **more)
+
+
+def _plain(files):
+    if isinstance(files, str):
+        return files
+    files = list(files)
+    return files or None
+
+
+def step_paths(wildcards, input, output):
+    """A step's paths as one JSON object (params.paths): the rule's named inputs and outputs, by
+    name (a list input stays a list, an absent optional input is null). Not recorded."""
+    named = {name: _plain(files) for name, files in {**dict(input.items()), **dict(output.items())}.items()}
+    return json.dumps(named, sort_keys=True)
+
+
+def logs(rule, *wildcards):
+    """A rule's log file, under results/ (so that results on scratch keep their logs beside them)."""
+    return os.path.join(RESULTS, "logs", rule, *(wildcards or ("all",))) + ".log"
+
+
+def benchmarks(rule, *wildcards):
+    """A rule's Snakemake benchmark file (time and memory of each job), under results/."""
+    return os.path.join(RESULTS, "benchmarks", rule, *(wildcards or ("all",))) + ".tsv"
+
+
+def sweep_networks(sweep):
+    return zoo.sweep_size(config["sweeps"][sweep])
+
+
+def per_network(base, each):
+    """A resource that grows with the sweep: ``base + each x networks`` (rounded up), for a rule
+    with a ``{sweep}`` wildcard; for one without, the networks of every sweep it reads."""
+
+    def amount(wildcards):
+        sweeps = [wildcards.sweep] if "sweep" in wildcards.keys() else list(config["sweeps"])
+        return math.ceil(base + each * sum(sweep_networks(s) for s in sweeps))
+
+    return amount
+
+
+# ---------------------------------------------------------------------------------- training
 def population_store(sweep, population):
     return f"{RESULTS}/zoo/{sweep}/population_{int(population):03d}.zarr"
 
 
 def population_stores(sweep):
     return [population_store(sweep, p) for p in range(zoo.n_populations(config["sweeps"][sweep]))]
+
+
+def sweep_metrics(sweep):
+    return f"{RESULTS}/zoo/{sweep}/metrics.parquet"
 
 
 def training_settings(sweep):
@@ -95,23 +156,24 @@ def init_member(wildcards):
     return source[2] if source else 0
 
 
-def sweep_metrics(sweep):
-    return f"{RESULTS}/zoo/{sweep}/metrics.parquet"
+# Memory, time and GPUs of a training job of a sweep: the sweep's mem_mb and runtime (what one
+# population of its networks needs depends on the hardware, which the user knows; resources
+# never change what a job computes).
+TRAINING_RESOURCES = {
+    "mem_mb": lambda wildcards: config["sweeps"][wildcards.sweep]["mem_mb"],
+    "runtime": lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
+    "gpu": config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
+}
 
 
 def all_targets():
-    """The default target: every output of every configured sweep and study.
+    """The default target: every sweep's stores and metrics table, and every study's outputs.
 
     The stores in between are targets too: Snakemake re-creates a missing file only when a target
     needs it, and a store that went missing (deleted, or moved aside as corrupted) must be re-made
     along with what was computed from it."""
     targets = [sweep_metrics(sweep) for sweep in config["sweeps"]]
     targets += [store for sweep in config["sweeps"] for store in population_stores(sweep)]
-    manifold = config["network_manifold"]["sweeps"]
-    if manifold:
-        base = f"{RESULTS}/network_manifold"
-        targets += [f"{base}/tables/{name}.csv" for name in NM_TABLES]
-        targets += [f"{base}/{s}/figures/{name}.png" for s in manifold for name in NM_FIGURES]
-        targets += [f"{base}/{s}/suggestion.csv" for s in manifold]
-        targets += [f"{base}/{s}/{name}" for s in manifold for name in NM_STORES]
+    for study in STUDIES.values():
+        targets += study.outputs(config)
     return targets

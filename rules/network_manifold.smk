@@ -1,13 +1,8 @@
 # Study network_manifold (Abel et al., paper 003): one chain of steps per sweep, then tables.
+# Every rule runs the step of its name (step(), rules/common.smk) with its named inputs and outputs.
+from pipeline.studies import network_manifold as nm
 
 NM = config["network_manifold"]
-NM_DIR = f"{RESULTS}/network_manifold"
-DASK = config["compute"]["dask"]
-ANALYSIS_THREADS = config["compute"]["analysis_threads"]
-
-
-def nm(sweep_or_wildcard, name):
-    return f"{NM_DIR}/{sweep_or_wildcard}/{name}"
 
 
 rule extract_representations:
@@ -15,266 +10,301 @@ rule extract_representations:
         stores=lambda wildcards: population_stores(wildcards.sweep),
         metrics=lambda wildcards: sweep_metrics(wildcards.sweep),
     output:
-        store=directory(nm("{sweep}", "representations.zarr")),
+        representations=directory(nm.path(config, "{sweep}", "representations.zarr")),
     log:
-        "logs/extract_representations/{sweep}.log",
+        logs("extract_representations", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/extract_representations/{{sweep}}.tsv"
+        benchmarks("extract_representations", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(layer=NM["layer"], n_points=NM["n_points"], eval_seed=NM["eval_seed"]),
-        paths=lambda wildcards, input, output: step_args(
-            stores=list(input.stores), metrics=input.metrics, output=output.store
-        ),
+        settings=study_settings("network_manifold", "layer", "n_points", "eval_seed"),
+        paths=step_paths,
     threads: 1
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(2000, 5),
+        runtime=per_network(5, 0.05),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=30,
     shell:
-        "{PYTHON} -m pipeline extract_representations --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        step("extract_representations")
 
 
 rule compute_network_matrices:
     input:
-        representations=nm("{sweep}", "representations.zarr"),
+        representations=nm.path(config, "{sweep}", "representations.zarr"),
     output:
-        store=directory(nm("{sweep}", "matrices.zarr")),
+        matrices=directory(nm.path(config, "{sweep}", "matrices.zarr")),
     log:
-        "logs/compute_network_matrices/{sweep}.log",
+        logs("compute_network_matrices", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/compute_network_matrices/{{sweep}}.tsv"
+        benchmarks("compute_network_matrices", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(sigma=NM["sigma"], bandwidth=NM["bandwidth"], knn=NM["knn"]),
-        paths=lambda wildcards, input, output: step_args(representations=input.representations, output=output.store),
+        settings=study_settings("network_manifold", "sigma", "bandwidth", "knn"),
+        paths=step_paths,
     threads: ANALYSIS_THREADS
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1500, 2),
+        runtime=per_network(5, 0.05),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=30,
     shell:
-        "{PYTHON} -m pipeline compute_network_matrices --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        step("compute_network_matrices")
 
 
 rule compute_network_distances:
     input:
-        representations=nm("{sweep}", "representations.zarr"),
-        matrices=nm("{sweep}", "matrices.zarr"),
+        representations=nm.path(config, "{sweep}", "representations.zarr"),
+        matrices=nm.path(config, "{sweep}", "matrices.zarr"),
     output:
-        store=directory(nm("{sweep}", "distances.zarr")),
+        distances=directory(nm.path(config, "{sweep}", "distances.zarr")),
     log:
-        "logs/compute_network_distances/{sweep}.log",
+        logs("compute_network_distances", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/compute_network_distances/{{sweep}}.tsv"
+        benchmarks("compute_network_distances", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(),
-        paths=lambda wildcards, input, output: step_args(
-            representations=input.representations, matrices=input.matrices, output=output.store
-        ),
+        settings=step_args(),
+        paths=step_paths,
     threads: ANALYSIS_THREADS
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1500, 2),
+        runtime=per_network(5, 0.05),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=30,
     shell:
-        "{PYTHON} -m pipeline compute_network_distances --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        step("compute_network_distances")
 
 
 rule characterize_networks:
     input:
-        representations=nm("{sweep}", "representations.zarr"),
+        representations=nm.path(config, "{sweep}", "representations.zarr"),
+        matrices=nm.path(config, "{sweep}", "matrices.zarr"),
     output:
-        table=nm("{sweep}", "characterization.parquet"),
-        arrays=directory(nm("{sweep}", "characterization.zarr")),
+        characterization=nm.path(config, "{sweep}", "characterization.parquet"),
+        characterization_arrays=directory(nm.path(config, "{sweep}", "characterization.zarr")),
     log:
-        "logs/characterize_networks/{sweep}.log",
+        logs("characterize_networks", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/characterize_networks/{{sweep}}.tsv"
+        benchmarks("characterize_networks", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(
-            sigma=NM["sigma"], bandwidth=NM["bandwidth"], entropy_t=NM["entropy_t"], n_clusters=NM["n_clusters"]
-        ),
-        paths=lambda wildcards, input, output: step_args(
-            representations=input.representations, output=output.table, output_arrays=output.arrays
-        ),
+        settings=study_settings("network_manifold", "entropy_t", "n_clusters"),
+        paths=step_paths,
     threads: ANALYSIS_THREADS
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1500, 2),
+        runtime=per_network(5, 0.1),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=30,
     shell:
-        "{PYTHON} -m pipeline characterize_networks --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        step("characterize_networks")
 
 
 rule compute_persistence:
     input:
-        representations=nm("{sweep}", "representations.zarr"),
+        representations=nm.path(config, "{sweep}", "representations.zarr"),
     output:
-        store=directory(nm("{sweep}", "persistence.zarr")),
+        persistence=directory(nm.path(config, "{sweep}", "persistence.zarr")),
     log:
-        "logs/compute_persistence/{sweep}.log",
+        logs("compute_persistence", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/compute_persistence/{{sweep}}.tsv"
+        benchmarks("compute_persistence", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(max_dim=NM["homology_max_dim"], order=NM["wasserstein_order"]),
-        paths=lambda wildcards, input, output: step_args(representations=input.representations, output=output.store),
+        settings=study_settings("network_manifold", "homology_max_dim", "wasserstein_order"),
+        paths=step_paths,
     threads: ANALYSIS_THREADS
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1500, 5),
+        runtime=per_network(5, 0.2),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=60,
     shell:
-        "{PYTHON} -m pipeline compute_persistence --args {params.paths:q} --settings {params.settings:q} --runtime {DASK_RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        step("compute_persistence")
 
 
 rule embed_networks:
     input:
-        representations=nm("{sweep}", "representations.zarr"),
-        distances=nm("{sweep}", "distances.zarr"),
-        persistence=nm("{sweep}", "persistence.zarr"),
+        representations=nm.path(config, "{sweep}", "representations.zarr"),
+        distances=nm.path(config, "{sweep}", "distances.zarr"),
+        persistence=nm.path(config, "{sweep}", "persistence.zarr"),
     output:
-        table=nm("{sweep}", "embeddings.parquet"),
+        embeddings=nm.path(config, "{sweep}", "embeddings.parquet"),
+        hidden_embeddings=nm.path(config, "{sweep}", "hidden_embeddings.parquet"),
     log:
-        "logs/embed_networks/{sweep}.log",
+        logs("embed_networks", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/embed_networks/{{sweep}}.tsv"
+        benchmarks("embed_networks", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(knn=NM["phate_knn"]),
-        paths=lambda wildcards, input, output: step_args(
-            representations=input.representations, distances=input.distances, persistence=input.persistence,
-            output=output.table,
-        ),
+        settings=study_settings("network_manifold", "phate_knn", "phate_seed"),
+        paths=step_paths,
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1500, 1),
+        runtime=per_network(5, 0.05),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=2000,
-        runtime=20,
     shell:
-        "{PYTHON} -m pipeline embed_networks --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"
+        step("embed_networks")
+
+
+rule plot_network_manifold:
+    input:
+        embeddings=nm.path(config, "{sweep}", "embeddings.parquet"),
+        hidden_embeddings=nm.path(config, "{sweep}", "hidden_embeddings.parquet"),
+        characterization=nm.path(config, "{sweep}", "characterization.parquet"),
+        characterization_arrays=nm.path(config, "{sweep}", "characterization.zarr"),
+        persistence=nm.path(config, "{sweep}", "persistence.zarr"),
+    output:
+        **{
+            name: report(
+                nm.path(config, "{sweep}", f"figures/{name}.png"),
+                caption=f"report/network_manifold/{name}.rst",
+                category="network_manifold",
+                subcategory="{sweep}",
+                labels={"sweep": "{sweep}", "figure": name},
+            )
+            for name in nm.FIGURES
+        },
+    log:
+        logs("plot_network_manifold", "{sweep}"),
+    benchmark:
+        benchmarks("plot_network_manifold", "{sweep}")
+    params:
+        settings=lambda wildcards: study_settings("network_manifold", "figure_seed", sweep=wildcards.sweep),
+        paths=step_paths,
+    group:
+        "network_manifold"
+    resources:
+        mem_mb=per_network(1000, 1),
+        runtime=per_network(5, 0.01),
+    conda:
+        CONDA_ENV
+    shell:
+        step("plot_network_manifold")
+
+
+# The hyperparameter suggestion: the rule (small), the suggested network's training (a training
+# job like the sweep's own), and its table.
+localrules:
+    suggest_hyperparameters,
+    tabulate_suggestion,
+    tabulate_network_manifold,
 
 
 rule suggest_hyperparameters:
     input:
         metrics=lambda wildcards: sweep_metrics(wildcards.sweep),
+    output:
+        suggestion=nm.path(config, "{sweep}", "suggestion.json"),
+    log:
+        logs("suggest_hyperparameters", "{sweep}"),
+    benchmark:
+        benchmarks("suggest_hyperparameters", "{sweep}")
+    params:
+        settings=study_settings("network_manifold", "suggestion_top"),
+        paths=step_paths,
+    resources:
+        mem_mb=per_network(500, 1),
+        runtime=per_network(2, 0.01),
+    conda:
+        CONDA_ENV
+    shell:
+        step("suggest_hyperparameters")
+
+
+rule train_suggested_network:
+    input:
+        suggestion=nm.path(config, "{sweep}", "suggestion.json"),
         init_store=init_store,
     output:
-        table=nm("{sweep}", "suggestion.csv"),
-        markdown=nm("{sweep}", "suggestion.md"),
-        html=report(
-            nm("{sweep}", "suggestion.html"),
-            caption="report/nm_suggestion.rst",
+        network=directory(nm.path(config, "{sweep}", "suggested_network.zarr")),
+    log:
+        logs("train_suggested_network", "{sweep}"),
+    benchmark:
+        benchmarks("train_suggested_network", "{sweep}")
+    params:
+        settings=lambda wildcards: step_args(
+            sweep_settings=training_settings(wildcards.sweep),
+            sweep_name=wildcards.sweep,
+            init_member=init_member(wildcards),
+        ),
+        paths=step_paths,
+    threads: TRAIN_THREADS
+    resources:
+        **TRAINING_RESOURCES,
+    conda:
+        CONDA_ENV
+    shell:
+        step("train_suggested_network")
+
+
+rule tabulate_suggestion:
+    input:
+        metrics=lambda wildcards: sweep_metrics(wildcards.sweep),
+        suggestion=nm.path(config, "{sweep}", "suggestion.json"),
+        network=nm.path(config, "{sweep}", "suggested_network.zarr"),
+    output:
+        nm.path(config, "{sweep}", "suggestion.csv"),
+        nm.path(config, "{sweep}", "suggestion.md"),
+        suggestion_table=report(
+            nm.path(config, "{sweep}", "suggestion.html"),
+            caption="report/network_manifold/suggestion.rst",
             category="network_manifold",
             subcategory="{sweep}",
             labels={"sweep": "{sweep}", "table": "hyperparameter suggestion"},
         ),
     log:
-        "logs/suggest_hyperparameters/{sweep}.log",
+        logs("tabulate_suggestion", "{sweep}"),
     benchmark:
-        f"{RESULTS}/benchmarks/suggest_hyperparameters/{{sweep}}.tsv"
+        benchmarks("tabulate_suggestion", "{sweep}")
     params:
-        settings=lambda wildcards: step_args(
-            config_sweep=training_settings(wildcards.sweep), sweep_name=wildcards.sweep, top=NM["suggestion_top"],
-            init_member=init_member(wildcards),
-        ),
-        paths=lambda wildcards, input, output: step_args(
-            metrics=input.metrics, output=output.table, init_store=input.init_store or None
-        ),
-    threads: config["compute"]["train_threads"]
+        settings=lambda wildcards: step_args(sweep_name=wildcards.sweep),
+        paths=step_paths,
+    resources:
+        mem_mb=per_network(500, 1),
+        runtime=per_network(2, 0.01),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=lambda wildcards: config["sweeps"][wildcards.sweep]["mem_mb"],
-        runtime=lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
-        gpu=config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
     shell:
-        "{PYTHON} -m pipeline suggest_hyperparameters --args {params.paths:q} --settings {params.settings:q} --runtime {RUNTIME:q}"
-        " --threads {threads} > {log:q} 2>&1"
-
-
-rule plot_network_manifold:
-    input:
-        representations=nm("{sweep}", "representations.zarr"),
-        embeddings=nm("{sweep}", "embeddings.parquet"),
-        features=nm("{sweep}", "characterization.parquet"),
-        characterization=nm("{sweep}", "characterization.zarr"),
-        persistence=nm("{sweep}", "persistence.zarr"),
-    output:
-        **{
-            name: report(
-                nm("{sweep}", f"figures/{name}.png"),
-                caption=f"report/nm_{name}.rst",
-                category="network_manifold",
-                subcategory="{sweep}",
-                labels={"sweep": "{sweep}", "figure": name},
-            )
-            for name in NM_FIGURES
-        },
-    log:
-        "logs/plot_network_manifold/{sweep}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/plot_network_manifold/{{sweep}}.tsv"
-    params:
-        settings=lambda wildcards: step_args(sweep=wildcards.sweep, seed=NM["figure_seed"]),
-        paths=lambda wildcards, input, output: step_args(
-            output_dir=str(Path(output[0]).parent),
-            **{k: input[k] for k in ("representations", "embeddings", "features", "characterization", "persistence")},
-        ),
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    shell:
-        "{PYTHON} -m pipeline plot_network_manifold --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"
-
-
-localrules:
-    tabulate_network_manifold,
+        step("tabulate_suggestion")
 
 
 rule tabulate_network_manifold:
     input:
-        embeddings=expand(nm("{sweep}", "embeddings.parquet"), sweep=NM["sweeps"]),
-        features=expand(nm("{sweep}", "characterization.parquet"), sweep=NM["sweeps"]),
-        distances=expand(nm("{sweep}", "distances.zarr"), sweep=NM["sweeps"]),
+        embeddings=expand(nm.path(config, "{sweep}", "embeddings.parquet"), sweep=NM["sweeps"]),
+        characterization=expand(nm.path(config, "{sweep}", "characterization.parquet"), sweep=NM["sweeps"]),
+        distances=expand(nm.path(config, "{sweep}", "distances.zarr"), sweep=NM["sweeps"]),
     output:
-        csv=expand(f"{NM_DIR}/tables/{{name}}.csv", name=NM_TABLES),
-        markdown=expand(f"{NM_DIR}/tables/{{name}}.md", name=NM_TABLES),
+        [nm.table_path(config, name, extension) for name in nm.TABLES for extension in ("csv", "md")],
         **{
             name: report(
-                f"{NM_DIR}/tables/{name}.html",
-                caption=f"report/nm_{name}.rst",
+                nm.table_path(config, name, "html"),
+                caption=f"report/network_manifold/{name}.rst",
                 category="network_manifold",
                 subcategory="tables",
                 labels={"table": name},
             )
-            for name in NM_TABLES
+            for name in nm.TABLES
         },
     log:
-        "logs/tabulate_network_manifold/all.log",
+        logs("tabulate_network_manifold"),
     benchmark:
-        f"{RESULTS}/benchmarks/tabulate_network_manifold/all.tsv"
+        benchmarks("tabulate_network_manifold")
     params:
-        settings=lambda wildcards: step_args(top=NM["top"], gft_knn=NM["gft_knn"]),
-        paths=lambda wildcards, input, output: step_args(
-            embeddings=dict(zip(NM["sweeps"], input.embeddings)),
-            features=dict(zip(NM["sweeps"], input.features)),
-            distances=dict(zip(NM["sweeps"], input.distances)),
-            output_dir=f"{NM_DIR}/tables",
-        ),
+        settings=study_settings("network_manifold", "sweeps", "top", "gft_knn"),
+        paths=step_paths,
+    resources:
+        mem_mb=per_network(500, 1),
+        runtime=per_network(2, 0.01),
     conda:
         CONDA_ENV
-    resources:
-        mem_mb=2000,
-        runtime=10,
     shell:
-        "{PYTHON} -m pipeline tabulate_network_manifold --args {params.paths:q} --settings {params.settings:q} > {log:q} 2>&1"
+        step("tabulate_network_manifold")

@@ -46,7 +46,7 @@ def _stop_session(process, grace=60) -> tuple[str, str]:
 
 
 def _log_tails(workdir, chars=3000) -> str:
-    logs = sorted(Path(workdir, "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+    logs = sorted(Path(workdir, "results", "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
     return "\n".join(f"--- {p}:\n{p.read_text(errors='replace')[-chars:]}" for p in logs[-3:])
 
 

@@ -1,13 +1,17 @@
-"""Config validation: defaults fill in, and each kind of mistake names its key."""
+"""Config validation: defaults fill in (from the schema only), each kind of mistake names its
+key, and the study registry is what the foundation reads."""
 
 import copy
+import dataclasses
+import inspect
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from pathlib import Path
-
-from pipeline.config import ConfigError, load_config, validate_config
+from pipeline.config import ConfigError, grid_keys, load_config, load_schema, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,6 +63,10 @@ def _broken(path, value):
         (("sweeps", "tiny", "init_from"), {"sweep": "pretrain"}, "'sweeps.tiny.init_from.sweep'"),
         # a bad device
         (("compute", "device"), "tpu", "'compute.device'"),
+        # a study naming a sweep that does not exist (the study's own check)
+        (("network_manifold", "sweeps"), ["tiny", "absent"], "'network_manifold.sweeps[1]': no sweep named 'absent'"),
+        # a study's unknown key (its schema file, merged in)
+        (("network_manifold", "sigmaa"), 0.5, "'network_manifold.sigmaa'"),
     ],
 )
 def test_bad_config_names_its_key(path, value, expected):
@@ -91,3 +99,65 @@ def test_variants_expand_into_a_family_of_sweeps():
     assert sorted((s["architecture"]["hidden"][0], s["batch_size"]) for s in sweeps.values()) == [
         (4, 16), (4, 64), (8, 16), (8, 64)
     ]
+
+
+def test_a_regression_sweep_is_refused_by_a_classification_study():
+    config = copy.deepcopy(GOOD)
+    config["sweeps"]["reg"] = {"dataset": "regression2d", "architecture": {"name": "mlp"}}
+    config["network_manifold"] = {"sweeps": ["reg"]}
+    with pytest.raises(ConfigError, match="'network_manifold.sweeps\\[0\\]': sweep 'reg' is not a classification sweep"):
+        validate_config(config)
+
+
+def test_steps_restate_no_default_of_their_studys_schema():
+    from pipeline.__main__ import resolve
+    from pipeline.studies import registered
+
+    schema = load_schema()["properties"]
+    checked = 0
+    for study in registered().values():
+        keys = set(schema[study.name]["properties"])
+        for step in study.steps:
+            for parameter in inspect.signature(resolve(step)).parameters.values():
+                if parameter.name in keys:
+                    assert parameter.default is inspect.Parameter.empty, f"{step}({parameter.name}=...) restates a default"
+                    checked += 1
+    assert checked >= 10
+
+
+def test_training_settings_defaults_are_the_sweep_schemas():
+    from pipeline.train import TrainingSettings
+
+    sweep = load_schema()["definitions"]["sweep"]["properties"]
+    schedule = sweep["schedule"]["properties"]
+    expected = {
+        "optimizer": sweep["optimizer"]["default"],
+        "augment": sweep["augment"]["default"],
+        "snapshot_every": sweep["snapshot_every"]["default"],
+        "seed": sweep["seed"]["default"],
+        "milestones": tuple(schedule["milestones"]["default"]),
+        "gamma": schedule["gamma"]["default"],
+    }
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings) if f.default is not dataclasses.MISSING}
+    assert {k: defaults[k] for k in expected} == expected
+
+
+def test_a_member_holds_exactly_the_grid_keys():
+    from pipeline.train import Member
+
+    assert tuple(f.name for f in dataclasses.fields(Member)) == grid_keys()
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Member))  # the schema's defaults apply
+
+
+def test_the_registry_and_the_config_import_neither_torch_nor_matplotlib():
+    code = (
+        "import sys\n"
+        "from pipeline.config import load_config\n"
+        "from pipeline.studies import registered\n"
+        "from pipeline.__main__ import steps\n"
+        f"load_config({str(REPO / 'config/paper.yaml')!r}); studies = registered(); steps()\n"
+        "assert studies, 'no study registered'\n"
+        "heavy = sorted(m for m in ('torch', 'matplotlib') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

@@ -238,5 +238,8 @@ def test_dataset_properties_follow_the_tensors():
         vector.name = "changed"  # frozen
 
 
-def test_known_names():
-    assert DATASETS == ("digits", "moons", "circles", "disks9", "regression2d", "mnist", "fashion_mnist", "cifar10")
+def test_the_schema_offers_exactly_the_datasets_that_load():
+    from pipeline.config import load_schema
+
+    schema = load_schema()["definitions"]["sweep"]["properties"]["dataset"]
+    assert schema["enum"] == list(DATASETS)

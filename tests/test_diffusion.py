@@ -1,23 +1,26 @@
-"""Tests of pipeline.diffusion: diffusion operators, DSE/DSMI, Frobenius distances, metrics."""
+"""Kernels of diffusion geometry, distances and graphs: operators, DSE/DSMI, Frobenius
+distances, the Table-1 metric, kNN graphs, affinities and graph smoothness."""
 
 import dask.array as da
 import numpy as np
 import pytest
 
-from pipeline.diffusion import (
-    affinity_from_distances,
+from pipeline.kernels.diffusion import (
     diffusion_operator,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
+    gaussian_kernel,
+    kernel_bandwidth,
+    kernel_of_operator,
+)
+from pipeline.kernels.distances import (
     direct_frobenius_distances,
     feature_chunk,
     gram_frobenius_distances,
-    kernel_bandwidth,
-    knn_adjacency,
-    laplacian_smoothness,
     normalized_top_distance,
     pairwise_distances,
 )
+from pipeline.kernels.graphs import affinity_from_distances, knn_adjacency, laplacian_smoothness, log_signal
 
 
 def blobs(k, per=100, spread=0.05, gap=100.0, seed=0):
@@ -76,10 +79,34 @@ def test_knn_adjacency_k2_and_validation():
         knn_adjacency(np.zeros((3, 1)), k=3)
 
 
+def _entropy_of_operator(p, t):
+    """The DSE straight from the definition: the eigenvalues of the (non-symmetric) P itself."""
+    mags = np.abs(np.linalg.eigvals(p))
+    mags = mags[mags >= 1e-12]
+    a = mags**t / np.sum(mags**t)
+    a = a[a > 0]
+    return float(-np.sum(a * np.log(a)))
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, 3.0])
+def test_dse_from_the_symmetric_conjugate_equals_the_spectrum_of_p(t):
+    x, _ = blobs(3, per=40, spread=0.6)
+    w = gaussian_kernel(x, 0.5)
+    p = diffusion_operator(x, 0.5)
+    assert diffusion_spectral_entropy(w, t) == pytest.approx(_entropy_of_operator(p, t), rel=1e-9)
+
+
+def test_kernel_of_a_stored_operator_is_the_kernel():
+    x = np.random.default_rng(2).normal(size=(30, 4))
+    np.testing.assert_allclose(kernel_of_operator(diffusion_operator(x, 0.8)), gaussian_kernel(x, 0.8), rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="positive diagonal"):
+        kernel_of_operator(np.array([[0.0, 1.0], [1.0, 0.0]]))
+
+
 def test_dse_clusters_tend_to_log_k():
     # Blob spread comparable to sigma, so within-cluster eigenvalues decay gradually with t.
     x, _ = blobs(4, spread=0.5)
-    p = diffusion_operator(x, sigma=0.5)
+    p = gaussian_kernel(x, sigma=0.5)
     s = [diffusion_spectral_entropy(p, t) for t in (1, 10, 100)]
     assert s[0] > s[1] > s[2] >= np.log(4) - 0.05
     assert abs(s[2] - np.log(4)) < 0.05
@@ -87,7 +114,7 @@ def test_dse_clusters_tend_to_log_k():
 
 def test_dse_single_cluster_tends_to_zero():
     x, _ = blobs(1, spread=0.5)
-    p = diffusion_operator(x, sigma=0.5)
+    p = gaussian_kernel(x, sigma=0.5)
     assert diffusion_spectral_entropy(p, 100) < 0.05
     assert diffusion_spectral_entropy(p, 1) > diffusion_spectral_entropy(p, 100)
 
@@ -95,7 +122,7 @@ def test_dse_single_cluster_tends_to_zero():
 def test_dse_t0_is_log_n():
     # Spread-out points: P is near the identity, full rank, so t = 0 counts all n eigenvalues.
     x = np.random.default_rng(1).uniform(0, 50, (30, 2))
-    p = diffusion_operator(x, sigma=0.5)
+    p = gaussian_kernel(x, sigma=0.5)
     assert diffusion_spectral_entropy(p, 0) == pytest.approx(np.log(30))
     assert diffusion_spectral_entropy(np.eye(5), 3.0) == pytest.approx(np.log(5))
 
@@ -103,20 +130,24 @@ def test_dse_t0_is_log_n():
 def test_dse_validation():
     with pytest.raises(ValueError, match="t"):
         diffusion_spectral_entropy(np.eye(3), -1)
-    with pytest.raises(ValueError, match="p"):
-        diffusion_spectral_entropy(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="kernel"):
+        diffusion_spectral_entropy(np.ones((2, 3)), 1.0)
 
 
 def test_dsmi_aligned_labels_beat_shuffled():
     x, labels = blobs(4, per=50)
     shuffled = np.random.default_rng(2).permutation(labels)
-    aligned = diffusion_spectral_mutual_information(x, labels, sigma=0.5, t=100)
-    independent = diffusion_spectral_mutual_information(x, shuffled, sigma=0.5, t=100)
+    w = gaussian_kernel(x, 0.5)
+    aligned = diffusion_spectral_mutual_information(w, labels, t=100)
+    independent = diffusion_spectral_mutual_information(w, shuffled, t=100)
     assert aligned == pytest.approx(np.log(4), abs=0.05)
     assert abs(independent) < 0.05
-    assert diffusion_spectral_mutual_information(x, labels, t=1) > diffusion_spectral_mutual_information(x, shuffled, t=1)
+    assert diffusion_spectral_mutual_information(w, labels, t=1) > diffusion_spectral_mutual_information(w, shuffled, t=1)
     with pytest.raises(ValueError, match="labels"):
-        diffusion_spectral_mutual_information(x, labels[:-1])
+        diffusion_spectral_mutual_information(w, labels[:-1], t=1)
+    # the class operators are the class blocks of the kernel: the same as each class's own kernel
+    first = labels == 0
+    np.testing.assert_allclose(gaussian_kernel(x[first], 0.5), w[np.ix_(first, first)])
 
 
 def test_gram_matches_direct_numpy_and_dask():
@@ -209,7 +240,7 @@ def test_affinity_from_distances():
     with pytest.raises(ValueError, match="k"):
         affinity_from_distances(d, k=20)
     with pytest.raises(ValueError, match="distances"):
-        affinity_from_distances(np.ones((2, 3)))
+        affinity_from_distances(np.ones((2, 3)), k=1)
 
 
 def test_median_bandwidth_makes_the_operator_scale_free():
@@ -223,6 +254,15 @@ def test_median_bandwidth_makes_the_operator_scale_free():
     # an absolute bandwidth far below the distances gives (nearly) the identity
     assert np.diagonal(operator(100.0 * x, "absolute")).min() > 1 - 1e-12
     assert kernel_bandwidth(x, 0.5, "median") == pytest.approx(0.5 * np.median(pairwise_distances(x)[np.triu_indices(40, 1)]))
+
+
+def test_log_signal_of_a_grid_holding_zero():
+    np.testing.assert_allclose(log_signal(np.array([1e-4, 1e-2])), [-4.0, -2.0])  # no 0: plain log10
+    # with 0: shifted by the smallest positive value, so 0 sits one step below it, all finite
+    np.testing.assert_allclose(log_signal(np.array([0.0, 1e-4, 1e-3])), np.log10([1e-4, 2e-4, 1.1e-3]))
+    np.testing.assert_array_equal(log_signal(np.zeros(3)), np.zeros(3))
+    with pytest.raises(ValueError, match="nonnegative"):
+        log_signal(np.array([-1.0, 1.0]))
 
 
 def test_bandwidth_of_collapsed_points_and_bad_scale():

@@ -215,10 +215,15 @@ def test_bad_specs_raise_naming_the_key(spec, key):
         build_model(spec, (1, 8, 8), 10)
 
 
-def test_schema_defaults_filled_into_other_architectures_are_accepted():
-    filled = {"activation": "relu", "bias": True, "init": "default", "init_std": 0.01}
-    model = _build({"name": "cnn", **filled, "channels": [4], "hidden": 8}, (1, 8, 8))
-    assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+def test_the_config_fills_only_the_defaults_of_the_architectures_own_keys():
+    from pipeline.config import validate_config
+
+    sweeps = {name: {"dataset": "digits", "architecture": {"name": name}} for name in ARCHITECTURES}
+    filled = {name: sweep["architecture"] for name, sweep in validate_config({"sweeps": sweeps})["sweeps"].items()}
+    assert filled["cnn"] == {"name": "cnn", "channels": [32, 64], "hidden": 128}  # no MLP keys
+    assert filled["mlp"]["hidden"] == [50, 20] and filled["mlp"]["init"] == "default"
+    for name, spec in filled.items():  # and every filled spec builds
+        assert _build(spec, (1, 8, 8)) is not None
 
 
 def test_image_architectures_reject_flat_input_shapes():

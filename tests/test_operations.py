@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 import zarr
-
 from conftest import run_snakemake
+from test_workflow import _job_counts
+
 from pipeline import store, zoo
 from pipeline.config import validate_config
-from test_workflow import _job_counts
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +59,11 @@ def _wait_for(condition, seconds, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start_snakemake(workdir, *args) -> subprocess.Popen:
+def _start_snakemake(workdir, *args, env=None) -> subprocess.Popen:
     from conftest import REPO, SNAKEMAKE
 
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -109,7 +109,11 @@ def _test_config() -> dict:
 # ---------------------------------------------------------------------------------- determinism
 def test_two_runs_give_byte_identical_tables(finished_test_run, workdir):
     run_snakemake("--cores", "2", *TEST_CONFIG, workdir=workdir)
-    tables = sorted(p.relative_to(finished_test_run) for p in (finished_test_run / "results").rglob("*") if p.suffix in (".csv", ".md", ".html", ".parquet"))
+    tables = sorted(
+        p.relative_to(finished_test_run)
+        for p in (finished_test_run / "results").rglob("*")
+        if p.suffix in (".csv", ".md", ".html", ".parquet", ".json")
+    )
     assert len(tables) >= 9
     for table in tables:
         assert filecmp.cmp(finished_test_run / table, workdir / table, shallow=False), f"{table} differs between runs"
@@ -154,7 +158,7 @@ def test_training_job_killed_mid_way_resumes_bit_identical(workdir):
     assert not store_path.exists(), "the killed job left a store that looks finished"
 
     run_snakemake("--cores", "1", "--configfile", str(config), workdir=workdir)
-    log = (workdir / "logs/train_population/mlp_long/000.log").read_text()
+    log = (workdir / "results/logs/train_population/mlp_long/000.log").read_text()
     assert "resuming from step" in log
     reference = workdir / "reference.zarr"
     spec = zoo.population_spec(validate_config(LONG_TRAINING), "mlp_long", 0)
@@ -182,7 +186,7 @@ def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
         "--cores", "2", *TEST_CONFIG, "--forcerun", "extract_representations", workdir=run, check=False
     )
     assert failed.returncode != 0
-    log = (run / "logs/extract_representations/mlp_tiny.log").read_text()
+    log = (run / "results/logs/extract_representations/mlp_tiny.log").read_text()
     assert "CorruptStoreError" in log and "results/zoo/mlp_tiny/population_001.zarr is corrupted" in log
     assert store.quarantine_path(population).is_dir()
     # the next run re-creates the store (its producer re-runs) and everything after it
@@ -193,21 +197,52 @@ def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
     assert _dry_run_counts(run) == {}
 
 
-def test_analysis_job_killed_mid_way_leaves_nothing_taken_for_finished(copy_of_finished_run):
+# Loaded by every Python process of a Snakemake run whose PYTHONPATH starts with its folder: the
+# step that publishes PAUSE_OUTPUT (the last act of its atomic write) says so and waits to be killed.
+_PAUSE_IN_PUBLISH = """
+import os
+if os.environ.get("PAUSE_OUTPUT"):
+    import pathlib
+    import time
+
+    import pipeline.store as store
+
+    publish = store.publish
+
+    def paused(written, path):
+        if pathlib.Path(path).name == os.environ["PAUSE_OUTPUT"]:
+            pathlib.Path(os.environ["PAUSED_MARKER"]).write_text(str(os.getpid()))
+            time.sleep(600)
+        return publish(written, path)
+
+    store.publish = paused
+"""
+
+
+def test_analysis_job_killed_inside_its_atomic_write_leaves_nothing_taken_for_finished(copy_of_finished_run, tmp_path):
+    from conftest import REPO
+
     run = copy_of_finished_run
     output = run / "results/network_manifold/mlp_tiny/persistence.zarr"
-    # H2 on 100 points takes long enough to be killed mid-way
-    override = _write_override(run, {"network_manifold": {**_test_config()["network_manifold"], "n_points": 100, "homology_max_dim": 2}})
-    process = _start_snakemake(run, "--cores", "2", *TEST_CONFIG, override)
-    _wait_for(lambda: _step_processes("compute_persistence", run), 300, "compute_persistence to start")
-    time.sleep(3)  # past its imports, inside the computation
-    assert not output.exists(), "compute_persistence finished before it could be killed"
-    for pid in _step_processes("compute_persistence", run):
-        os.kill(pid, signal.SIGKILL)
-    process.communicate(timeout=300)
+    # a changed setting of compute_persistence: it re-runs, and pauses where its store is complete
+    # under its temporary name but not yet moved into place
+    override = _write_override(tmp_path, {"network_manifold": {**_test_config()["network_manifold"], "homology_max_dim": 0}})
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_PAUSE_IN_PUBLISH)
+    marker = tmp_path / "paused"
+    env = {"PYTHONPATH": f"{hooks}:{REPO}", "PAUSE_OUTPUT": output.name, "PAUSED_MARKER": str(marker)}
+    process = _start_snakemake(run, "--cores", "2", *TEST_CONFIG, override, env=env)
+    try:
+        _wait_for(marker.exists, 300, "compute_persistence to reach the end of its atomic write")
+        os.kill(int(marker.read_text()), signal.SIGKILL)
+        process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
     assert process.returncode != 0
-    assert not output.exists()
-    counts = _dry_run_counts(run, override)
-    assert counts["compute_persistence"] == 1
+    assert not output.exists(), "the killed step left its output in place"
+    assert store.partial_path(output).is_dir()  # killed with its store complete under the temporary name
+    assert _dry_run_counts(run, override)["compute_persistence"] == 1
     run_snakemake("--cores", "2", *TEST_CONFIG, override, workdir=run)
-    assert store.open_array_store(output).attrs["max_dim"] == 2
+    assert store.open_array_store(output).attrs["max_dim"] == 0

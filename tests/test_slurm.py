@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.timeout(1200)]
@@ -137,7 +136,7 @@ def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
     assert _slurm_jobs_run_in(workdir) == ["FAILED"]
     print(f"SLURM: the failed job was reported failed {seconds:.0f} s after snakemake started")
     assert seconds < 240, f"the failure took {seconds:.0f} s to be reported"
-    job_logs = list((workdir / "logs/train_population").rglob("*.log"))
+    job_logs = list((workdir / "results/logs/train_population").rglob("*.log"))
     assert job_logs and "data.download: true" in job_logs[0].read_text()
 
 

@@ -89,18 +89,43 @@ def test_corrupted_chunk_fails_on_read(tmp_path):
 def test_corrupted_chunk_read_by_dask_names_the_store(tmp_path, uncompressed):
     import dask.array as da
 
-    from pipeline import diffusion
+    from pipeline.kernels import distances
 
     path = tmp_path / "matrices.zarr"
     values = da.from_array(np.arange(64.0).reshape(4, 4, 4), chunks=(1, 2, 4))
     store.write_array_store(path, {"diffusion": values}, uncompressed=uncompressed)
     codecs = [type(c).__name__ for c in store.open_array_store(path)["diffusion"].compressors]
-    assert codecs == (["Crc32cCodec"] if uncompressed else ["ZstdCodec", "Crc32cCodec"])
+    assert codecs == (["VerifyingCrc32c"] if uncompressed else ["ZstdCodec", "VerifyingCrc32c"])
+    # on disk it is zarr's own crc32c codec, readable by any zarr reader
+    assert '"name": "crc32c"' in (path / "diffusion" / "zarr.json").read_text()
     chunk = sorted(p for p in (path / "diffusion" / "c").rglob("*") if p.is_file())[3]
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
     with pytest.raises(store.CorruptStoreError, match=str(path)):
         with store.checked(path):
-            diffusion.gram_frobenius_distances(store.dask_array(path, "diffusion", all_items=True))
+            distances.gram_frobenius_distances(store.dask_array(path, "diffusion", all_items=True))
     assert not path.exists() and store.quarantine_path(path).is_dir()
+
+
+def test_a_value_error_that_is_not_a_checksum_passes_through_unchanged(tmp_path):
+    path = tmp_path / "kept.zarr"
+    store.write_array_store(path, {"x": np.zeros(3)})
+    with pytest.raises(ValueError, match="checksum of my own"):  # the word alone no longer matters
+        with store.checked(path):
+            raise ValueError("a checksum of my own")
+    assert path.is_dir() and not store.quarantine_path(path).exists()
+
+
+def test_an_output_appears_only_when_its_writing_completes(tmp_path):
+    target = tmp_path / "sub" / "table.parquet"
+    with pytest.raises(RuntimeError):
+        with store.atomic_output(target) as written:
+            written.write_text("half")
+            raise RuntimeError("killed mid-way")
+    assert not target.exists()
+    target.parent.joinpath("table.parquet.partial").write_text("stale leftover")
+    with store.atomic_output(target) as written:
+        assert not written.exists()  # a leftover is cleared first
+        written.write_text("whole")
+    assert target.read_text() == "whole" and not written.exists()

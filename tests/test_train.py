@@ -9,9 +9,20 @@ import torch
 
 from pipeline.data import load_dataset
 from pipeline.models import build_model
-from pipeline.train import Member, PopulationTrainer, TrainingSettings, initial_population
+from pipeline.train import (
+    Member,
+    PopulationTrainer,
+    TrainingSettings,
+    initial_population,
+    population_activations,
+    population_from_states,
+)
 
 ARCH = {"name": "mlp", "hidden": [12, 6]}
+
+
+def make_member(lr, momentum=0.0, weight_decay=0.0, init_seed=0, label_noise=0.0):
+    return Member(lr=lr, momentum=momentum, weight_decay=weight_decay, init_seed=init_seed, label_noise=label_noise)
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +59,9 @@ def _reference_run(data, member, trainer, optimizer):
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_population_equals_networks_trained_alone(digits, optimizer):
     members = [
-        Member(lr=0.05, momentum=0.9, weight_decay=1e-3, init_seed=0),
-        Member(lr=0.01, momentum=0.5, weight_decay=0.0, init_seed=1),
-        Member(lr=0.002, momentum=0.8, weight_decay=1e-2, init_seed=2),
+        make_member(lr=0.05, momentum=0.9, weight_decay=1e-3, init_seed=0),
+        make_member(lr=0.01, momentum=0.5, weight_decay=0.0, init_seed=1),
+        make_member(lr=0.002, momentum=0.8, weight_decay=1e-2, init_seed=2),
     ]
     trainer = _trainer(digits, members, optimizer=optimizer)
     trainer.run(progress=False)
@@ -61,8 +72,8 @@ def test_population_equals_networks_trained_alone(digits, optimizer):
 
 
 def test_diverging_member_leaves_the_others_unchanged(digits):
-    good = [Member(lr=lr, momentum=0.9, weight_decay=1e-4) for lr in (0.01, 0.05, 0.1)]
-    bad = Member(lr=1e8, momentum=0.9)
+    good = [make_member(lr=lr, momentum=0.9, weight_decay=1e-4) for lr in (0.01, 0.05, 0.1)]
+    bad = make_member(lr=1e8, momentum=0.9)
     with_bad = _trainer(digits, good[:2] + [bad] + good[2:])
     without = _trainer(digits, good)
     with_bad.run(progress=False)
@@ -82,7 +93,7 @@ def test_diverging_member_leaves_the_others_unchanged(digits):
 
 
 def test_same_seed_same_weights(digits):
-    members = [Member(lr=0.05, momentum=0.9), Member(lr=0.1, momentum=0.5, init_seed=3)]
+    members = [make_member(lr=0.05, momentum=0.9), make_member(lr=0.1, momentum=0.5, init_seed=3)]
     runs = []
     for _ in range(2):
         trainer = _trainer(digits, members, augment=True)
@@ -93,7 +104,7 @@ def test_same_seed_same_weights(digits):
 
 
 def test_resume_from_checkpoint_is_bit_identical(digits):
-    members = [Member(lr=0.05, momentum=0.9, weight_decay=1e-3), Member(lr=0.2, momentum=0.5)]
+    members = [make_member(lr=0.05, momentum=0.9, weight_decay=1e-3), make_member(lr=0.2, momentum=0.5)]
     settings = dict(epochs=3, snapshot_every=4, optimizer="adam", milestones=(0.5,))
     full = _trainer(digits, members, **settings)
     checkpoints = {}
@@ -109,7 +120,7 @@ def test_resume_from_checkpoint_is_bit_identical(digits):
 
 
 def test_label_noise_replaces_that_fraction_of_labels(digits):
-    members = [Member(lr=0.1), Member(lr=0.1, label_noise=0.5), Member(lr=0.1, label_noise=1.0)]
+    members = [make_member(lr=0.1), make_member(lr=0.1, label_noise=0.5), make_member(lr=0.1, label_noise=1.0)]
     trainer = _trainer(digits, members)
     changed = (trainer.y_train != digits.y_train[None, :]).float().mean(1)
     assert changed[0] == 0
@@ -118,7 +129,7 @@ def test_label_noise_replaces_that_fraction_of_labels(digits):
 
 
 def test_augmentation_is_a_crop_and_maybe_a_flip_of_each_image(digits):
-    trainer = _trainer(digits, [Member(lr=0.1)], augment=True)
+    trainer = _trainer(digits, [make_member(lr=0.1)], augment=True)
     x = torch.rand(6, 1, 8, 8)
     out = trainer._augment(x, step=3)
     torch.testing.assert_close(out, trainer._augment(x, step=3))
@@ -132,7 +143,7 @@ def test_augmentation_is_a_crop_and_maybe_a_flip_of_each_image(digits):
 
 
 def test_step_decay_schedule(digits):
-    trainer = _trainer(digits, [Member(lr=0.1)], epochs=4, milestones=(0.5, 0.75), gamma=0.1)
+    trainer = _trainer(digits, [make_member(lr=0.1)], epochs=4, milestones=(0.5, 0.75), gamma=0.1)
     total = trainer.total_steps
     assert trainer.lr_factor(0) == 1
     assert trainer.lr_factor(total // 2 - 1) == 1
@@ -155,7 +166,7 @@ def test_snapshot_steps_include_start_cadence_and_end():
     ],
 )
 def test_mlp_fast_path_equals_the_vmapped_module(digits, architecture):
-    members = [Member(lr=0.1, init_seed=seed) for seed in range(4)]
+    members = [make_member(lr=0.1, init_seed=seed) for seed in range(4)]
     base, params, buffers = initial_population(architecture, digits.input_shape, digits.num_outputs, members)
     trainer = PopulationTrainer(base, params, buffers, members, digits, TrainingSettings(epochs=1, batch_size=16))
     x = digits.x_train[:16]
@@ -169,3 +180,40 @@ def test_mlp_fast_path_equals_the_vmapped_module(digits, architecture):
     for got, want in zip(grads, expected):
         assert got.is_contiguous()
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_each_member_starts_from_its_own_state(digits):
+    # jump-and-retrain: every member starts from its own point, given as stacked arrays
+    members = [make_member(lr=0.05, init_seed=0), make_member(lr=0.05, init_seed=1)]
+    _, fresh, buffers = initial_population(ARCH, digits.input_shape, digits.num_outputs, members)
+    start = {k: v.detach().numpy() + np.arange(2, dtype=np.float32).reshape(-1, *[1] * (v.dim() - 1)) for k, v in fresh.items()}
+    base, params, _ = population_from_states(ARCH, digits.input_shape, digits.num_outputs, start, {})
+    for name, value in start.items():
+        np.testing.assert_array_equal(params[name].numpy(), value)
+    trainer = PopulationTrainer(base, params, buffers, members, digits, TrainingSettings(epochs=1, batch_size=50))
+    snapshots = {}
+    trainer.run(on_snapshot=lambda i, step, p, b: snapshots.setdefault(step, p), progress=False)
+    for name, value in start.items():
+        np.testing.assert_array_equal(snapshots[0][name], value)  # the run's first snapshot is that state
+    with pytest.raises(ValueError, match="missing"):
+        population_from_states(ARCH, digits.input_shape, digits.num_outputs, {"layers.0.weight": start["layers.0.weight"]}, {})
+    bad = {**start, "layers.0.weight": start["layers.0.weight"][:, :3]}
+    with pytest.raises(ValueError, match="layers.0.weight"):
+        population_from_states(ARCH, digits.input_shape, digits.num_outputs, bad, {})
+
+
+def test_activations_of_any_set_of_layers_equal_each_network_alone(digits):
+    members = [make_member(lr=0.1, init_seed=seed) for seed in (0, 1, 2)]
+    base, params, buffers = initial_population(ARCH, digits.input_shape, digits.num_outputs, members)
+    x = digits.x_test[:7]
+    acts = population_activations(base, params, buffers, x, ["input", "hidden1", "output"], batch_size=3)
+    assert list(acts) == ["input", "hidden1", "output"]
+    for i, m in enumerate(members):
+        torch.manual_seed(m.init_seed)
+        alone = build_model(ARCH, digits.input_shape, digits.num_outputs).eval()
+        out, layers = alone(x, return_activations=True)
+        torch.testing.assert_close(acts["hidden1"][i], layers["hidden1"])
+        torch.testing.assert_close(acts["output"][i], out)
+        torch.testing.assert_close(acts["input"][i], x.flatten(1))  # as the MLP sees it
+    with pytest.raises(ValueError, match="unknown layers"):
+        population_activations(base, params, buffers, x, ["conv1"])

@@ -3,7 +3,6 @@
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_snakemake
 
 
@@ -36,6 +35,7 @@ def test_default_config_builds_its_dag(workdir):
     assert counts["train_population"] == 2 + 2 + 1 + 1
     # every analysis step of network_manifold once per analysed sweep, the tables once
     assert counts["extract_representations"] == counts["plot_network_manifold"] == 3
+    assert counts["train_suggested_network"] == counts["tabulate_suggestion"] == 3
     assert counts["tabulate_network_manifold"] == 1
 
 
@@ -66,22 +66,28 @@ def test_test_config_runs_end_to_end(finished_test_run):
     tuned = pd.read_parquet(workdir / "results/zoo/mlp_tiny_finetune/metrics.parquet")
     assert len(tuned) == 2
     assert (workdir / "results/benchmarks/train_population/mlp_tiny/000.tsv").exists()
+    assert "population" in (workdir / "results/logs/train_population/mlp_tiny/000.log").read_text()
 
 
-def test_no_config_value_reaches_a_shell_command_unquoted():
+def test_every_rule_runs_its_own_step_and_no_config_value_reaches_the_shell_unquoted():
     import re
 
     from conftest import REPO
 
-    # {PYTHON} is shlex-quoted in rules/common.smk; {threads} is an integer Snakemake computes.
-    safe = {"PYTHON", "threads"}
-    checked = 0
-    for path in sorted((REPO / "rules").glob("*.smk")):
-        for shell in re.findall(r"shell:\n((?:\s+\".*\"\n)+)", path.read_text()):
-            for field in re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", shell):
-                assert field.endswith(":q") or field in safe, f"{path.name}: {{{field}}} is not quoted"
-                checked += 1
-    assert checked > 20  # the pattern did find the rules' shell commands
+    # One command for every rule (step() in rules/common.smk): each placeholder in it is quoted
+    # (:q) or an integer Snakemake computes ({threads}); the step's name is the rule's own.
+    common = (REPO / "rules/common.smk").read_text()
+    [body] = re.findall(r"^def step\(name\):\n(?:.*\n)*?    return \(\n((?:\s+f?\".*\"\n)+)\s+\)", common, flags=re.M)
+    fields = re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", body.replace("{{", "{").replace("}}", "}"))
+    assert set(fields) == {"name", "params.paths:q", "params.settings:q", "threads", "log:q"}, fields
+    rules = 0
+    texts = [path.read_text() for path in sorted((REPO / "rules").glob("*.smk"))]
+    for text in texts:
+        for rule, shell in re.findall(r"^rule (\w+):\n(?:.*\n)*?    shell:\n\s+(.*)\n", text, flags=re.M):
+            assert shell == f'step("{rule}")', f"rule {rule} runs {shell!r}"
+            rules += 1
+    # every rule with a shell command was seen (rule all has none)
+    assert rules == sum(len(re.findall(r"^rule \w+:", text, flags=re.M)) for text in texts) >= 13
 
 
 def test_checkpoints_are_never_unpickled():

@@ -1,16 +1,10 @@
-"""Sweeps to population jobs; a population job's store; resume after SIGKILL; fine-tuning."""
+"""Sweeps to population jobs; a population job's store; fine-tuning. (Resume after a kill: in
+process in test_train.py, through Snakemake with a real SIGKILL in test_operations.py.)"""
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import zarr
 
 from pipeline import store, zoo
 from pipeline.config import validate_config
@@ -59,50 +53,6 @@ def test_population_job_writes_a_complete_store_and_table(tmp_path):
     table = zoo.collect_sweep_metrics([out], tmp_path / "metrics.parquet")
     assert len(table) == 4 and table["test_accuracy"].between(0, 1).all()
     assert set(zoo.GRID_KEYS) <= set(table.columns)
-
-
-def _run_job(args_path, log_path):
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "train_population", "--args-file", str(args_path)],
-        stdout=open(log_path, "w"),
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-
-
-def test_job_killed_mid_way_resumes_to_identical_weights(tmp_path):
-    config = _config(epochs=40, snapshot_every=5, grid={"lr": [0.05, 0.1]}, dataset_options={"n_samples": 480})
-    spec = zoo.population_spec(config, "s", 0)
-    reference = tmp_path / "reference.zarr"
-    zoo.train_population_job(spec, reference, progress=False)
-
-    out = tmp_path / "killed.zarr"
-    args = tmp_path / "args.json"
-    args.write_text(json.dumps({"spec": spec, "output": str(out), "progress": False}))
-    job = _run_job(args, tmp_path / "first.log")
-    partial = store.partial_path(out)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if zarr.open_group(str(partial), mode="r").attrs.get("state_step", 0) >= 30:
-                break
-        except Exception:
-            pass
-        time.sleep(0.05)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    assert not out.exists(), "the killed job must not leave a finished-looking store"
-    killed_at = zarr.open_group(str(partial), mode="r").attrs["state_step"]
-    assert 0 < killed_at < 40 * 10
-
-    rerun = _run_job(args, tmp_path / "second.log")
-    assert rerun.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()
-    assert "resuming from step" in (tmp_path / "second.log").read_text()
-    got, _ = store.read_final_params(out)
-    want, _ = store.read_final_params(reference)
-    for name in want:
-        np.testing.assert_array_equal(got[name], want[name])
 
 
 def test_fine_tuning_starts_from_the_source_network(tmp_path):

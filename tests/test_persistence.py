@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.topology import (
+from pipeline.kernels.persistence import (
     finite_part,
     persistence_landscape,
     total_persistence,
@@ -117,7 +117,7 @@ def test_validation_of_other_functions():
 _CONCURRENT_FIRST_CALLS = """
 import threading
 import numpy as np
-from pipeline import topology
+from pipeline.kernels import persistence as topology
 points = np.random.default_rng(0).normal(size=(30, 3))
 barrier = threading.Barrier(4)
 def first_call():

@@ -1,15 +1,9 @@
 """The population training engine: many same-architecture networks trained in one process.
 
-The members' parameters are stacked along a leading member axis (``torch.func.stack_module_state``)
-and one forward pass over a shared minibatch is vectorized with ``torch.vmap`` +
-``torch.func.functional_call``. Each member has its own learning rate, momentum, weight decay,
-initialization seed and label noise.
-
-The optimizers are written here rather than taken from ``torch.optim`` because torch.optim keeps
-one hyperparameter value per parameter tensor, while a stacked tensor holds 200 members that each
-need their own learning rate, momentum and weight decay. They follow torch.optim.SGD (dampening 0,
-no Nesterov, L2 decay added to the gradient) and torch.optim.Adam (L2 decay added to the
-gradient; beta1 = the member's momentum, beta2 = 0.999, eps = 1e-8) exactly.
+The members' parameters are stacked along a leading member axis and one forward pass over a
+shared minibatch is vectorized with ``torch.vmap`` + ``torch.func.functional_call`` (MLPs take a
+faster path of their own, tested equal). Each member has its own learning rate, momentum, weight
+decay, initialization and label noise; the optimizers are per member (:mod:`.optim`).
 
 This module does no file I/O: a trainer reports snapshots, epoch metrics and its resumable state
 through callbacks, and ``pipeline.zoo`` connects those to the store.
@@ -18,86 +12,23 @@ through callbacks, and ``pipeline.zoo`` connects those to the store.
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, stack_module_state
+from torch.func import functional_call
 
-from .data import Dataset
-from .models import MLP, build_model
+from ..data import Dataset
+from ..models import MLP
+from .optim import member_update, optimizer_slots, per_member
+from .settings import Member, TrainingSettings
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("sgd", "adam")
-ADAM_BETA2 = 0.999
-ADAM_EPS = 1e-8
 
-
-@dataclass(frozen=True)
-class Member:
-    """Hyperparameters of one network of a population."""
-
-    lr: float
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    init_seed: int = 0
-    label_noise: float = 0.0
-
-    def __post_init__(self):
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.label_noise <= 1:
-            raise ValueError(f"label_noise must be in [0, 1], got {self.label_noise}")
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Settings shared by every member of a population."""
-
-    epochs: int
-    batch_size: int
-    optimizer: str = "sgd"
-    milestones: tuple[float, ...] = ()
-    gamma: float = 0.1
-    augment: bool = False
-    snapshot_every: int | str = "epoch"
-    seed: int = 0
-    eval_batch_size: int = 1024
-
-    def __post_init__(self):
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.snapshot_every != "epoch" and not (isinstance(self.snapshot_every, int) and self.snapshot_every >= 1):
-            raise ValueError(f"snapshot_every must be 'epoch' or an integer >= 1, got {self.snapshot_every!r}")
-        if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ValueError(f"milestones must be increasing fractions in (0, 1), got {self.milestones}")
-
-    def steps_per_epoch(self, n_train: int) -> int:
-        return math.ceil(n_train / self.batch_size)
-
-    def snapshot_steps(self, n_train: int) -> list[int]:
-        """Steps at which parameters are snapshotted: the initialization, the cadence, the end."""
-        total = self.epochs * self.steps_per_epoch(n_train)
-        every = self.steps_per_epoch(n_train) if self.snapshot_every == "epoch" else int(self.snapshot_every)
-        steps = list(range(0, total + 1, every))
-        if steps[-1] != total:
-            steps.append(total)
-        return steps
-
-
-def select_device(name: str = "auto") -> torch.device:
+def select_device(name: str) -> torch.device:
     """``auto`` gives CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -116,50 +47,6 @@ def _seeded(*parts: int) -> torch.Generator:
 _PURPOSE_ORDER, _PURPOSE_AUGMENT, _PURPOSE_LABELS = 1, 2, 3
 
 
-def initial_population(
-    architecture: Mapping,
-    input_shape: tuple[int, ...],
-    num_outputs: int,
-    members: Sequence[Member],
-    init_state: tuple[Mapping, Mapping] | None = None,
-) -> tuple[torch.nn.Module, dict, dict]:
-    """Build the members' initial networks and stack them.
-
-    Parameters
-    ----------
-    architecture : mapping
-        Model specification for :func:`pipeline.models.build_model`.
-    input_shape, num_outputs
-        Shape of one input and size of the output layer.
-    members : sequence of Member
-        Each member is initialized with ``torch.manual_seed(member.init_seed)``.
-    init_state : (params, buffers), optional
-        Arrays of one network that every member starts from instead (fine-tuning).
-
-    Returns
-    -------
-    base : nn.Module
-        A template network (its own weights unused) for ``functional_call``.
-    params, buffers : dict
-        Stacked tensors ``[member, *shape]``.
-    """
-    models = {}
-    for seed in sorted({m.init_seed for m in members}):
-        torch.manual_seed(seed)
-        models[seed] = build_model(dict(architecture), tuple(input_shape), num_outputs)
-    if init_state is not None:
-        params, buffers = init_state
-        for model in models.values():
-            model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in {**params, **buffers}.items()})
-    params, buffers = stack_module_state([models[m.init_seed] for m in members])
-    base = build_model(dict(architecture), tuple(input_shape), num_outputs).to("meta")
-    return base, params, buffers
-
-
-def _view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return values.reshape(values.shape + (1,) * (like.dim() - 1))
-
-
 @dataclass
 class EpochAccumulator:
     loss_sum: torch.Tensor
@@ -173,7 +60,7 @@ class PopulationTrainer:
     Parameters
     ----------
     base, params, buffers
-        From :func:`initial_population`.
+        From :mod:`pipeline.train.init` (a template network and stacked ``[member, *shape]`` tensors).
     members : sequence of Member
     data : Dataset
     settings : TrainingSettings
@@ -210,7 +97,7 @@ class PopulationTrainer:
         self.weight_decay = torch.tensor([mb.weight_decay for mb in self.members], dtype=torch.float32, **to)
         self.opt = {
             slot: {k: torch.zeros_like(v, requires_grad=False) for k, v in self.params.items()}
-            for slot in (("m",) if settings.optimizer == "sgd" else ("m", "v"))
+            for slot in optimizer_slots(settings.optimizer)
         }
         self.active = torch.ones(m, dtype=torch.bool, **to)
         self.diverged_at = torch.full((m,), -1, dtype=torch.int64, **to)
@@ -339,39 +226,16 @@ class PopulationTrainer:
                     log.warning("member %d diverged at step %d: frozen", index, self.step)
                 self.active &= finite
             if not bool(self.active.all()):
-                grads = [torch.where(_view(self.active, g), g, torch.zeros((), device=g.device)) for g in grads]
+                grads = [torch.where(per_member(self.active, g), g, torch.zeros((), device=g.device)) for g in grads]
                 for k, v in self.buffers.items():
-                    v.copy_(torch.where(_view(self.active, v), v, saved_buffers[k]))
-            self._update(params, names, grads, self.lr * lr_factor * self.active)
+                    v.copy_(torch.where(per_member(self.active, v), v, saved_buffers[k]))
+            member_update(
+                self.settings.optimizer, params, names, grads, self.opt,
+                self.lr * lr_factor * self.active, self.momentum, self.weight_decay, self.step,
+            )
             self.acc.loss_sum += torch.where(self.active, losses.detach().double(), 0.0) * len(x)
             self.acc.correct += torch.where(self.active, correct, 0)
             self.acc.count += len(x)
-
-    def _update(self, params, names, grads, lr):
-        # In-place foreach arithmetic, fused where possible: on CPU each pass over the stacked
-        # parameters is memory-bound, so the number of passes sets the optimizer's cost.
-        wd = [_view(self.weight_decay, p) for p in params]
-        mom = [_view(self.momentum, p) for p in params]
-        neg_lr = [_view(-lr, p) for p in params]
-        torch._foreach_addcmul_(grads, params, wd)  # L2 decay added to the gradient, as torch.optim does
-        m = [self.opt["m"][k] for k in names]
-        if self.settings.optimizer == "sgd":
-            torch._foreach_addcmul_(grads, m, mom)  # grads become the new momentum: g + mu * m
-            for k, new in zip(names, grads):
-                self.opt["m"][k] = new
-            torch._foreach_addcmul_(params, grads, neg_lr)  # p -= lr * m
-            return
-        v = [self.opt["v"][k] for k in names]
-        t = self.step + 1
-        torch._foreach_mul_(m, mom)
-        torch._foreach_addcmul_(m, grads, [1 - b for b in mom])
-        torch._foreach_mul_(v, ADAM_BETA2)
-        torch._foreach_addcmul_(v, grads, grads, value=1 - ADAM_BETA2)
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_div_(denom, math.sqrt(1 - ADAM_BETA2**t))
-        torch._foreach_add_(denom, ADAM_EPS)
-        step_sizes = torch._foreach_div(neg_lr, [1 - b**t for b in mom])
-        torch._foreach_addcdiv_(params, torch._foreach_mul(m, step_sizes), denom)
 
     def lr_factor(self, step: int) -> float:
         passed = sum(step >= round(f * self.total_steps) for f in self.settings.milestones)
@@ -387,9 +251,11 @@ class PopulationTrainer:
         for start in range(0, len(x), self.settings.eval_batch_size):
             xb = x[start : start + self.settings.eval_batch_size]
             yb = y[start : start + self.settings.eval_batch_size]
-            l, c = self._losses(self._forward_all(self.params, self.buffers, xb), yb.expand(len(self.members), -1), "sum")
-            loss += l.double()
-            correct += c
+            batch_loss, batch_correct = self._losses(
+                self._forward_all(self.params, self.buffers, xb), yb.expand(len(self.members), -1), "sum"
+            )
+            loss += batch_loss.double()
+            correct += batch_correct
         n = len(x)
         acc = (correct.double() / n).cpu().numpy() if self.classification else np.full(len(self.members), np.nan)
         return (loss / n).cpu().numpy(), acc
@@ -507,23 +373,3 @@ class PopulationTrainer:
                     on_checkpoint(self.step, self.state_dict())
         if bar is not None:
             bar.close()
-
-
-@torch.no_grad()
-def population_activations(
-    base: torch.nn.Module,
-    params: Mapping[str, torch.Tensor],
-    buffers: Mapping[str, torch.Tensor],
-    x: torch.Tensor,
-    layer: str,
-    batch_size: int = 1024,
-) -> torch.Tensor:
-    """Activations of ``layer`` for every member on inputs ``x``: ``[member, n, *shape]`` (eval mode)."""
-    base.eval()
-
-    def one(p, b, xb):
-        return functional_call(base, (p, b), (xb,), {"return_activations": True})[1][layer]
-
-    fn = torch.vmap(one, in_dims=(0, 0, None))
-    chunks = [fn(params, buffers, x[s : s + batch_size]) for s in range(0, len(x), batch_size)]
-    return torch.cat(chunks, dim=1)

@@ -254,7 +254,9 @@ def persistence_landscape(diagram: np.ndarray, k_max: int, grid: np.ndarray) -> 
     """Persistence landscape functions ``lambda_1..lambda_k_max`` sampled on ``grid``.
 
     ``lambda_k(t)`` is the k-th largest of ``max(0, min(t - b, d - t))`` over the finite
-    points ``(b, d)`` of the diagram (zero when there are fewer than k points).
+    points ``(b, d)`` of the diagram (zero when there are fewer than k points): Bubenik's tent
+    convention. Computed by ``gudhi.representations.Landscape`` on this grid; gudhi scales its
+    landscapes by sqrt(2) (tents of height ``(d - b) / sqrt(2)``), which is divided out here.
 
     Parameters
     ----------
@@ -276,14 +278,11 @@ def persistence_landscape(diagram: np.ndarray, k_max: int, grid: np.ndarray) -> 
     if grid.ndim != 1:
         raise ValueError(f"grid must be a 1-D array, got shape {grid.shape}")
     finite = finite_part(diagram)
-    landscape = np.zeros((int(k_max), grid.size), dtype=np.float64)
-    if len(finite) == 0 or grid.size == 0:
-        return landscape
-    births, deaths = finite[:, :1], finite[:, 1:]
-    # Tent function of every point at every grid position: [n, g].
-    tents = np.maximum(0.0, np.minimum(grid[None, :] - births, deaths - grid[None, :]))
-    # Sort each column descending; row k is then lambda_{k+1}.
-    tents = -np.sort(-tents, axis=0)
-    k = min(int(k_max), len(finite))
-    landscape[:k] = tents[:k]
-    return landscape
+    if grid.size == 0:
+        return np.zeros((int(k_max), 0))
+    from gudhi.representations import Landscape
+
+    landscape = Landscape(num_landscapes=int(k_max), resolution=grid.size)
+    landscape.grid_ = grid  # gudhi's documented attribute: the positions it samples
+    values = landscape.transform([finite])[0].reshape(int(k_max), grid.size)
+    return values / np.sqrt(2.0)

@@ -1,4 +1,5 @@
-"""Figures of the network-manifold study, one PNG each, for one sweep."""
+"""Figures of the network-manifold study, one PNG each, for one sweep. They only draw: every
+embedding, linkage and matrix shown was computed and stored by a step."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
-from .. import store  # noqa: E402
+from ... import store  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 
@@ -24,35 +24,36 @@ def _top_and_random(accuracy: np.ndarray, n: int, seed: int) -> tuple[np.ndarray
 
 
 def plot_network_manifold(
-    sweep: str,
-    representations: str,
     embeddings: str,
-    features: str,
+    hidden_embeddings: str,
     characterization: str,
+    characterization_arrays: str,
     persistence: str,
-    output_dir: str,
     *,
-    seed: int = 0,
+    sweep: str,
+    figure_seed: int,
     dpi: int = 110,
+    **figures: str,
 ) -> list[Path]:
-    """Write the study's figures for one sweep into ``output_dir`` (names in :data:`FIGURES`)."""
-    from scipy.cluster.hierarchy import dendrogram, linkage
+    """Write the study's figures for one sweep: ``figures`` maps each name of :data:`FIGURES` to
+    its PNG path (the rule's named outputs); ``figure_seed`` picks the "random" networks."""
+    from scipy.cluster.hierarchy import dendrogram
 
-    from .steps import phate_embedding
-
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if set(figures) != set(FIGURES):
+        raise ValueError(f"plot_network_manifold draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
     emb = store.read_table(embeddings)
-    feats = store.read_table(features)
-    # whole arrays through read_array: a failed checksum names and quarantines the store
-    activations = store.read_array(representations, "activations")
-    chars = store.open_array_store(characterization)
+    hidden = store.read_table(hidden_embeddings)
+    feats = store.read_table(characterization)
+    chars = store.open_array_store(characterization_arrays)
     accuracy = feats["test_accuracy"].to_numpy()
-    labels = store.read_array(representations, "labels")
     written = []
 
     def save(fig, name):
-        path = out / f"{name}.png"
+        for ax in fig.axes:  # panels left empty (a small sweep has fewer "random" networks)
+            if not ax.has_data() and not ax.texts and not ax.images and ax.get_label() != "<colorbar>":
+                ax.axis("off")
+        path = Path(figures[name])
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
@@ -78,7 +79,7 @@ def plot_network_manifold(
     save(fig, "entropy_vs_accuracy")
 
     # Wasserstein distances between diagrams of 5 top and 5 random networks.
-    top, random = _top_and_random(accuracy, 5, seed)
+    top, random = _top_and_random(accuracy, 5, figure_seed)
     chosen = np.concatenate([top, random])
     matrix = store.read_array(persistence, "wasserstein/total")[np.ix_(chosen, chosen)]
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
@@ -89,12 +90,12 @@ def plot_network_manifold(
     ax.set_title("5 top (first) vs 5 random networks")
     save(fig, "wasserstein_heatmap")
 
-    # Dendrograms (Ward) of 5 top and 5 random networks' representations.
+    # Dendrograms (Ward, stored by characterize_networks) of 5 top and 5 random networks.
+    linkages = store.read_array(characterization_arrays, "linkage")
     fig, axes = plt.subplots(2, len(top), figsize=(2.6 * len(top), 4.6), squeeze=False)
     for row, group in enumerate((top, random)):
         for ax, i in zip(axes[row], group):
-            dendrogram(linkage(activations[i].astype(np.float64), "ward"), ax=ax, no_labels=True,
-                       color_threshold=0, above_threshold_color="k")
+            dendrogram(linkages[i], ax=ax, no_labels=True, color_threshold=0, above_threshold_color="k")
             ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=8)
             ax.set_yticks([])
     axes[0, 0].set_ylabel("top"), axes[1, 0].set_ylabel("random")
@@ -102,7 +103,7 @@ def plot_network_manifold(
 
     # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
     # One colour scale for all six, so that weaker separation reads as a darker map.
-    centroid = store.read_array(characterization, "centroid_matrices")
+    centroid = store.read_array(characterization_arrays, "centroid_matrices")
     shown = np.concatenate([top[:3], random[:3]])
     vmax = max(float(np.max(centroid[i])) for i in shown) or 1.0
     fig, axes = plt.subplots(2, 3, figsize=(9, 6), squeeze=False)
@@ -115,20 +116,17 @@ def plot_network_manifold(
     fig.colorbar(im, ax=axes.ravel().tolist(), label="distance between class centroids", shrink=0.8)
     save(fig, "class_structure")
 
-    # PHATE of the hidden layer for 4 high and 4 low networks, coloured by class.
-    order = np.argsort(-accuracy, kind="stable")
-    fig, axes = plt.subplots(2, 4, figsize=(12, 6), squeeze=False)
-    for row, group in enumerate((order[:4], order[-4:])):
-        for ax, i in zip(axes[row], group):
-            from ..diffusion import pairwise_distances
-
-            distances = pairwise_distances(activations[i].astype(np.float64))
-            ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=9)
-            if distances.max() < 1e-9:  # a dead network maps every point to the same place
+    # PHATE of the hidden layer of the best and the worst networks (embed_networks), by class.
+    groups = ("best", "worst")
+    columns = int(hidden["rank"].max()) + 1
+    fig, axes = plt.subplots(len(groups), columns, figsize=(3 * columns, 6), squeeze=False)
+    for row, group in enumerate(groups):
+        for (rank, frame), ax in zip(hidden[hidden["group"] == group].groupby("rank"), axes[row]):
+            ax.set_title(f"acc {frame['test_accuracy'].iloc[0]:.2f}", fontsize=9)
+            if frame["phate1"].isna().all():
                 ax.text(0.5, 0.5, "collapsed:\nall points equal", ha="center", va="center", transform=ax.transAxes)
             else:
-                coords = phate_embedding(distances, 5, seed)
-                ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab10", s=8)
+                ax.scatter(frame["phate1"], frame["phate2"], c=frame["label"], cmap="tab10", s=8)
             ax.set_xticks([]), ax.set_yticks([])
     save(fig, "hidden_layers")
     return written

@@ -1,0 +1,16 @@
+"""Pure kernels on arrays: no file I/O, no Snakemake, parameters checked on entry.
+
+One module per subject:
+
+- ``distances``: Euclidean distance matrices, Gram-form Frobenius distances between many
+  flattened matrices, the Table-1 metric (normalized top-N distance);
+- ``diffusion``: Gaussian kernels, diffusion operators, diffusion spectral entropy and mutual
+  information;
+- ``graphs``: kNN adjacency, adaptive Gaussian affinities, graph-signal smoothness;
+- ``persistence``: Vietoris-Rips diagrams, Wasserstein distances, total persistence, landscapes;
+- ``embedding``: PHATE of a precomputed distance matrix;
+- ``clustering``: class structure of a representation, Ward linkage and its flat clusters.
+
+Study steps open stores, map these kernels over items (with Dask where the items are many) and
+write the results; nothing here knows about stores or studies.
+"""

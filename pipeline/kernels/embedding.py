@@ -1,0 +1,49 @@
+"""Low-dimensional embeddings of items given their pairwise distances."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+
+def phate_embedding(distances: np.ndarray, knn: int, seed: int, n_components: int = 2) -> np.ndarray:
+    """PHATE embedding of items from a precomputed distance matrix.
+
+    Parameters
+    ----------
+    distances : np.ndarray
+        Symmetric nonnegative distances ``[m, m]``, ``m >= 4`` (PHATE's MDS divides by zero on
+        three items).
+    knn : int
+        PHATE's neighbourhood size; capped at ``m - 2`` (PHATE needs a neighbour beyond the
+        k-th to set its adaptive bandwidth).
+    seed : int
+        PHATE's random_state (its MDS); the same seed gives the same coordinates.
+    n_components : int
+        Output dimensions.
+
+    Returns
+    -------
+    np.ndarray
+        ``[m, n_components]`` float64 coordinates.
+
+    Notes
+    -----
+    ``knn_dist="precomputed_distance"`` is passed explicitly (PHATE's auto-detection looks only at
+    ``X[0, 0]``) and ``verbose=0`` keeps PHATE's logging quiet.
+    """
+    import phate
+
+    d = _checks.square(distances, "distances")
+    if d.shape[0] < 4:
+        raise ValueError(f"PHATE needs at least 4 items, got {d.shape[0]}")
+    operator = phate.PHATE(
+        n_components=n_components,
+        knn=min(int(knn), len(d) - 2),
+        knn_dist="precomputed_distance",
+        random_state=int(seed),
+        verbose=0,
+        n_jobs=1,
+    )
+    return np.asarray(operator.fit_transform(d), dtype=np.float64)

@@ -1,0 +1,81 @@
+"""Study ``network_manifold``: Abel et al., "Exploring the Manifold of Neural Networks Using
+Diffusion Geometry" (paper 003). Steps in :mod:`.steps` (analyses and tables) and
+:mod:`.figures`; this module registers the study and names its outputs without importing
+torch or matplotlib (Snakemake reads it each time it starts)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ...config import sweeps_named_in
+from .. import Study
+
+NAME = "network_manifold"
+# Tables in results/network_manifold/tables/ (each as .csv, .md and .html).
+TABLES = ("table1", "characterization_r2", "gft_smoothness")
+# Per-sweep stores and tables in results/network_manifold/<sweep>/.
+STORES = (
+    "representations.zarr",
+    "matrices.zarr",
+    "distances.zarr",
+    "characterization.zarr",
+    "persistence.zarr",
+    "suggested_network.zarr",
+)
+# Figures in results/network_manifold/<sweep>/figures/ (.png).
+FIGURES = ("manifolds", "entropy_vs_accuracy", "wasserstein_heatmap", "dendrograms", "class_structure", "hidden_layers")
+
+
+def path(config: Mapping, sweep: str, name: str) -> str:
+    """``results/network_manifold/<sweep>/<name>`` (``sweep`` may be a wildcard such as ``{sweep}``)."""
+    return f"{config['results']}/{NAME}/{sweep}/{name}"
+
+
+def table_path(config: Mapping, name: str, extension: str = "csv") -> str:
+    """``results/network_manifold/tables/<name>.<extension>``."""
+    return f"{config['results']}/{NAME}/tables/{name}.{extension}"
+
+
+def outputs(config: Mapping) -> list[str]:
+    """Every table, figure, suggestion and store of the study for the configured sweeps."""
+    sweeps = config[NAME]["sweeps"]
+    if not sweeps:
+        return []
+    targets = [table_path(config, name) for name in TABLES]
+    for sweep in sweeps:
+        targets += [path(config, sweep, f"figures/{name}.png") for name in FIGURES]
+        targets += [path(config, sweep, "suggestion.csv")]
+        targets += [path(config, sweep, name) for name in STORES]
+    return targets
+
+
+def check(config: Mapping) -> list[str]:
+    """The sweeps named in ``network_manifold.sweeps`` exist and are classification sweeps."""
+    return sweeps_named_in(config, NAME, task="classification")
+
+
+_STEPS = f"pipeline.studies.{NAME}.steps"
+STUDY = Study(
+    name=NAME,
+    title="Abel et al., the manifold of networks from diffusion geometry (paper 003)",
+    steps={
+        **{
+            step: f"{_STEPS}:{step}"
+            for step in (
+                "extract_representations",
+                "compute_network_matrices",
+                "compute_network_distances",
+                "characterize_networks",
+                "compute_persistence",
+                "embed_networks",
+                "suggest_hyperparameters",
+                "train_suggested_network",
+                "tabulate_suggestion",
+                "tabulate_network_manifold",
+            )
+        },
+        "plot_network_manifold": f"pipeline.studies.{NAME}.figures:plot_network_manifold",
+    },
+    outputs=outputs,
+    check=check,
+)
