@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/train.smk"
 # One line per study (its rules; the study itself is found by pipeline.studies.registered()).
 include: "rules/network_manifold.smk"
+include: "rules/loss_landscape.smk"
 
 
 rule all:

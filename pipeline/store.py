@@ -175,6 +175,7 @@ def create_population_store(
     n_snapshots: int,
     n_epochs: int,
     snapshot_dtype: str = "float32",
+    snapshot_metrics: bool = False,
 ) -> zarr.Group:
     """Create an empty population store laid out for ``spec``.
 
@@ -192,6 +193,9 @@ def create_population_store(
         Sizes of the snapshot and epoch axes.
     snapshot_dtype : {"float32", "float16"}
         Precision of the snapshot arrays.
+    snapshot_metrics : bool
+        Whether to hold ``snapshot_metrics/<name>`` [member, snapshot] (each snapshot's
+        parameters evaluated on the whole training and test sets).
     """
     members = len(spec["members"])
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
@@ -217,6 +221,10 @@ def create_population_store(
     metrics = root.create_group("metrics")
     for name in METRIC_NAMES:
         _array(metrics, name, (members, n_epochs), (members, n_epochs), "float32", np.nan)
+    if snapshot_metrics:
+        group = root.create_group("snapshot_metrics")
+        for name in METRIC_NAMES:
+            _array(group, name, (members, n_snapshots), (members, n_snapshots), "float32", np.nan)
     _array(root, "diverged_at", (members,), (members,), "int64", -1)
     root.attrs.update(
         {
@@ -264,6 +272,12 @@ def write_epoch_metrics(root: zarr.Group, epoch: int, metrics: Mapping[str, np.n
     """Write one epoch's metrics (each [member]) at 0-based ``epoch``."""
     for name, values in metrics.items():
         root["metrics"][name][:, epoch] = np.asarray(values, dtype=np.float32)
+
+
+def write_snapshot_metrics(root: zarr.Group, index: int, metrics: Mapping[str, np.ndarray]) -> None:
+    """Write one snapshot's metrics (each [member]) at snapshot ``index``."""
+    for name, values in metrics.items():
+        root["snapshot_metrics"][name][:, index] = np.asarray(values, dtype=np.float32)
 
 
 def write_diverged(root: zarr.Group, diverged_at: np.ndarray) -> None:
@@ -376,6 +390,15 @@ def final_weights_flat(path: str | Path, name: str) -> dask.array.Array:
     return da.concatenate(parts)
 
 
+def read_snapshot_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """Per-snapshot metrics ``{name: [member, snapshot]}`` of a finished store that recorded them."""
+    root = open_population(path)
+    if "snapshot_metrics" not in root:
+        raise StoreError(f"population store {path} holds no snapshot metrics (its sweep had snapshot_metrics: false)")
+    with checked(path):
+        return {name: array[...] for name, array in root["snapshot_metrics"].arrays()}
+
+
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """Per-epoch metrics ``{name: [member, epoch]}`` and ``diverged_at`` of a finished store."""
     root = open_population(path)
@@ -486,3 +509,62 @@ def write_json(value, path: str | Path) -> None:
 def read_json(path: str | Path):
     """Read a JSON document written by :func:`write_json`."""
     return json.loads(Path(path).read_text())
+
+
+def parameter_matrix(sources, target_bytes: int = 2**25):
+    """Flattened parameter vectors of many networks as one lazy Dask array ``[rows, features]``.
+
+    Parameters
+    ----------
+    sources : sequence of (path, kind, members)
+        Finished population stores. ``kind`` ``"final"`` gives one row per listed member (its
+        final parameters), ``"snapshots"`` one row per (member, snapshot), member-major.
+    target_bytes : int
+        About how many bytes (float32, all rows) one chunk holds.
+
+    Returns
+    -------
+    dask.array.Array
+        float32 ``[rows, features]``: every parameter tensor (sorted by name) flattened, rows in
+        the order of ``sources``. One chunk holds every row and a slab of one tensor's leading
+        axis (output channels), read straight from the stores, so a Gram matrix over the rows
+        (:func:`pipeline.kernels.distances.gram_matrix`) holds one slab at a time, whatever the
+        networks' size. A corrupted chunk raises :class:`CorruptStoreError` naming its store.
+    """
+    import dask
+    import dask.array as da
+
+    opened = [(Path(path), open_population(path), kind, [int(m) for m in members]) for path, kind, members in sources]
+    for path, _, kind, _ in opened:
+        if kind not in ("final", "snapshots"):
+            raise ValueError(f"parameter source kind must be 'final' or 'snapshots', got {kind!r} for {path}")
+    names = sorted(opened[0][1]["final"]["params"].array_keys())
+
+    def rows(root, kind, members):
+        return len(members) * (root.attrs["n_snapshots"] if kind == "snapshots" else 1)
+
+    n = sum(rows(root, kind, members) for _, root, kind, members in opened)
+
+    def read(name, start, stop):
+        blocks = []
+        for path, root, kind, members in opened:
+            with checked(path):
+                if kind == "final":
+                    block = root["final"]["params"][name].oindex[members, start:stop]
+                else:
+                    block = root["params"][name].oindex[members, :, start:stop]
+            blocks.append(np.asarray(block, dtype=np.float32).reshape(rows(root, kind, members), -1))
+        return np.concatenate(blocks)
+
+    columns = []
+    for name in names:
+        shape = opened[0][1]["final"]["params"][name].shape[1:]
+        per_unit = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+        leading = shape[0] if shape else 1
+        step = max(1, int(target_bytes // (4 * n * per_unit)))
+        for start in range(0, leading, step):
+            stop = min(leading, start + step)
+            columns.append(
+                da.from_delayed(dask.delayed(read)(name, start, stop), shape=(n, (stop - start) * per_unit), dtype=np.float32)
+            )
+    return da.concatenate(columns, axis=1)

@@ -68,7 +68,7 @@ def population_spec(config: Mapping, sweep_name: str, population: int) -> dict:
     members = [
         {"member": i, "network": names[i], **{k: _plain(table.at[i, k]) for k in GRID_KEYS}} for i in rows
     ]
-    keys = ("optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "seed")
+    keys = ("optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "snapshot_metrics", "seed")
     return {
         "sweep": sweep_name,
         "population": population,
@@ -107,6 +107,7 @@ def training_settings(training: Mapping):
         augment=training["augment"],
         snapshot_every=training["snapshot_every"],
         seed=training["seed"],
+        snapshot_metrics=training["snapshot_metrics"],
     )
 
 
@@ -149,28 +150,68 @@ def train_population_job(
     init_store, init_member
         Store and in-store index of the network every member starts from (fine-tuning).
     """
+    from .train import initial_population, population_from_states, repeat_state
+
+    data = load_spec_dataset(spec, data_root, download)
+    shape = (spec["architecture"], data.input_shape, data.num_outputs)
+    if init_store:
+        params, buffers = store.read_final_params(init_store, init_member)
+        members = len(spec["members"])
+        start = population_from_states(*shape, repeat_state(params, members), repeat_state(buffers, members))
+    else:
+        start = initial_population(*shape, members_of(spec))
+    return run_population(spec, population_store, data, start, device=device, threads=threads, progress=progress)
+
+
+def members_of(spec: Mapping) -> list:
+    """The ``Member`` (hyperparameters) of every network of a population spec."""
+    from .train import Member
+
+    return [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
+
+
+def run_population(
+    spec: Mapping,
+    population_store: str | Path,
+    data,
+    start: tuple,
+    *,
+    device: str = "auto",
+    threads: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Train a population from its starting state and write its store, resumably.
+
+    Parameters
+    ----------
+    spec : mapping
+        The population spec (JSON): its ``members`` (grid keys, plus any record of the caller's),
+        ``training`` block and identity. Stored with its hash; a partial store of the same spec
+        is resumed from its last saved state (bit-identical on CPU), any other is started afresh.
+    population_store : path
+        The finished store's path (written at ``<path>.partial`` and moved into place).
+    data : Dataset
+        What the population trains on.
+    start : (base, params, buffers)
+        The starting state, from :mod:`pipeline.train.init` (fresh networks, one network
+        repeated, or each member its own); it must follow from ``spec`` alone, since a resumed
+        run rebuilds it before loading its saved state.
+    device, threads, progress
+        Training device (``auto``, ``cpu``, ``cuda``), torch threads, progress bar.
+    """
     import torch
 
-    from .train import Member, PopulationTrainer, initial_population, population_from_states, repeat_state, select_device
+    from .train import PopulationTrainer, select_device
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
     output = Path(population_store)
-    data = load_spec_dataset(spec, data_root, download)
-    members = [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
-    shape = (spec["architecture"], data.input_shape, data.num_outputs)
-    if init_store:
-        params, buffers = store.read_final_params(init_store, init_member)
-        base, params, buffers = population_from_states(
-            *shape, repeat_state(params, len(members)), repeat_state(buffers, len(members))
-        )
-    else:
-        base, params, buffers = initial_population(*shape, members)
+    base, params, buffers = start
     settings = training_settings(spec["training"])
-    trainer = PopulationTrainer(base, params, buffers, members, data, settings, select_device(device))
+    trainer = PopulationTrainer(base, params, buffers, members_of(spec), data, settings, select_device(device))
     log.info(
-        "population %s/%d: %d networks, %d steps on %s (%d threads)",
-        spec["sweep"], spec["population"], len(members), trainer.total_steps, trainer.device, threads,
+        "population %s/%s: %d networks, %d steps on %s (%d threads)",
+        spec["sweep"], spec["population"], len(spec["members"]), trainer.total_steps, trainer.device, threads,
     )
 
     partial = store.partial_path(output)
@@ -190,6 +231,7 @@ def train_population_job(
             n_snapshots=len(trainer.snapshot_steps),
             n_epochs=settings.epochs,
             snapshot_dtype=spec["training"]["snapshot_dtype"],
+            snapshot_metrics=settings.snapshot_metrics,
         )
 
     def on_epoch_end(epoch, metrics):
@@ -198,11 +240,14 @@ def train_population_job(
     def on_snapshot(index, step, params, buffers):
         store.write_snapshot(root, index, step, params, buffers)
 
+    def on_snapshot_metrics(index, metrics):
+        store.write_snapshot_metrics(root, index, metrics)
+
     def on_checkpoint(step, state):
         store.write_diverged(root, state["diverged_at"])
         store.save_resume_state(root, step, state)
 
-    trainer.run(on_snapshot, on_epoch_end, on_checkpoint, progress=progress)
+    trainer.run(on_snapshot, on_epoch_end, on_checkpoint, progress=progress, on_snapshot_metrics=on_snapshot_metrics)
     store.write_diverged(root, trainer.diverged_at.cpu().numpy())
     final = store.finalize_store(root, output, trainer.numpy_params(), trainer.numpy_buffers())
     log.info("population written to %s in %.1f s", final, time.perf_counter() - started)

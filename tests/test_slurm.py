@@ -82,6 +82,12 @@ def slurm_cluster() -> int:
     return int(cpus[0])
 
 
+GROUPED_NETWORK_MANIFOLD = (
+    "extract_representations", "compute_network_matrices", "compute_network_distances", "characterize_networks",
+    "compute_persistence", "embed_networks", "plot_network_manifold",
+)
+
+
 def _slurm_jobs_run_in(workdir) -> list[str]:
     """States of the SLURM jobs whose working directory was ``workdir`` (from the job completion log)."""
     config = Path("/etc/slurm/slurm.conf").read_text()
@@ -102,9 +108,15 @@ def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
     table = pd.read_parquet(workdir / "results/zoo/mlp_tiny/metrics.parquet")
     assert len(table) == 8 and table["test_accuracy"].between(0, 1).all()
     assert (workdir / "results/network_manifold/tables/table1.csv").exists()
-    # SLURM really ran them, grouped: 3 training populations (2 of mlp_tiny, 1 fine-tune), the
-    # suggested network's training, and one job for the seven analysis steps of the sweep.
-    assert _slurm_jobs_run_in(workdir) == ["COMPLETED"] * 5
+    assert (workdir / "results/loss_landscape/tables/table1.csv").exists()
+    # SLURM really ran every submission, and the network-manifold sweep's seven analysis steps as
+    # one group job (the rules' group:): one SLURM log for the group, none for the steps alone
+    submitted = log.count("has been submitted with SLURM jobid")
+    assert submitted >= 5 and _slurm_jobs_run_in(workdir) == ["COMPLETED"] * submitted
+    slurm_logs = workdir / ".snakemake/slurm_logs"
+    assert len(list((slurm_logs / "group_network_manifold").rglob("*.log"))) == 1, sorted(p.name for p in slurm_logs.iterdir())
+    for rule in GROUPED_NETWORK_MANIFOLD:
+        assert not (slurm_logs / f"rule_{rule}").exists(), f"{rule} was submitted on its own"
 
 
 def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):

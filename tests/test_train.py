@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from torch.func import functional_call
 
 from pipeline.data import load_dataset
 from pipeline.models import build_model
@@ -171,7 +172,9 @@ def test_mlp_fast_path_equals_the_vmapped_module(digits, architecture):
     trainer = PopulationTrainer(base, params, buffers, members, digits, TrainingSettings(epochs=1, batch_size=16))
     x = digits.x_train[:16]
     fast = trainer._forward_all(trainer.params, trainer.buffers, x)
-    vmapped = torch.vmap(trainer._forward, in_dims=(0, 0, None))(trainer.params, trainer.buffers, x)
+    vmapped = torch.vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)), in_dims=(0, 0, None))(
+        trainer.params, trainer.buffers, x
+    )
     assert fast.shape == (4, 16, digits.num_outputs)
     torch.testing.assert_close(fast, vmapped, rtol=1e-5, atol=1e-6)
     # and the weight gradients, which the optimizer then updates contiguously
@@ -217,3 +220,28 @@ def test_activations_of_any_set_of_layers_equal_each_network_alone(digits):
         torch.testing.assert_close(acts["input"][i], x.flatten(1))  # as the MLP sees it
     with pytest.raises(ValueError, match="unknown layers"):
         population_activations(base, params, buffers, x, ["conv1"])
+
+
+def test_snapshot_metrics_score_each_snapshots_parameters(digits):
+    # label noise too: the training metrics use each member's own (noisy) labels
+    members = [make_member(lr=0.1, momentum=0.9), make_member(lr=0.05, label_noise=1.0)]
+    trainer = _trainer(digits, members, epochs=2, snapshot_metrics=True)
+    params, metrics = {}, {}
+    trainer.run(
+        on_snapshot=lambda i, step, p, b: params.__setitem__(i, p),
+        on_snapshot_metrics=lambda i, m: metrics.__setitem__(i, m),
+        progress=False,
+    )
+    assert sorted(metrics) == sorted(params) == [0, 1, 2]
+    for index in (0, 2):
+        # the same numbers as evaluating that snapshot's parameters afresh
+        check = _trainer(digits, members)
+        with torch.no_grad():
+            for name, value in params[index].items():
+                check.params[name].copy_(torch.as_tensor(value))
+        loss, accuracy = check.evaluate(check.x_train, check.y_train)
+        np.testing.assert_allclose(metrics[index]["train_loss"], loss, rtol=1e-6)
+        np.testing.assert_allclose(metrics[index]["train_accuracy"], accuracy)
+        test_loss, _ = check.evaluate(digits.x_test, digits.y_test)
+        np.testing.assert_allclose(metrics[index]["test_loss"], test_loss, rtol=1e-6)
+    assert metrics[2]["train_loss"][0] < metrics[0]["train_loss"][0]  # it learned

@@ -26,13 +26,18 @@ def test_paper_config_builds_its_dag(workdir):
     # 1 MLP + 4 CNN + 1 ResNet-9 pre-train + 8 fine-tune + 36 x 1 WResNet + 1 random-label populations
     assert counts["train_population"] == 1 + 4 + 1 + 8 + 36 + 1
     assert counts["collect_sweep_metrics"] == 4 + 36 + 1  # one table per sweep
+    # loss landscapes: every population of the 108 WResNets (36 of 3) and the memorizer, sampled
+    assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == 36 + 1
+    assert counts["tabulate_loss_landscape"] == counts["plot_loss_landscape"] == 1
 
 
 def test_default_config_builds_its_dag(workdir):
     result = run_snakemake("--dry-run", "--cores", "2", workdir=workdir)
     counts = _job_counts(result.stdout)
-    # 2 MLP + 2 CNN populations of 100, 1 ResNet-9 pre-train, 1 population of 50 fine-tunes
-    assert counts["train_population"] == 2 + 2 + 1 + 1
+    # 2 MLP + 2 CNN populations of 100, 1 ResNet-9 pre-train, 1 population of 50 fine-tunes; the
+    # loss-landscape CNNs (4 variants of 6) and their memorizer
+    assert counts["train_population"] == 2 + 2 + 1 + 1 + 4 + 1
+    assert counts["sample_jump_retrain"] == counts["embed_landscape"] == 4 + 1
     # every analysis step of network_manifold once per analysed sweep, the tables once
     assert counts["extract_representations"] == counts["plot_network_manifold"] == 3
     assert counts["train_suggested_network"] == counts["tabulate_suggestion"] == 3

@@ -7,7 +7,9 @@ import numpy as np
 from . import _checks
 
 
-def phate_embedding(distances: np.ndarray, knn: int, seed: int, n_components: int = 2) -> np.ndarray:
+def phate_embedding(
+    distances: np.ndarray, knn: int, seed: int, n_components: int = 2, mds_dist: str = "euclidean", potential: bool = False
+):
     """PHATE embedding of items from a precomputed distance matrix.
 
     Parameters
@@ -22,11 +24,17 @@ def phate_embedding(distances: np.ndarray, knn: int, seed: int, n_components: in
         PHATE's random_state (its MDS); the same seed gives the same coordinates.
     n_components : int
         Output dimensions.
+    mds_dist : str
+        The distance between rows of the diffusion potential that PHATE's MDS preserves
+        (``"euclidean"``, the potential distance; ``"cosine"`` for the loss-landscape paper's
+        cosine PHATE).
+    potential : bool
+        Also return PHATE's diffusion potential ``[m, m]`` (``-log P^t``, rows = items).
 
     Returns
     -------
-    np.ndarray
-        ``[m, n_components]`` float64 coordinates.
+    np.ndarray or (np.ndarray, np.ndarray)
+        ``[m, n_components]`` float64 coordinates, and the potential when asked for.
 
     Notes
     -----
@@ -42,8 +50,12 @@ def phate_embedding(distances: np.ndarray, knn: int, seed: int, n_components: in
         n_components=n_components,
         knn=min(int(knn), len(d) - 2),
         knn_dist="precomputed_distance",
+        mds_dist=mds_dist,
         random_state=int(seed),
         verbose=0,
         n_jobs=1,
     )
-    return np.asarray(operator.fit_transform(d), dtype=np.float64)
+    coordinates = np.asarray(operator.fit_transform(d), dtype=np.float64)
+    if potential:
+        return coordinates, np.asarray(operator.diff_potential, dtype=np.float64)
+    return coordinates

@@ -28,16 +28,43 @@ def knn_adjacency(x: np.ndarray, k: int) -> np.ndarray:
     np.ndarray
         ``[n, n]`` float64 with entries in {0, 1}, symmetric, zero diagonal.
     """
-    x = _checks.points(x)
-    n = x.shape[0]
+    return knn_adjacency_of_distances(pairwise_distances(_checks.points(x)), k)
+
+
+def knn_adjacency_of_distances(distances: np.ndarray, k: int) -> np.ndarray:
+    """Symmetric 0/1 adjacency joining each item to its ``k`` NEAREST others (smallest distances).
+
+    The union of every item's k nearest (a point is never its own neighbour, so duplicates of a
+    point still count; ties go to the lower index). The loss-landscape paper's public code took
+    the k largest entries of the PHATE potential, i.e. the least reachable points: not this.
+
+    Parameters
+    ----------
+    distances : np.ndarray
+        Symmetric nonnegative ``[n, n]`` distances.
+    k : int
+        ``1 <= k <= n - 1``.
+
+    Returns
+    -------
+    np.ndarray
+        ``[n, n]`` float64 in {0, 1}, symmetric, zero diagonal.
+    """
+    d = _checks.square(distances, "distances").copy()
+    n = d.shape[0]
     k = _checks.integer_in(k, 1, n - 1, "k")
-    d = pairwise_distances(x)
-    # Exclude self-matches so that duplicates of a point still count as neighbours.
     np.fill_diagonal(d, np.inf)
     nearest = np.argsort(d, axis=1, kind="stable")[:, :k]
     a = np.zeros((n, n))
     a[np.repeat(np.arange(n), k), nearest.ravel()] = 1.0
     return np.maximum(a, a.T)
+
+
+def edges_of(adjacency: np.ndarray) -> np.ndarray:
+    """The edges ``[E, 2]`` (``i < j``, in row-major order) of a symmetric 0/1 adjacency."""
+    a = _checks.square(adjacency, "adjacency")
+    i, j = np.nonzero(np.triu(a, 1))
+    return np.column_stack([i, j]).astype(np.int64)
 
 
 def affinity_from_distances(distances: np.ndarray, k: int) -> np.ndarray:

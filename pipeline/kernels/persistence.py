@@ -286,3 +286,102 @@ def persistence_landscape(diagram: np.ndarray, k_max: int, grid: np.ndarray) -> 
     landscape.grid_ = grid  # gudhi's documented attribute: the positions it samples
     values = landscape.transform([finite])[0].reshape(int(k_max), grid.size)
     return values / np.sqrt(2.0)
+
+
+COMPLEXES = ("graph", "flag")
+
+
+def graph_persistence(values: np.ndarray, edges: np.ndarray, complex: str) -> list[np.ndarray]:
+    """H0 and H1 diagrams of the sublevel filtration of a vertex function on a graph.
+
+    A vertex enters at its value, an edge at the larger of its endpoints' values (Horoi et al.,
+    Sec. 2.2). Two complexes:
+
+    - ``"graph"``: the graph itself (the loss-landscape paper's public code). A cycle of a graph
+      never dies; H0 is computed by union-find with the elder rule (here, not in gudhi: a pass
+      over the sorted edges, tested equal to gudhi's).
+    - ``"flag"``: the flag (clique) complex of the graph, through gudhi's SimplexTree: a triangle
+      enters with its last edge (the max of its vertices), so cycles can be filled and die.
+
+    Essential classes (the components that never merge, the cycles never filled) keep an
+    infinite death; :func:`close_essential` closes them at the largest filtration value, as the
+    public code does. Zero-length pairs are left out (they add nothing to total persistence).
+
+    Parameters
+    ----------
+    values : np.ndarray
+        ``[n]`` finite vertex values (the loss of each sample), vertex ``i`` = ``values[i]``.
+    edges : np.ndarray
+        ``[E, 2]`` vertex indices.
+    complex : {"graph", "flag"}
+
+    Returns
+    -------
+    list of np.ndarray
+        ``[H0, H1]``, each ``[k, 2]`` (birth, death); essential classes die at ``np.inf``.
+    """
+    if complex not in COMPLEXES:
+        raise ValueError(f"complex must be one of {COMPLEXES}, got {complex!r}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError("values must be a non-empty 1-D array of finite numbers")
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if edges.size and (edges.min() < 0 or edges.max() >= len(values) or np.any(edges[:, 0] == edges[:, 1])):
+        raise ValueError(f"edges must join two different vertices among 0..{len(values) - 1}")
+    edge_values = np.maximum(values[edges[:, 0]], values[edges[:, 1]]) if edges.size else np.empty(0)
+    if complex == "graph":
+        diagrams = _union_find_persistence(values, edges, edge_values)
+    else:
+        diagrams = _flag_persistence(values, edges, edge_values)
+    out = []
+    for diagram in diagrams:
+        diagram = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
+        out.append(diagram[diagram[:, 1] > diagram[:, 0]])
+    return out
+
+
+def close_essential(diagram: np.ndarray, top: float) -> np.ndarray:
+    """``diagram`` with every infinite death replaced by ``top`` (the largest filtration value):
+    the loss-landscape public code's convention, which makes every class count in total
+    persistence (an essential H0 class then adds ``(top - min)^2``, the loss range squared).
+    Pairs that become zero-length are dropped."""
+    diagram = _as_diagram(diagram, "diagram").copy()
+    diagram[~np.isfinite(diagram[:, 1]), 1] = float(top)
+    return diagram[diagram[:, 1] > diagram[:, 0]]
+
+
+def _union_find_persistence(values, edges, edge_values):
+    parent = np.arange(len(values))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    h0, h1 = [], []
+    # the vertex order breaks ties: of two components born at the same value, the later-indexed dies
+    for e in np.lexsort((np.arange(len(edges)), edge_values)):
+        u, v = find(edges[e, 0]), find(edges[e, 1])
+        if u == v:
+            h1.append((edge_values[e], np.inf))
+            continue
+        old, young = (u, v) if (values[u], u) <= (values[v], v) else (v, u)
+        h0.append((values[young], edge_values[e]))
+        parent[young] = old
+    roots = {find(i) for i in range(len(values))}
+    h0 += [(values[r], np.inf) for r in sorted(roots)]
+    return h0, h1
+
+
+def _flag_persistence(values, edges, edge_values):
+    import gudhi
+
+    tree = gudhi.SimplexTree()
+    for i, value in enumerate(values):
+        tree.insert([i], filtration=float(value))
+    for (u, v), value in zip(edges, edge_values):
+        tree.insert([int(u), int(v)], filtration=float(value))
+    tree.expansion(2)  # triangles of the graph, each at the max of its edges
+    tree.compute_persistence(homology_coeff_field=COEFFICIENT_FIELD, min_persistence=0.0, persistence_dim_max=True)
+    return [tree.persistence_intervals_in_dimension(d) for d in (0, 1)]

@@ -18,10 +18,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call
 
 from ..data import Dataset
-from ..models import MLP
+from .forward import evaluate_members, member_losses, population_forward
 from .optim import member_update, optimizer_slots, per_member
 from .settings import Member, TrainingSettings
 
@@ -45,6 +44,27 @@ def _seeded(*parts: int) -> torch.Generator:
 
 
 _PURPOSE_ORDER, _PURPOSE_AUGMENT, _PURPOSE_LABELS = 1, 2, 3
+
+
+def member_targets(data: Dataset, members: Sequence[Member], seed: int) -> torch.Tensor:
+    """Training targets per member ``[member, n]``, with each member's label noise applied.
+
+    The noisy labels depend on the population's ``seed`` and the member's ``init_seed`` and
+    ``label_noise`` only, so a network retrained or evaluated later sees the labels it was
+    trained on (the memorization networks' random labels)."""
+    y = data.y_train
+    rows = []
+    for mb in members:
+        row = y.clone()
+        if mb.label_noise > 0:
+            if data.task != "classification":
+                raise ValueError("label_noise applies to classification datasets only")
+            gen = _seeded(seed, _PURPOSE_LABELS, mb.init_seed, round(mb.label_noise * 1e6))
+            n_noisy = int(round(mb.label_noise * len(y)))
+            chosen = torch.randperm(len(y), generator=gen)[:n_noisy]
+            row[chosen] = torch.randint(0, data.num_classes, (n_noisy,), generator=gen)
+        rows.append(row)
+    return torch.stack(rows)
 
 
 @dataclass
@@ -107,27 +127,11 @@ class PopulationTrainer:
         self.steps_per_epoch = settings.steps_per_epoch(self.n_train)
         self.total_steps = settings.epochs * self.steps_per_epoch
         self.snapshot_steps = settings.snapshot_steps(self.n_train)
-        if isinstance(base, MLP):
-            self._forward_all = self._mlp_forward_all
-        else:
-            self._forward_all = torch.vmap(self._forward, in_dims=(0, 0, None), randomness="error")
+        self._forward_all = population_forward(base, self.device)
 
     # ------------------------------------------------------------------ data
     def _member_labels(self) -> torch.Tensor:
-        """Training targets per member ``[member, n]``, with each member's label noise applied."""
-        y = self.data.y_train
-        rows = []
-        for mb in self.members:
-            row = y.clone()
-            if mb.label_noise > 0:
-                if not self.classification:
-                    raise ValueError("label_noise applies to classification datasets only")
-                gen = _seeded(self.settings.seed, _PURPOSE_LABELS, mb.init_seed, round(mb.label_noise * 1e6))
-                n_noisy = int(round(mb.label_noise * len(y)))
-                chosen = torch.randperm(len(y), generator=gen)[:n_noisy]
-                row[chosen] = torch.randint(0, self.data.num_classes, (n_noisy,), generator=gen)
-            rows.append(row)
-        return torch.stack(rows)
+        return member_targets(self.data, self.members, self.settings.seed)
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         return torch.randperm(self.n_train, generator=_seeded(self.settings.seed, _PURPOSE_ORDER, epoch))
@@ -150,54 +154,6 @@ class PopulationTrainer:
         out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
         return out.permute(0, 3, 1, 2).contiguous()
 
-    # --------------------------------------------------------------- forward
-    def _forward(self, params, buffers, x):
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            out = functional_call(self.base, (params, buffers), (x,))
-        return out.float()
-
-    def _mlp_forward_all(self, params, buffers, x):
-        """Every member's MLP output ``[member, batch, out]``, in the layout that suits CPU BLAS.
-
-        Equal to the vmapped module (tested) but about 1.7x faster per training step: the
-        shared minibatch makes the first layer of all members one GEMM, activations are kept as
-        ``[member, features, batch]`` so every matmul and every weight gradient is contiguous
-        (vmap's weight gradients come out transposed, which makes each optimizer pass strided).
-        """
-        layers = len(self.base.layers)
-        bias = self.base.layers[0].bias is not None
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            weight = params["layers.0.weight"]
-            m, width, fan_in = weight.shape
-            flat_weight, x = weight.reshape(m * width, fan_in), x.flatten(1).T
-            if bias:
-                h = torch.addmm(params["layers.0.bias"].reshape(m * width, 1), flat_weight, x)
-            else:
-                h = flat_weight @ x
-            h = h.view(m, width, -1)
-            for i in range(1, layers):
-                h = self.base.activation(h)
-                weight = params[f"layers.{i}.weight"]
-                h = torch.baddbmm(params[f"layers.{i}.bias"][:, :, None], weight, h) if bias else torch.bmm(weight, h)
-        # contiguous: the loss's reductions along the class axis are slow on a strided view
-        return h.transpose(1, 2).float().contiguous()
-
-    def _losses(self, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean"):
-        """Per-member loss and correct count from outputs ``[member, batch, ...]``.
-
-        Computed outside vmap, over all members at once, as logsumexp minus the target logit:
-        the same cross-entropy as F.cross_entropy, ~3x faster here because torch's CPU
-        log-softmax is slow along a short (10-class) last dimension.
-        """
-        m = out.shape[0]
-        if self.classification:
-            loss = torch.logsumexp(out, -1) - out.gather(-1, y.unsqueeze(-1)).squeeze(-1)
-            correct = (out.argmax(-1) == y).sum(1)
-        else:
-            loss = (out.squeeze(-1) - y).square()
-            correct = torch.zeros(m, dtype=torch.int64, device=out.device)
-        return (loss.mean(1) if reduction == "mean" else loss.sum(1)), correct
-
     def _new_accumulator(self) -> EpochAccumulator:
         m = len(self.members)
         return EpochAccumulator(
@@ -210,7 +166,7 @@ class PopulationTrainer:
         self.base.train()
         # BatchNorm statistics of a frozen (or newly diverging) member must not move either.
         saved_buffers = {k: v.clone() for k, v in self.buffers.items()}
-        losses, correct = self._losses(self._forward_all(self.params, self.buffers, x), y)
+        losses, correct = member_losses(self._forward_all(self.params, self.buffers, x), y, self.classification)
         names = list(self.params)
         params = [self.params[k] for k in names]
         grads = list(torch.autograd.grad(losses.sum(), params))
@@ -242,23 +198,20 @@ class PopulationTrainer:
         return self.settings.gamma**passed
 
     # ------------------------------------------------------------ evaluation
-    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Mean loss and accuracy of every member on ``(x, y)`` (eval mode)."""
-        self.base.eval()
-        loss = torch.zeros(len(self.members), dtype=torch.float64, device=self.device)
-        correct = torch.zeros(len(self.members), dtype=torch.int64, device=self.device)
-        for start in range(0, len(x), self.settings.eval_batch_size):
-            xb = x[start : start + self.settings.eval_batch_size]
-            yb = y[start : start + self.settings.eval_batch_size]
-            batch_loss, batch_correct = self._losses(
-                self._forward_all(self.params, self.buffers, xb), yb.expand(len(self.members), -1), "sum"
-            )
-            loss += batch_loss.double()
-            correct += batch_correct
-        n = len(x)
-        acc = (correct.double() / n).cpu().numpy() if self.classification else np.full(len(self.members), np.nan)
-        return (loss / n).cpu().numpy(), acc
+        """Mean loss and accuracy of every member on ``(x, y)`` (eval mode); ``y`` is ``[n]`` or
+        ``[member, n]``."""
+        return evaluate_members(
+            self._forward_all, self.base, self.params, self.buffers, x, y, self.classification, self.settings.eval_batch_size
+        )
+
+    def snapshot_metrics(self) -> dict[str, np.ndarray]:
+        """Loss and accuracy of every member's current parameters on the whole training set (with
+        its own labels, label noise included) and test set, in eval mode: what the parameters of a
+        snapshot score, unlike the epoch metrics' running average over the epoch's minibatches."""
+        train_loss, train_acc = self.evaluate(self.x_train, self.y_train)
+        test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
+        return {"train_loss": train_loss, "train_accuracy": train_acc, "test_loss": test_loss, "test_accuracy": test_acc}
 
     def epoch_metrics(self) -> dict[str, np.ndarray]:
         test_loss, test_acc = self.evaluate(self.x_test, self.y_test)
@@ -324,6 +277,7 @@ class PopulationTrainer:
         on_epoch_end: Callable[[int, dict], None] | None = None,
         on_checkpoint: Callable[[int, dict], None] | None = None,
         progress: bool = True,
+        on_snapshot_metrics: Callable[[int, dict], None] | None = None,
     ) -> None:
         """Train from ``self.step`` to the end.
 
@@ -335,10 +289,20 @@ class PopulationTrainer:
             Called after each epoch (0-based) with per-member metric arrays.
         on_checkpoint : callable(step, state), optional
             Called after each snapshot with the resumable state (see :meth:`state_dict`).
+        on_snapshot_metrics : callable(index, metrics), optional
+            With ``settings.snapshot_metrics``, called at each snapshot with
+            :meth:`snapshot_metrics` (before the resumable state is saved).
         """
         snapshot_index = {s: i for i, s in enumerate(self.snapshot_steps)}
-        if self.step == 0 and on_snapshot:
-            on_snapshot(0, 0, self.numpy_params(), self.numpy_buffers())
+
+        def snapshot(index):
+            if on_snapshot:
+                on_snapshot(index, self.step, self.numpy_params(), self.numpy_buffers())
+            if self.settings.snapshot_metrics and on_snapshot_metrics:
+                on_snapshot_metrics(index, self.snapshot_metrics())
+
+        if self.step == 0:
+            snapshot(0)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -367,8 +331,7 @@ class PopulationTrainer:
                 if bar is not None:
                     bar.set_postfix(test_acc=f"{np.nanmax(metrics['test_accuracy']):.3f}", refresh=False)
             if self.step in snapshot_index:
-                if on_snapshot:
-                    on_snapshot(snapshot_index[self.step], self.step, self.numpy_params(), self.numpy_buffers())
+                snapshot(snapshot_index[self.step])
                 if on_checkpoint and self.step < self.total_steps:
                     on_checkpoint(self.step, self.state_dict())
         if bar is not None:

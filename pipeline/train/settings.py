@@ -46,6 +46,7 @@ class TrainingSettings:
     augment: bool = False
     snapshot_every: int | str = "epoch"
     seed: int = 0
+    snapshot_metrics: bool = False
     eval_batch_size: int = 1024
 
     def __post_init__(self):

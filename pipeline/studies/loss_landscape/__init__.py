@@ -1,0 +1,130 @@
+"""Study ``loss_landscape``: Horoi et al., "Exploring the Geometry and Topology of Neural Network
+Loss Landscapes" (paper 002). Steps in :mod:`.steps` and :mod:`.figures`; this module registers
+the study and names its outputs without importing torch or matplotlib."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .. import Study
+
+NAME = "loss_landscape"
+# One job of each per population store of an optimum sweep, under <sweep>/population_<i>/.
+POPULATION_STORES = ("jump_retrain.zarr", "probes.zarr", "landscape.zarr")
+TABLES = ("optima", "table1", "table1_by_classifier", "persistence_by_weight_decay")
+FIGURES = ("embedding_methods", "samplings", "good_bad_memorization", "total_persistence")
+
+
+def optimum_sweeps(config: Mapping) -> list[str]:
+    """The sweeps whose networks are optima: each named sweep, or every sweep of a named family,
+    then the memorization sweep (if any), in config order."""
+    named = config[NAME]["sweeps"]
+    sweeps = [s for s, sweep in config["sweeps"].items() if s in named or sweep.get("family") in named]
+    memorization = config[NAME]["memorization"]
+    if memorization and memorization not in sweeps:
+        sweeps.append(memorization)
+    return sweeps
+
+
+def populations(config: Mapping) -> list[tuple[str, int]]:
+    """Every (sweep, population) of the optimum sweeps: one sampling job of each kind per pair."""
+    from ...zoo import n_populations
+
+    return [(s, p) for s in optimum_sweeps(config) for p in range(n_populations(config["sweeps"][s]))]
+
+
+def example_population(config: Mapping) -> tuple[str, int]:
+    """The (sweep, population) holding the example optimum of Figs. 1 and 2 (the first optimum
+    when none is named)."""
+    from ...zoo import sweep_paramspace
+
+    example = config[NAME]["example"]
+    for sweep in optimum_sweeps(config):
+        names = list(sweep_paramspace(config["sweeps"][sweep]).instance_patterns)
+        if example is None or example in names:
+            index = 0 if example is None else names.index(example)
+            return sweep, index // config["sweeps"][sweep]["population_size"]
+    raise ValueError(f"{NAME}.example {example!r} is not a network of the optimum sweeps")
+
+
+def population_path(config: Mapping, sweep: str, population, name: str) -> str:
+    """``results/loss_landscape/<sweep>/population_<i>/<name>`` (wildcards allowed)."""
+    population = f"{int(population):03d}" if str(population).isdigit() else population
+    return f"{config['results']}/{NAME}/{sweep}/population_{population}/{name}"
+
+
+def population_paths(config: Mapping, name: str) -> list[str]:
+    """One ``name`` store per population of optima, in the order of :func:`populations`."""
+    return [population_path(config, s, p, name) for s, p in populations(config)]
+
+
+def path(config: Mapping, name: str) -> str:
+    """``results/loss_landscape/<name>``."""
+    return f"{config['results']}/{NAME}/{name}"
+
+
+def outputs(config: Mapping) -> list[str]:
+    """Every table, figure and store of the study."""
+    if not config[NAME]["sweeps"]:
+        return []
+    targets = [path(config, f"tables/{name}.csv") for name in TABLES]
+    targets += [path(config, f"figures/{name}.png") for name in FIGURES]
+    targets += [path(config, "embedding_comparison.parquet")]
+    targets += [population_path(config, s, p, name) for s, p in populations(config) for name in POPULATION_STORES]
+    return targets
+
+
+def check(config: Mapping) -> list[str]:
+    """Named sweeps (or families) exist and are classification sweeps; the memorization sweep
+    exists and has random labels; the example is a network of an optimum sweep; the
+    cross-validation has enough optima per class to stratify."""
+    from ...data import DATASET_TASKS
+    from ...zoo import sweep_paramspace, sweep_size
+
+    block, sweeps = config[NAME], config["sweeps"]
+    problems = []
+    for index, name in enumerate(block["sweeps"]):
+        members = [s for s, sweep in sweeps.items() if s == name or sweep.get("family") == name]
+        if not members:
+            problems.append(f"config key '{NAME}.sweeps[{index}]': no sweep or sweep family named {name!r}")
+        elif any(DATASET_TASKS[sweeps[s]["dataset"]] != "classification" for s in members):
+            problems.append(f"config key '{NAME}.sweeps[{index}]': {name!r} is not a classification sweep")
+    memorization = block["memorization"]
+    if memorization and memorization not in sweeps:
+        problems.append(f"config key '{NAME}.memorization': no sweep named {memorization!r}")
+    elif memorization and 1.0 not in sweeps[memorization]["grid"]["label_noise"]:
+        problems.append(f"config key '{NAME}.memorization': sweep {memorization!r} has no network on random labels (label_noise 1.0)")
+    if problems or not block["sweeps"]:
+        return problems
+    networks = [n for s in optimum_sweeps(config) for n in sweep_paramspace(sweeps[s]).instance_patterns]
+    if block["example"] is not None and block["example"] not in networks:
+        problems.append(f"config key '{NAME}.example': {block['example']!r} is not a network of the optimum sweeps")
+    total = sum(sweep_size(sweeps[s]) for s in optimum_sweeps(config) if s != memorization)
+    smallest = total // block["generalization_classes"]
+    if block["classifiers"]["folds"] > smallest:
+        problems.append(
+            f"config key '{NAME}.classifiers.folds': {block['classifiers']['folds']} folds need at least that many optima "
+            f"per class; {total} optima in {block['generalization_classes']} generalization classes give {smallest}"
+        )
+    return problems
+
+
+STUDY = Study(
+    name=NAME,
+    title="Horoi et al., geometry and topology of loss landscapes (paper 002)",
+    steps={
+        **{
+            step: f"pipeline.studies.{NAME}.steps:{step}"
+            for step in (
+                "sample_jump_retrain",
+                "sample_probes",
+                "embed_landscape",
+                "compare_embeddings",
+                "tabulate_loss_landscape",
+            )
+        },
+        "plot_loss_landscape": f"pipeline.studies.{NAME}.figures:plot_loss_landscape",
+    },
+    outputs=outputs,
+    check=check,
+)
