@@ -511,7 +511,18 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text())
 
 
-def parameter_matrix(sources, target_bytes: int = 2**25):
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs ``(first, last)`` of a list of integers, in order."""
+    runs = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
+def parameter_matrix(sources, target_bytes: int = 2**24):
     """Flattened parameter vectors of many networks as one lazy Dask array ``[rows, features]``.
 
     Parameters
@@ -528,8 +539,8 @@ def parameter_matrix(sources, target_bytes: int = 2**25):
         float32 ``[rows, features]``: every parameter tensor (sorted by name) flattened, rows in
         the order of ``sources``. One chunk holds every row and a slab of one tensor's leading
         axis (output channels), read straight from the stores, so a Gram matrix over the rows
-        (:func:`pipeline.kernels.distances.gram_matrix`) holds one slab at a time, whatever the
-        networks' size. A corrupted chunk raises :class:`CorruptStoreError` naming its store.
+        (:func:`pipeline.kernels.distances.gram_matrix`) holds a few slabs at a time, whatever
+        the networks' size. A corrupted chunk raises :class:`CorruptStoreError` naming its store.
     """
     import dask
     import dask.array as da
@@ -538,32 +549,34 @@ def parameter_matrix(sources, target_bytes: int = 2**25):
     for path, _, kind, _ in opened:
         if kind not in ("final", "snapshots"):
             raise ValueError(f"parameter source kind must be 'final' or 'snapshots', got {kind!r} for {path}")
-    names = sorted(opened[0][1]["final"]["params"].array_keys())
-
-    def rows(root, kind, members):
-        return len(members) * (root.attrs["n_snapshots"] if kind == "snapshots" else 1)
-
-    n = sum(rows(root, kind, members) for _, root, kind, members in opened)
+    shapes = {name: array.shape[1:] for name, array in opened[0][1]["final"]["params"].arrays()}
+    n = sum(len(members) * (root.attrs["n_snapshots"] if kind == "snapshots" else 1) for _, root, kind, members in opened)
 
     def read(name, start, stop):
         blocks = []
         for path, root, kind, members in opened:
-            with checked(path):
-                if kind == "final":
-                    block = root["final"]["params"][name].oindex[members, start:stop]
-                else:
-                    block = root["params"][name].oindex[members, :, start:stop]
-            blocks.append(np.asarray(block, dtype=np.float32).reshape(rows(root, kind, members), -1))
+            array = root["final"]["params"][name] if kind == "final" else root["params"][name]
+            # runs of consecutive members, each read with a basic slice and one snapshot (one shard
+            # file) at a time: zarr decodes every chunk a read touches at once, and orthogonal
+            # indexing by a list of members held ~40x the slab (1.3 GB for 33 MB, measured)
+            for first, last in _runs(members):
+                with checked(path):
+                    if kind == "final":
+                        parts = [array[first : last + 1, start:stop]]
+                    else:
+                        parts = [array[first : last + 1, s, start:stop] for s in range(array.shape[1])]
+                # member-major rows: [member, snapshot, ...] flattened
+                block = np.stack(parts, axis=1) if kind == "snapshots" else parts[0]
+                blocks.append(np.asarray(block, dtype=np.float32).reshape(-1, (stop - start) * int(np.prod(shapes[name][1:]))))
         return np.concatenate(blocks)
 
     columns = []
-    for name in names:
-        shape = opened[0][1]["final"]["params"][name].shape[1:]
-        per_unit = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
-        leading = shape[0] if shape else 1
+    for name in sorted(shapes):
+        shape = shapes[name]
+        per_unit = int(np.prod(shape[1:], dtype=np.int64))
         step = max(1, int(target_bytes // (4 * n * per_unit)))
-        for start in range(0, leading, step):
-            stop = min(leading, start + step)
+        for start in range(0, shape[0], step):
+            stop = min(shape[0], start + step)
             columns.append(
                 da.from_delayed(dask.delayed(read)(name, start, stop), shape=(n, (stop - start) * per_unit), dtype=np.float32)
             )

@@ -114,13 +114,13 @@ def sweep_networks(sweep):
     return zoo.sweep_size(config["sweeps"][sweep])
 
 
-def per_network(base, each):
-    """A resource that grows with the sweep: ``base + each x networks`` (rounded up), for a rule
-    with a ``{sweep}`` wildcard; for one without, the networks of every sweep it reads."""
+def per_network(base, each, sweeps=None):
+    """A resource that grows with the work: ``base + each x networks`` (rounded up), the networks
+    of the rule's ``{sweep}`` wildcard, or of ``sweeps`` (the sweeps a rule without one reads)."""
 
     def amount(wildcards):
-        sweeps = [wildcards.sweep] if "sweep" in wildcards.keys() else list(config["sweeps"])
-        return math.ceil(base + each * sum(sweep_networks(s) for s in sweeps))
+        chosen = [wildcards.sweep] if "sweep" in wildcards.keys() else list(sweeps if sweeps is not None else config["sweeps"])
+        return math.ceil(base + each * sum(sweep_networks(s) for s in chosen))
 
     return amount
 

@@ -125,8 +125,8 @@ rule tabulate_loss_landscape:
         paths=step_paths,
     threads: ANALYSIS_THREADS
     resources:
-        mem_mb=per_network(1000, 20),
-        runtime=per_network(10, 0.5),
+        mem_mb=per_network(1000, 20, ll.optimum_sweeps(config)),
+        runtime=per_network(10, 0.5, ll.optimum_sweeps(config)),
     conda:
         CONDA_ENV
     shell:

@@ -302,8 +302,8 @@ rule tabulate_network_manifold:
         settings=study_settings("network_manifold", "sweeps", "top", "gft_knn"),
         paths=step_paths,
     resources:
-        mem_mb=per_network(500, 1),
-        runtime=per_network(2, 0.01),
+        mem_mb=per_network(500, 1, NM["sweeps"]),
+        runtime=per_network(2, 0.01, NM["sweeps"]),
     conda:
         CONDA_ENV
     shell:

@@ -28,6 +28,8 @@ def submit_arguments(node_cpus: int) -> tuple[str, ...]:
         "--profile", str(REPO / "profiles/slurm"),
         "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=20",
         "--slurm-init-seconds-before-status-checks", "5",
+        # the jobs' SLURM logs, kept in the working folder: which rule (or group) each job ran
+        "--slurm-logdir", "slurm_logs", "--slurm-keep-successful-logs",
         "--jobs", "4", "--cores", str(node_cpus),
     )
 
@@ -113,8 +115,9 @@ def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
     # one group job (the rules' group:): one SLURM log for the group, none for the steps alone
     submitted = log.count("has been submitted with SLURM jobid")
     assert submitted >= 5 and _slurm_jobs_run_in(workdir) == ["COMPLETED"] * submitted
-    slurm_logs = workdir / ".snakemake/slurm_logs"
-    assert len(list((slurm_logs / "group_network_manifold").rglob("*.log"))) == 1, sorted(p.name for p in slurm_logs.iterdir())
+    slurm_logs = workdir / "slurm_logs"
+    grouped = [log for folder in slurm_logs.glob("group_network_manifold*") for log in folder.rglob("*.log")]
+    assert len(grouped) == 1, sorted(p.name for p in slurm_logs.iterdir())
     for rule in GROUPED_NETWORK_MANIFOLD:
         assert not (slurm_logs / f"rule_{rule}").exists(), f"{rule} was submitted on its own"
 

@@ -129,3 +129,26 @@ def test_an_output_appears_only_when_its_writing_completes(tmp_path):
         assert not written.exists()  # a leftover is cleared first
         written.write_text("whole")
     assert target.read_text() == "whole" and not written.exists()
+
+
+def test_parameter_matrix_rows_are_the_stored_vectors_in_order(tmp_path):
+    # two stores: one's final parameters, the other's snapshots of members 0, 1 and 3 (two runs)
+    shapes = {"a.weight": (5, 3), "b.weight": (7, 2, 2)}
+    rng = np.random.default_rng(4)
+    paths = []
+    for name, members in (("final.zarr", 2), ("snapshots.zarr", 4)):
+        spec = {"sweep": name, "population": 0, "members": [{"member": i} for i in range(members)]}
+        root = store.create_population_store(store.partial_path(tmp_path / name), spec, shapes, {}, 3, 1)
+        for s in range(3):
+            store.write_snapshot(root, s, s, {k: rng.normal(size=(members, *v)).astype(np.float32) for k, v in shapes.items()}, {})
+        final = {k: rng.normal(size=(members, *v)).astype(np.float32) for k, v in shapes.items()}
+        paths.append(store.finalize_store(root, tmp_path / name, final, {}))
+    matrix = store.parameter_matrix([(paths[0], "final", [1]), (paths[1], "snapshots", [0, 1, 3])], target_bytes=64)
+    assert matrix.numblocks[1] > 2  # slabs of the tensors' leading axes
+    final, _ = store.read_final_params(paths[0], member=1)
+    snapshots = store.snapshot_arrays(paths[1])
+    expected = [np.concatenate([final[k].ravel() for k in sorted(shapes)])]
+    for member in (0, 1, 3):
+        for s in range(3):
+            expected.append(np.concatenate([snapshots[k][member, s].compute().ravel() for k in sorted(shapes)]))
+    np.testing.assert_array_equal(matrix.compute(), np.stack(expected))
