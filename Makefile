@@ -45,12 +45,13 @@ report: env
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
 
-# Every benchmark, each printing its side-by-side ratios (~15 min on 2 cores).
+# Every benchmark, each printing its side-by-side ratios (~20 min on 2 cores).
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
 	$(BIN)/python benchmarks/network_distances.py
 	$(BIN)/python benchmarks/pipeline_overhead.py
 	$(BIN)/python benchmarks/representations_memory.py
+	$(BIN)/python benchmarks/loss_landscape.py
 
 clean:
 	rm -rf results logs .snakemake

@@ -19,11 +19,11 @@ import argparse
 import copy
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import torch
+from measure import measured
 
 from pipeline import store, zoo
 from pipeline.config import validate_config
@@ -146,17 +146,6 @@ def mlp_grid(folder: Path, threads: int) -> None:
     seconds = time.perf_counter() - began
     print(f"    41 x 41 grid, MLP   : {seconds:8.2f} s   ({len(np.concatenate(losses))} points; target < 10 s)")
 
-
-def measured(function):
-    """(result, seconds, peak bytes): timed on its own, then run again under tracemalloc."""
-    began = time.perf_counter()
-    result = function()
-    seconds = time.perf_counter() - began
-    tracemalloc.start()
-    function()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return result, seconds, peak
 
 
 def streamed_gram(folder: Path, samples: int, threads: int) -> None:

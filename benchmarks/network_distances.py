@@ -13,29 +13,15 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from measure import measured
 
 from pipeline import store
 from pipeline.kernels import diffusion, distances
 from pipeline.parallel import dask_client
 from pipeline.studies.network_manifold.steps import matrix_chunks
-
-
-def measured(function):
-    """(result, seconds, peak bytes): timed on its own, then run again under tracemalloc for the
-    peak of NumPy/Python allocations (tracing slows allocation-heavy code, so not while timed)."""
-    start = time.perf_counter()
-    result = function()
-    seconds = time.perf_counter() - start
-    tracemalloc.start()
-    function()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return result, seconds, peak
 
 
 def main():
