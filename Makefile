@@ -52,6 +52,7 @@ benchmark: env
 	$(BIN)/python benchmarks/pipeline_overhead.py
 	$(BIN)/python benchmarks/representations_memory.py
 	$(BIN)/python benchmarks/loss_landscape.py
+	$(BIN)/python benchmarks/activation_landscapes.py
 
 clean:
 	rm -rf results logs .snakemake

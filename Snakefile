@@ -17,6 +17,7 @@ include: "rules/train.smk"
 # One line per study (its rules; the study itself is found by pipeline.studies.registered()).
 include: "rules/network_manifold.smk"
 include: "rules/loss_landscape.smk"
+include: "rules/activation_landscapes.smk"
 
 
 rule all:

@@ -27,8 +27,8 @@ from measure import measured
 
 from pipeline import store, zoo
 from pipeline.config import validate_config
+from pipeline.kernels import directions as directions_kernel
 from pipeline.kernels import distances
-from pipeline.kernels import landscape as directions_kernel
 from pipeline.parallel import dask_client
 from pipeline.studies.loss_landscape import steps
 

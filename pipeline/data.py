@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # torch is imported inside the functions that build tensors: the config loader reads DATASET_TASKS
 # each time Snakemake starts, and importing torch alone takes seconds.
 
-__all__ = ["DATASETS", "DATASET_TASKS", "DataUnavailableError", "Dataset", "evaluation_subset", "load_dataset"]
+__all__ = ["DATASETS", "DATASET_TASKS", "DataUnavailableError", "Dataset", "evaluation_subset", "lattice_dataset", "load_dataset"]
 
 # Every dataset and its task; the sweep schema's dataset enum lists the same names (tested).
 DATASET_TASKS: dict[str, str] = {
@@ -35,6 +35,8 @@ DATASET_TASKS: dict[str, str] = {
     "moons": "classification",
     "circles": "classification",
     "disks9": "classification",
+    "rings9": "classification",
+    "spheres9": "classification",
     "regression2d": "regression",
     "mnist": "classification",
     "fashion_mnist": "classification",
@@ -65,10 +67,19 @@ _DISKS9_CENTRES = ((0.0, 0.0),) + tuple(
 )
 _DISKS9_POINTS = 14235
 _DISKS9_MIN_POINTS = 500
+# rings9: annuli around the same nine centres (inner and outer radius, unit-disk units)
+_RINGS9_RADII = (0.07, 0.15)
+# spheres9: nine balls in the unit ball, one at the centre and eight at the corners of a cube
+_SPHERES9_CENTRES = ((0.0, 0.0, 0.0),) + tuple(
+    (0.45 * sx, 0.45 * sy, 0.45 * sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)
+)
+_SPHERES9_RADIUS = 0.17
+LATTICE_DATASETS = ("disks9", "rings9", "spheres9")
 # Irrational shift of the lattice off the disks' common centre, in lattice spacings: it breaks
 # every symmetry, so no two lattice points are equally far from the centre and any requested
 # count (the paper's odd 14,235 included) is met exactly, which a centred lattice cannot do.
 _DISKS9_SHIFT = (math.sqrt(2.0) - 1.0, math.sqrt(5.0) - 2.0)
+_LATTICE_SHIFT_3D = (math.sqrt(2.0) - 1.0, math.sqrt(5.0) - 2.0, math.sqrt(7.0) - 2.0)
 
 
 class DataUnavailableError(RuntimeError):
@@ -181,7 +192,7 @@ def load_dataset(
     root = os.fspath(root)
     if n_samples is not None:
         n_samples = _as_int(n_samples, "n_samples")
-        minimum = _DISKS9_MIN_POINTS if name == "disks9" else _MIN_SAMPLES
+        minimum = _DISKS9_MIN_POINTS if name in LATTICE_DATASETS else _MIN_SAMPLES
         if n_samples < minimum:
             # disks9 needs several lattice points per small disk for its nine holes to exist
             raise ValueError(f"n_samples must be at least {minimum} for {name!r}, got {n_samples}")
@@ -219,8 +230,8 @@ def load_dataset(
 
         x, y = make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
         return _split(name, x, y, "classification", 2, test_fraction, seed)
-    if name == "disks9":
-        x, y = _disks9(n_samples if n_samples is not None else _DISKS9_POINTS)
+    if name in LATTICE_DATASETS:
+        x, y = lattice_dataset(name, n_samples if n_samples is not None else _DISKS9_POINTS)
         return _split(name, x, y, "classification", 2, test_fraction, seed)
     # regression2d
     rng = np.random.default_rng(seed)
@@ -359,6 +370,60 @@ def _replace_train(data: Dataset, keep: np.ndarray) -> Dataset:
     )
 
 
+def lattice_dataset(name: str, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points and labels of a lattice data set (``disks9``, ``rings9``, ``spheres9``).
+
+    ``n_points`` square (cubic) lattice points in the unit disk (ball), labelled 1 inside the
+    nine figures and 0 elsewhere. A data set of fewer points is the same geometry on a coarser
+    lattice: the activation-landscapes paper's input batch, "a sublattice of 28.52 % of the
+    original data", is ``lattice_dataset(name, round(0.2852 * 14235))`` here (a coarser lattice,
+    not a subset of the finer one's points).
+
+    - ``disks9``: see :func:`_disks9`.
+    - ``rings9``: annuli of radii 0.07-0.15 around the nine centres of ``disks9`` (2-D): the
+      "rings" data of Naitzat, Zhitnikov and Lim in our own dimensions, since the activation
+      landscapes paper gives none; class 1 has nine components and nine holes.
+    - ``spheres9``: nine balls of radius 0.17 in the unit ball (3-D), one at the centre and eight
+      at (+-0.45, +-0.45, +-0.45): the complement (class 0) encloses nine voids (H2).
+    """
+    if name not in LATTICE_DATASETS:
+        raise ValueError(f"{name!r} is not a lattice data set; those are {', '.join(LATTICE_DATASETS)}")
+    if name == "disks9":
+        return _disks9(n_points)
+    points = _lattice_ball(n_points, 2 if name == "rings9" else 3)
+    if name == "rings9":
+        inner, outer = _RINGS9_RADII
+        label = np.zeros(len(points), dtype=bool)
+        for cx, cy in _DISKS9_CENTRES:
+            r2 = (points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2
+            label |= (r2 >= inner**2) & (r2 <= outer**2)
+    else:
+        label = np.zeros(len(points), dtype=bool)
+        for centre in _SPHERES9_CENTRES:
+            label |= np.sum((points - np.array(centre)) ** 2, axis=1) <= _SPHERES9_RADIUS**2
+    return points, label.astype(np.int64)
+
+
+def _lattice_ball(n_points: int, dims: int) -> np.ndarray:
+    """Exactly ``n_points`` points of a shifted square (cubic) lattice in the unit disk (ball).
+
+    The lattice is shifted off the centre by irrational fractions of a step, so no two points are
+    equally far from it and any count can be met; its spacing is chosen to hold ``n_points``."""
+    shift = _DISKS9_SHIFT if dims == 2 else _LATTICE_SHIFT_3D
+    # a cube of half-width m steps holds the inscribed ball of radius m - 1, with more than n points
+    volume = math.pi if dims == 2 else 4.0 * math.pi / 3.0
+    m = math.ceil((n_points / volume) ** (1.0 / dims)) + 3
+    steps = np.arange(-m, m + 1, dtype=np.float64)
+    grids = np.meshgrid(*(steps + shift[d] for d in range(dims)))  # 2-D: row-major, y outer, x inner
+    coords = [g.ravel() for g in grids]
+    dist2 = sum(c * c for c in coords)  # squared distance to the centre, in lattice steps
+    ranked = np.sort(dist2)
+    # the boundary falls midway between the n-th and (n+1)-th nearest points, far from both
+    radius2 = 0.5 * (ranked[n_points - 1] + ranked[n_points])
+    inside = dist2 < radius2
+    return np.stack([c[inside] for c in coords], axis=1) / math.sqrt(radius2)
+
+
 def _disks9(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     """The nine-disks data set: ``n_points`` square-lattice points in a disk, labelled by region.
 
@@ -382,20 +447,7 @@ def _disks9(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     sqrt(pi / n_points), 0.01485 for the default). Label 1 inside a small disk (boundary
     included), 0 elsewhere in the larger disk (about 15% of points are labelled 1).
     """
-    a, b = _DISKS9_SHIFT
-    # a square of half-width m lattice steps holds the inscribed disk of radius m - 1, which
-    # has more than n_points + 1 lattice points
-    m = math.ceil(math.sqrt(n_points / math.pi)) + 3
-    steps = np.arange(-m, m + 1, dtype=np.float64)
-    gx, gy = np.meshgrid(steps + a, steps + b)  # row-major: y outer, x inner
-    gx, gy = gx.ravel(), gy.ravel()
-    dist2 = gx * gx + gy * gy  # squared distance to the centre, in lattice steps
-    ranked = np.sort(dist2)
-    # the boundary falls midway between the n-th and (n+1)-th nearest points, far from both
-    radius2 = 0.5 * (ranked[n_points - 1] + ranked[n_points])
-    spacing = _DISKS9_OUTER_RADIUS / math.sqrt(radius2)
-    inside = dist2 < radius2
-    points = np.stack([gx[inside], gy[inside]], axis=1) * spacing
+    points = _lattice_ball(n_points, 2) * _DISKS9_OUTER_RADIUS
     in_small = np.zeros(len(points), dtype=bool)
     for cx, cy in _DISKS9_CENTRES:
         in_small |= (points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2 <= _DISKS9_RADIUS**2

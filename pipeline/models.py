@@ -33,7 +33,7 @@ from torch import nn
 
 ARCHITECTURES = ("mlp", "cnn", "resnet9", "wide_resnet")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu")
-INITS = ("default", "zero", "normal")
+INITS = ("default", "zero", "normal", "kaiming")
 
 # Keys each architecture reads; the schema accepts every key for every architecture (its
 # definitions.architecture) and fills in the defaults of the reader's keys only.
@@ -133,9 +133,11 @@ class MLP(_Base):
         One of :data:`ACTIVATIONS`.
     bias : bool
         Whether the linear layers have biases (Gabella's learning graphs turn them off).
-    init : {"default", "zero", "normal"}
-        PyTorch's default; every weight and bias exactly 0; or weights N(0, ``init_std``) and
-        biases 0 (Gabella's "tiny random" initialization uses ``init_std=1e-6``).
+    init : {"default", "zero", "normal", "kaiming"}
+        PyTorch's default; every weight and bias exactly 0; weights N(0, ``init_std``) and
+        biases 0 (Gabella's "tiny random" initialization uses ``init_std=1e-6``); or He's
+        N(0, 2 / fan_in) and biases 0 (deep ReLU stacks, where the default's variance decays by
+        about 6x per layer).
     init_std : float
 
     Notes
@@ -159,6 +161,9 @@ class MLP(_Base):
                 for layer in self.layers:
                     if init == "zero":
                         layer.weight.zero_()
+                    elif init == "kaiming":
+                        # He et al.: N(0, 2 / fan_in) keeps the signal's scale through deep ReLU stacks
+                        torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                     else:
                         layer.weight.normal_(0.0, init_std)
                     if layer.bias is not None:

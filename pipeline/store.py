@@ -176,6 +176,7 @@ def create_population_store(
     n_epochs: int,
     snapshot_dtype: str = "float32",
     snapshot_metrics: bool = False,
+    n_thresholds: int = 0,
 ) -> zarr.Group:
     """Create an empty population store laid out for ``spec``.
 
@@ -196,6 +197,10 @@ def create_population_store(
     snapshot_metrics : bool
         Whether to hold ``snapshot_metrics/<name>`` [member, snapshot] (each snapshot's
         parameters evaluated on the whole training and test sets).
+    n_thresholds : int
+        Training-accuracy thresholds: ``thresholds/params/<name>`` and ``thresholds/buffers/<name>``
+        [member, threshold, *shape] (NaN until reached), ``thresholds/step`` [member, threshold]
+        (-1: never reached) and ``thresholds/accuracy``.
     """
     members = len(spec["members"])
     root = zarr.open_group(str(path), mode="w", zarr_format=3)
@@ -221,6 +226,15 @@ def create_population_store(
     metrics = root.create_group("metrics")
     for name in METRIC_NAMES:
         _array(metrics, name, (members, n_epochs), (members, n_epochs), "float32", np.nan)
+    if n_thresholds:
+        thresholds = root.create_group("thresholds")
+        for group_name, specs in layouts.items():
+            group = thresholds.create_group(group_name)
+            for name, (shape, dtype) in specs.items():
+                is_float = np.issubdtype(np.dtype(dtype), np.floating)
+                _array(group, name, (members, n_thresholds, *shape), (1, 1, *shape), dtype, np.nan if is_float else -1)
+        _array(thresholds, "step", (members, n_thresholds), (members, n_thresholds), "int64", -1)
+        _array(thresholds, "accuracy", (members, n_thresholds), (members, n_thresholds), "float32", np.nan)
     if snapshot_metrics:
         group = root.create_group("snapshot_metrics")
         for name in METRIC_NAMES:
@@ -278,6 +292,35 @@ def write_snapshot_metrics(root: zarr.Group, index: int, metrics: Mapping[str, n
     """Write one snapshot's metrics (each [member]) at snapshot ``index``."""
     for name, values in metrics.items():
         root["snapshot_metrics"][name][:, index] = np.asarray(values, dtype=np.float32)
+
+
+def write_threshold_snapshot(root: zarr.Group, index: int, members, step: int, accuracy, params: Mapping, buffers: Mapping) -> None:
+    """Write the parameters of ``members`` that first reached threshold ``index`` at ``step``."""
+    group = root["thresholds"]
+    for member, acc, position in zip(members, accuracy, range(len(members))):
+        for group_name, tensors in (("params", params), ("buffers", buffers)):
+            for name, value in tensors.items():
+                array = group[group_name][name]
+                array[int(member), index] = np.asarray(value[position]).astype(array.dtype, copy=False)
+    steps, accuracies = group["step"][...], group["accuracy"][...]
+    steps[members, index] = step
+    accuracies[members, index] = accuracy
+    group["step"][...] = steps
+    group["accuracy"][...] = accuracies
+
+
+def read_thresholds(path: str | Path) -> dict:
+    """``{"step": [member, threshold], "accuracy": ..., "params": {name: [member, threshold, *shape]},
+    "buffers": ...}`` of a finished store that saved threshold snapshots (NaN / -1 where never reached)."""
+    root = open_population(path)
+    if "thresholds" not in root:
+        raise StoreError(f"population store {path} holds no threshold snapshots (its sweep had no snapshot_thresholds)")
+    group = root["thresholds"]
+    with checked(path):
+        out = {"step": group["step"][...], "accuracy": group["accuracy"][...]}
+        for group_name in ("params", "buffers"):
+            out[group_name] = {name: array[...] for name, array in group[group_name].arrays()}
+    return out
 
 
 def write_diverged(root: zarr.Group, diverged_at: np.ndarray) -> None:
@@ -581,3 +624,47 @@ def parameter_matrix(sources, target_bytes: int = 2**24):
                 da.from_delayed(dask.delayed(read)(name, start, stop), shape=(n, (stop - start) * per_unit), dtype=np.float32)
             )
     return da.concatenate(columns, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Item stores: written one item at a time by a long step, resumable after a kill.
+
+
+def open_resumable(path: str | Path, fingerprint: str, create) -> tuple[zarr.Group, bool]:
+    """The partial store of a step that writes its results item by item.
+
+    A partial store left by a killed run with the same ``fingerprint`` (a hash of the step's
+    inputs and settings) is reopened, so the step computes only the items it lacks; any other
+    leftover is removed and ``create(root)`` lays out a fresh one. Finish with
+    :func:`publish_resumable`.
+
+    Returns
+    -------
+    (zarr.Group, bool)
+        The store at ``<path>.partial``, and whether it was resumed.
+    """
+    partial = partial_path(path)
+    if partial.exists():
+        try:
+            root = zarr.open_group(str(partial), mode="r+")
+            if root.attrs.get("fingerprint") == fingerprint:
+                return root, True
+        except Exception:  # an unreadable leftover is simply not resumed
+            pass
+        _remove(partial)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    root = zarr.open_group(str(partial), mode="w", zarr_format=3)
+    create(root)
+    root.attrs.update({"fingerprint": fingerprint, "format": ANALYSIS_FORMAT, "package_version": __version__, "complete": False})
+    return root, False
+
+
+def create_item_array(root: zarr.Group, name: str, shape: tuple, chunks: tuple, dtype: str, fill_value) -> zarr.Array:
+    """An array of an item store (checksummed, compressed), created empty."""
+    return _array(root, name, shape, chunks, dtype, fill_value)
+
+
+def publish_resumable(root: zarr.Group, path: str | Path, attrs: Mapping | None = None) -> Path:
+    """Mark an item store complete and move it into place (see :func:`open_resumable`)."""
+    root.attrs.update({**(attrs or {}), "complete": True})
+    return publish(root.store.root, path)

@@ -68,7 +68,10 @@ def population_spec(config: Mapping, sweep_name: str, population: int) -> dict:
     members = [
         {"member": i, "network": names[i], **{k: _plain(table.at[i, k]) for k in GRID_KEYS}} for i in rows
     ]
-    keys = ("optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "snapshot_metrics", "seed")
+    keys = (
+        "optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "snapshot_metrics",
+        "snapshot_thresholds", "threshold_every", "seed",
+    )
     return {
         "sweep": sweep_name,
         "population": population,
@@ -108,6 +111,8 @@ def training_settings(training: Mapping):
         snapshot_every=training["snapshot_every"],
         seed=training["seed"],
         snapshot_metrics=training["snapshot_metrics"],
+        thresholds=tuple(training["snapshot_thresholds"]),
+        threshold_every=training["threshold_every"],
     )
 
 
@@ -232,6 +237,7 @@ def run_population(
             n_epochs=settings.epochs,
             snapshot_dtype=spec["training"]["snapshot_dtype"],
             snapshot_metrics=settings.snapshot_metrics,
+            n_thresholds=len(settings.thresholds),
         )
 
     def on_epoch_end(epoch, metrics):
@@ -243,11 +249,17 @@ def run_population(
     def on_snapshot_metrics(index, metrics):
         store.write_snapshot_metrics(root, index, metrics)
 
+    def on_threshold(index, members, step, accuracy, params, buffers):
+        store.write_threshold_snapshot(root, index, members, step, accuracy, params, buffers)
+
     def on_checkpoint(step, state):
         store.write_diverged(root, state["diverged_at"])
         store.save_resume_state(root, step, state)
 
-    trainer.run(on_snapshot, on_epoch_end, on_checkpoint, progress=progress, on_snapshot_metrics=on_snapshot_metrics)
+    trainer.run(
+        on_snapshot, on_epoch_end, on_checkpoint, progress=progress,
+        on_snapshot_metrics=on_snapshot_metrics, on_threshold=on_threshold,
+    )
     store.write_diverged(root, trainer.diverged_at.cpu().numpy())
     final = store.finalize_store(root, output, trainer.numpy_params(), trainer.numpy_buffers())
     log.info("population written to %s in %.1f s", final, time.perf_counter() - started)

@@ -116,10 +116,16 @@ def sweep_networks(sweep):
 
 def per_network(base, each, sweeps=None):
     """A resource that grows with the work: ``base + each x networks`` (rounded up), the networks
-    of the rule's ``{sweep}`` wildcard, or of ``sweeps`` (the sweeps a rule without one reads)."""
+    of the rule's ``{sweep}`` wildcard, or of ``sweeps`` (the sweeps read by a job without that wildcard,
+    as a list or as a function of the wildcards)."""
 
     def amount(wildcards):
-        chosen = [wildcards.sweep] if "sweep" in wildcards.keys() else list(sweeps if sweeps is not None else config["sweeps"])
+        if "sweep" in wildcards.keys():
+            chosen = [wildcards.sweep]
+        elif callable(sweeps):
+            chosen = sweeps(wildcards)
+        else:
+            chosen = list(sweeps if sweeps is not None else config["sweeps"])
         return math.ceil(base + each * sum(sweep_networks(s) for s in chosen))
 
     return amount
@@ -132,6 +138,11 @@ def population_store(sweep, population):
 
 def population_stores(sweep):
     return [population_store(sweep, p) for p in range(zoo.n_populations(config["sweeps"][sweep]))]
+
+
+def sweeps_stores(sweeps):
+    """Every population store of these sweeps."""
+    return [store for sweep in sweeps for store in population_stores(sweep)]
 
 
 def sweep_metrics(sweep):

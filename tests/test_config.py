@@ -137,6 +137,9 @@ def test_training_settings_defaults_are_the_sweep_schemas():
         "seed": sweep["seed"]["default"],
         "milestones": tuple(schedule["milestones"]["default"]),
         "gamma": schedule["gamma"]["default"],
+        "snapshot_metrics": sweep["snapshot_metrics"]["default"],
+        "thresholds": tuple(sweep["snapshot_thresholds"]["default"]),
+        "threshold_every": sweep["threshold_every"]["default"],
     }
     defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings) if f.default is not dataclasses.MISSING}
     assert {k: defaults[k] for k in expected} == expected

@@ -8,7 +8,8 @@ import pytest
 
 from pipeline import store, zoo
 from pipeline.config import validate_config
-from pipeline.kernels import distances, graphs, landscape, persistence
+from pipeline.kernels import directions as landscape
+from pipeline.kernels import distances, graphs, persistence
 from pipeline.studies.loss_landscape import steps
 
 # ------------------------------------------------------------------------------- directions

@@ -40,6 +40,27 @@ def test_precomputed_matches_euclidean():
     np.testing.assert_allclose(np.sort(finite_part(h0)[:, 1]), [1.0, 2.0])
 
 
+def _rows(diagram):
+    """The diagram's (birth, death) pairs in lexicographic order (a multiset, comparable)."""
+    return diagram[np.lexsort((diagram[:, 1], diagram[:, 0]))]
+
+
+@pytest.mark.parametrize("threshold", [np.inf, 0.8])
+def test_diagrams_equal_ripsers(threshold):
+    # an independent implementation (ripser.py; float32 distances, so equal to 1e-5)
+    import ripser
+
+    points = np.random.default_rng(3).normal(size=(120, 4))
+    ours = vietoris_rips_diagrams(points, max_dim=2, threshold=threshold)
+    theirs = ripser.ripser(points, maxdim=2, thresh=threshold, coeff=2)["dgms"]
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape and np.isinf(a[:, 1]).sum() == np.isinf(b[:, 1]).sum()
+        np.testing.assert_allclose(_rows(a), _rows(b), atol=1e-5)
+    distances = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    for a, b in zip(vietoris_rips_diagrams(distances, max_dim=2, threshold=threshold, metric="precomputed"), ours):
+        np.testing.assert_allclose(_rows(a), _rows(b), atol=1e-12)
+
+
 def test_wasserstein_hand_computed():
     rng = np.random.default_rng(1)
     diagrams = vietoris_rips_diagrams(rng.normal(size=(30, 2)), max_dim=1)
@@ -98,7 +119,7 @@ def test_landscape_orders_overlapping_tents():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"max_dim": -1}, "max_dim"), ({"n_threads": 0}, "n_threads"), ({"threshold": 0.0}, "threshold")],
+    [({"max_dim": -1}, "max_dim"), ({"metric": ""}, "metric"), ({"threshold": 0.0}, "threshold")],
 )
 def test_validation(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -111,6 +111,7 @@ def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
     assert len(table) == 8 and table["test_accuracy"].between(0, 1).all()
     assert (workdir / "results/network_manifold/tables/table1.csv").exists()
     assert (workdir / "results/loss_landscape/tables/table1.csv").exists()
+    assert (workdir / "results/activation_landscapes/tiny/tables/pvalues.csv").exists()
     # SLURM really ran every submission, and the network-manifold sweep's seven analysis steps as
     # one group job (the rules' group:): one SLURM log for the group, none for the steps alone
     submitted = log.count("has been submitted with SLURM jobid")

@@ -120,6 +120,21 @@ def test_resume_from_checkpoint_is_bit_identical(digits):
         np.testing.assert_array_equal(resumed.numpy_params()[name], value)
 
 
+def test_resume_finds_the_thresholds_reached_after_the_checkpoint_at_the_same_steps(digits):
+    members = [make_member(lr=0.1, momentum=0.9), make_member(lr=0.05, momentum=0.9, init_seed=2)]
+    settings = dict(epochs=6, snapshot_every=3, thresholds=tuple(np.round(np.arange(0.1, 1.0, 0.05), 2)))
+    full = _trainer(digits, members, **settings)
+    checkpoints = {}
+    full.run(on_checkpoint=lambda step, state: checkpoints.__setitem__(step, state), progress=False)
+    first = min(checkpoints)
+    assert (full.threshold_step > first).sum() >= 3  # thresholds crossed after the checkpoint
+    resumed = _trainer(digits, members, **settings)
+    resumed.load_state_dict(checkpoints[first])
+    resumed.run(progress=False)
+    np.testing.assert_array_equal(resumed.threshold_step, full.threshold_step)
+    np.testing.assert_array_equal(resumed.threshold_accuracy, full.threshold_accuracy)
+
+
 def test_label_noise_replaces_that_fraction_of_labels(digits):
     members = [make_member(lr=0.1), make_member(lr=0.1, label_noise=0.5), make_member(lr=0.1, label_noise=1.0)]
     trainer = _trainer(digits, members)
@@ -245,3 +260,30 @@ def test_snapshot_metrics_score_each_snapshots_parameters(digits):
         test_loss, _ = check.evaluate(digits.x_test, digits.y_test)
         np.testing.assert_allclose(metrics[index]["test_loss"], test_loss, rtol=1e-6)
     assert metrics[2]["train_loss"][0] < metrics[0]["train_loss"][0]  # it learned
+
+
+def test_a_threshold_snapshot_holds_the_first_step_at_or_above_its_threshold(digits):
+    members = [make_member(lr=0.2, momentum=0.9, init_seed=0), make_member(lr=0.001, momentum=0.5, init_seed=1)]
+    thresholds = (0.1, 0.2, 0.3, 0.999)
+    trainer = _trainer(digits, members, epochs=6, snapshot_every=1, snapshot_metrics=True, thresholds=thresholds)
+    params, accuracy, events = {}, {}, []
+    trainer.run(
+        on_snapshot=lambda i, step, p, b: params.__setitem__(step, p),
+        on_snapshot_metrics=lambda i, m: accuracy.__setitem__(i, m["train_accuracy"]),
+        on_threshold=lambda t, members, step, acc, p, b: events.append((t, list(members), step, acc, p)),
+        progress=False,
+    )
+    steps = sorted(accuracy)  # snapshot i is step i here
+    for m in range(len(members)):
+        for t, threshold in enumerate(thresholds):
+            reached = [s for s in steps if accuracy[s][m] >= threshold]
+            recorded = trainer.threshold_step[m, t]
+            if not reached:
+                assert recorded == -1  # never reached: said so
+                continue
+            assert recorded == reached[0]  # the first step at or above the threshold
+            [event] = [e for e in events if e[0] == t and m in e[1]]
+            position = event[1].index(m)
+            for name, value in event[4].items():
+                np.testing.assert_array_equal(value[position], params[recorded][name][m])
+    assert (trainer.threshold_step[0] >= 0).sum() >= 2 and trainer.threshold_step[1, -1] == -1

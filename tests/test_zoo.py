@@ -82,3 +82,18 @@ def test_fine_tuning_starts_from_the_source_network(tmp_path):
     for name, value in trained.items():
         np.testing.assert_array_equal(start[name][0], value)
         np.testing.assert_array_equal(start[name][1], value)
+
+
+def test_threshold_snapshots_are_stored_with_their_steps(tmp_path):
+    config = _config(epochs=4, snapshot_every=1, snapshot_thresholds=[0.1, 0.2, 0.3, 0.99999])
+    out = tmp_path / "population_000.zarr"
+    zoo.train_population_job(zoo.population_spec(config, "s", 0), out, progress=False)
+    saved = store.read_thresholds(out)
+    snapshots = store.snapshot_arrays(out)
+    steps = store.open_population(out)["snapshot_step"][...].tolist()
+    assert saved["step"].shape == (4, 4) and (saved["step"][:, -1] == -1).all()  # 99.999 %: never
+    for member, threshold in zip(*np.nonzero(saved["step"] >= 0)):
+        index = steps.index(saved["step"][member, threshold])
+        for name, value in saved["params"].items():
+            np.testing.assert_array_equal(value[member, threshold], snapshots[name][member, index].compute())
+    assert np.isnan(saved["params"]["layers.0.weight"][:, -1]).all()

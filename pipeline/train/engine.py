@@ -121,6 +121,9 @@ class PopulationTrainer:
         }
         self.active = torch.ones(m, dtype=torch.bool, **to)
         self.diverged_at = torch.full((m,), -1, dtype=torch.int64, **to)
+        # the step at which each member first reached each training-accuracy threshold (-1: not yet)
+        self.threshold_step = np.full((m, len(settings.thresholds)), -1, dtype=np.int64)
+        self.threshold_accuracy = np.full((m, len(settings.thresholds)), np.nan)
         self.step = 0
         self.acc = self._new_accumulator()
         self.n_train = len(self.x_train)
@@ -246,6 +249,8 @@ class PopulationTrainer:
                 "acc_loss_sum": self.acc.loss_sum.cpu().numpy().copy(),
                 "acc_correct": self.acc.correct.cpu().numpy().copy(),
                 "acc_count": np.array([self.acc.count], dtype=np.int64),
+                "threshold_step": self.threshold_step.copy(),
+                "threshold_accuracy": self.threshold_accuracy.copy(),
             }
         )
         return {k.replace("/", "__"): v for k, v in state.items()}
@@ -264,6 +269,8 @@ class PopulationTrainer:
         self.active = torch.as_tensor(state["active"], **to).clone()
         self.diverged_at = torch.as_tensor(state["diverged_at"], **to).clone()
         self.step = int(state["step"][0])
+        self.threshold_step = np.array(state["threshold_step"], dtype=np.int64)
+        self.threshold_accuracy = np.array(state["threshold_accuracy"], dtype=np.float64)
         self.acc = EpochAccumulator(
             torch.as_tensor(state["acc_loss_sum"], **to).clone(),
             torch.as_tensor(state["acc_correct"], **to).clone(),
@@ -278,6 +285,7 @@ class PopulationTrainer:
         on_checkpoint: Callable[[int, dict], None] | None = None,
         progress: bool = True,
         on_snapshot_metrics: Callable[[int, dict], None] | None = None,
+        on_threshold: Callable[[int, np.ndarray, int, np.ndarray, dict, dict], None] | None = None,
     ) -> None:
         """Train from ``self.step`` to the end.
 
@@ -292,8 +300,29 @@ class PopulationTrainer:
         on_snapshot_metrics : callable(index, metrics), optional
             With ``settings.snapshot_metrics``, called at each snapshot with
             :meth:`snapshot_metrics` (before the resumable state is saved).
+        on_threshold : callable(threshold index, members, step, accuracy, params, buffers), optional
+            With ``settings.thresholds``, called when members first reach a threshold of training
+            accuracy (on the whole training set, their own labels, eval mode; checked every
+            ``settings.threshold_every`` steps and at step 0), with those members' indices,
+            accuracies and parameters and buffers ``[those members, *shape]``.
         """
         snapshot_index = {s: i for i, s in enumerate(self.snapshot_steps)}
+
+        def check_thresholds():
+            if not self.settings.thresholds or self.step % self.settings.threshold_every:
+                return
+            _, accuracy = self.evaluate(self.x_train, self.y_train)
+            newly = (self.threshold_step < 0) & (accuracy[:, None] >= np.asarray(self.settings.thresholds)[None, :])
+            if not newly.any():
+                return
+            self.threshold_step[newly] = self.step
+            self.threshold_accuracy[newly] = np.broadcast_to(accuracy[:, None], newly.shape)[newly]
+            if on_threshold:
+                params, buffers = self.numpy_params(), self.numpy_buffers()
+                for t in np.flatnonzero(newly.any(axis=0)):
+                    members = np.flatnonzero(newly[:, t])
+                    on_threshold(int(t), members, self.step, accuracy[members],
+                                 {k: v[members] for k, v in params.items()}, {k: v[members] for k, v in buffers.items()})
 
         def snapshot(index):
             if on_snapshot:
@@ -303,6 +332,7 @@ class PopulationTrainer:
 
         if self.step == 0:
             snapshot(0)
+            check_thresholds()
         bar = None
         if progress:
             from tqdm import tqdm
@@ -321,6 +351,7 @@ class PopulationTrainer:
                 x = x.contiguous(memory_format=torch.channels_last)
             self._train_step(x, self.y_train[:, idx], self.lr_factor(self.step))
             self.step += 1
+            check_thresholds()
             if bar is not None:
                 bar.update(1)
             if self.step % self.steps_per_epoch == 0:

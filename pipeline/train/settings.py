@@ -47,6 +47,8 @@ class TrainingSettings:
     snapshot_every: int | str = "epoch"
     seed: int = 0
     snapshot_metrics: bool = False
+    thresholds: tuple[float, ...] = ()
+    threshold_every: int = 1
     eval_batch_size: int = 1024
 
     def __post_init__(self):
@@ -60,6 +62,10 @@ class TrainingSettings:
             raise ValueError(f"snapshot_every must be 'epoch' or an integer >= 1, got {self.snapshot_every!r}")
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"milestones must be increasing fractions in (0, 1), got {self.milestones}")
+        if any(not 0 < t <= 1 for t in self.thresholds) or list(self.thresholds) != sorted(set(self.thresholds)):
+            raise ValueError(f"thresholds must be increasing training accuracies in (0, 1], got {self.thresholds}")
+        if self.threshold_every < 1:
+            raise ValueError(f"threshold_every must be >= 1, got {self.threshold_every}")
 
     def steps_per_epoch(self, n_train: int) -> int:
         return math.ceil(n_train / self.batch_size)

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from ... import store, zoo
+from ...kernels import directions as directions_kernel
 from ...kernels import distances as distance_kernels
 from ...kernels import embedding, graphs
-from ...kernels import landscape as directions_kernel
 from ...kernels import persistence as ph
 from ...parallel import dask_client
 from ...tables import write_result_table
@@ -99,7 +99,7 @@ def jump_retrain_spec(spec: Mapping, seeds: Sequence[int], step_sizes: Sequence[
 
 def jump_states(optima: Mapping[str, np.ndarray], members: Sequence[Mapping]) -> dict[str, np.ndarray]:
     """Every member's starting parameters ``[member, *shape]``: its optimum plus its step size times
-    the filter-normalized direction of its seed (a kernel of :mod:`pipeline.kernels.landscape`)."""
+    the filter-normalized direction of its seed (a kernel of :mod:`pipeline.kernels.directions`)."""
     out = {name: np.empty((len(members), *value.shape[1:]), dtype=np.float32) for name, value in optima.items()}
     directions = {}
     for i, member in enumerate(members):

@@ -1,0 +1,80 @@
+"""Figures of the activation-landscapes study: they draw the stored summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ... import store  # noqa: E402
+from . import FIGURES  # noqa: E402
+
+
+def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110, **figures: str) -> list[Path]:
+    """Figs. 2, 3 and 4 of the paper for one experiment (``figures``: name -> PNG path)."""
+    if set(figures) != set(FIGURES):
+        raise ValueError(f"plot_activation_landscapes draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    root = store.open_array_store(summary)
+    thresholds, layers = root.attrs["thresholds"], root.attrs["layers"]
+    shown = root.attrs["shown_thresholds"]
+    grid = np.asarray(root.attrs["grid"])
+    average = store.read_array(summary, "average")
+    norms = store.read_array(summary, "norms")
+    curves = store.read_array(summary, "curves")
+    colours = plt.cm.plasma_r(np.linspace(0.05, 0.95, len(thresholds)))  # yellow (low) to purple (high)
+    written = []
+
+    def save(fig, name):
+        path = Path(figures[name])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    # Fig. 2: average landscapes, thresholds (rows) x layers (columns)
+    rows = [thresholds.index(t) for t in shown]
+    top = float(np.nanmax(average[rows])) if np.isfinite(average[rows]).any() else 1.0
+    reach = grid[np.any(np.nan_to_num(average[rows]) > 1e-3 * top, axis=(0, 1, 2))]
+    right = float(reach.max()) * 1.05 if len(reach) else float(grid[-1])
+    fig, axes = plt.subplots(len(rows), len(layers), figsize=(1.6 * len(layers), 1.3 * len(rows)), sharex=True, sharey=True, squeeze=False)
+    for r, t in enumerate(rows):
+        for layer in range(len(layers)):
+            ax = axes[r, layer]
+            for k in range(average.shape[2]):
+                ax.plot(grid, average[t, layer, k], lw=0.8)
+            ax.set_xlim(0, right), ax.set_ylim(0, top * 1.05)
+            ax.tick_params(labelsize=5)
+            if r == 0:
+                ax.set_title(layers[layer], fontsize=7)
+        axes[r, 0].set_ylabel(f"{thresholds[t]:g}", fontsize=7)
+    fig.suptitle(f"{experiment}: average activation landscapes (rows: training-accuracy thresholds; columns: layers)", fontsize=9)
+    save(fig, "landscapes")
+
+    # Fig. 3: PCA of the average landscapes, one curve through the layers per threshold
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for t, threshold in enumerate(thresholds):
+        ax.plot(curves[t, :, 0], curves[t, :, 1], "-o", color=colours[t], ms=3, lw=1, label=f"{threshold:g}")
+        ax.annotate("0", curves[t, 0], fontsize=6)
+    ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2")
+    ax.legend(fontsize=6, title="threshold", title_fontsize=7)
+    ax.set_title(f"{experiment}: activation landscape curves (layer 0 marked)", fontsize=9)
+    save(fig, "curves")
+
+    # Fig. 4: topological complexity (norms) against the layer, per threshold
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for t, threshold in enumerate(thresholds):
+        mean, spread = np.nanmean(norms[:, t], axis=0), np.nanstd(norms[:, t], axis=0)
+        if not np.isfinite(mean).any():
+            continue
+        ax.plot(range(len(layers)), mean, "-o", color=colours[t], ms=3, label=f"{threshold:g}")
+        ax.fill_between(range(len(layers)), mean - spread, mean + spread, color=colours[t], alpha=0.12)
+    ax.set_xticks(range(len(layers)), layers, rotation=60, fontsize=7)
+    ax.set_ylabel("landscape norm (mean +- sd over networks)")
+    ax.legend(fontsize=6, title="threshold", title_fontsize=7)
+    ax.set_title(f"{experiment}: topological complexity by layer", fontsize=9)
+    save(fig, "complexity_by_layer")
+    return written

@@ -1,0 +1,286 @@
+"""Steps of the activation-landscapes study (paper 004). Each opens its inputs, maps a kernel over
+the items, and writes its outputs. Path arguments are the named inputs and outputs of the rule of
+the same name; keyword-only settings are keys of ``config/schema/activation_landscapes.yaml``.
+
+An item is one (network, threshold, layer): the activations of the input batch in that layer of
+that network at the first step its training accuracy reached that threshold. Layer 0 is the input
+itself; the last is the output logits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ... import store, zoo
+from ...kernels import activations as activation_kernels
+from ...kernels import landscapes as landscape_kernels
+from ...kernels import persistence as ph
+from ...parallel import dask_client
+from ...tables import write_result_table
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- activations
+def input_batch(spec: Mapping, data, batch: Mapping):
+    """The input batch ``(x, labels)`` of an experiment (see the schema's ``batch``): a coarser
+    lattice of the sweep's lattice data set, or a seeded random draw from its training and test
+    sets together; optionally one class only."""
+    import torch
+
+    from ...data import lattice_dataset
+
+    if batch["lattice_fraction"] is not None:
+        n_points = len(data.x_train) + len(data.x_test)
+        x, labels = lattice_dataset(spec["dataset"], int(round(batch["lattice_fraction"] * n_points)))
+        if batch["label"] is not None:
+            keep = labels == batch["label"]
+            x, labels = x[keep], labels[keep]
+        return torch.as_tensor(x, dtype=torch.float32), np.asarray(labels)
+    x = torch.cat([data.x_train, data.x_test])
+    labels = torch.cat([data.y_train, data.y_test]).numpy()
+    if batch["label"] is not None:
+        keep = labels == batch["label"]
+        x, labels = x[torch.as_tensor(keep)], labels[keep]
+    if batch["size"] > len(x):
+        raise ValueError(f"batch.size {batch['size']} exceeds the {len(x)} points of {spec['dataset']!r}")
+    chosen = np.sort(np.random.default_rng(batch["seed"]).choice(len(x), size=batch["size"], replace=False))
+    return x[torch.as_tensor(chosen)], labels[chosen]
+
+
+def extract_layer_activations(
+    stores: Sequence[str],
+    activations: str,
+    *,
+    batch: Mapping,
+    data_root: str = "data",
+    download: bool = False,
+    threads: int = 1,
+) -> Path:
+    """Every layer's activations of the input batch, for every network at every threshold.
+
+    Writes ``layers/<i>`` ``[network, threshold, point, features]`` (NaN where the network never
+    reached the threshold), ``threshold_step`` and ``threshold_accuracy`` ``[network, threshold]``,
+    ``labels`` ``[point]``; attrs: layer names, whether each ends with a ReLU, thresholds, networks.
+    """
+    import torch
+
+    from ...models import build_model
+    from ...train import population_activations
+
+    torch.set_num_threads(threads)
+    spec = store.open_population(stores[0]).attrs["spec"]
+    data = zoo.load_spec_dataset(spec, data_root, download)
+    x, labels = input_batch(spec, data, batch)
+    thresholds = list(spec["training"]["snapshot_thresholds"])
+    model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
+    layers = ["input", *model.layer_names]
+    relu = [False] + [spec["architecture"]["activation"] == "relu"] * (len(layers) - 2) + [False]
+    widths = {name: int(np.prod(shape)) for name, shape in zip(layers, _layer_shapes(model, data.input_shape))}
+    base = model.to("meta")
+    per_layer = {name: [] for name in layers}
+    steps, accuracies, networks = [], [], []
+    sweeps = []
+    for path in stores:
+        saved = store.read_thresholds(path)
+        population = store.open_population(path).attrs["spec"]
+        members = population["members"]
+        if population["sweep"] not in sweeps:
+            sweeps.append(population["sweep"])
+        networks += [f"{population['sweep']}/{m['network']}" for m in members]
+        steps.append(saved["step"])
+        accuracies.append(saved["accuracy"])
+        blocks = {name: np.full((len(members), len(thresholds), len(x), widths[name]), np.nan, np.float32) for name in layers}
+        for t in range(len(thresholds)):
+            reached = np.flatnonzero(saved["step"][:, t] >= 0)
+            if not len(reached):
+                continue
+            params = {k: torch.as_tensor(v[reached, t]) for k, v in saved["params"].items()}
+            buffers = {k: torch.as_tensor(v[reached, t]) for k, v in saved["buffers"].items()}
+            for name, value in population_activations(base, params, buffers, x, layers).items():
+                blocks[name][reached, t] = value.reshape(len(reached), len(x), -1).numpy()
+        for name in layers:
+            per_layer[name].append(blocks[name])
+    arrays = {"labels": labels, "threshold_step": np.concatenate(steps), "threshold_accuracy": np.concatenate(accuracies)}
+    for i, name in enumerate(layers):
+        arrays[f"layers/{i}"] = np.concatenate(per_layer[name])
+    attrs = {"layers": layers, "ends_with_relu": relu, "thresholds": thresholds, "networks": networks, "sweeps": sweeps}
+    chunks = {f"layers/{i}": (1, 1, len(x), arrays[f"layers/{i}"].shape[-1]) for i in range(len(layers))}
+    return store.write_array_store(activations, arrays, attrs, chunks)
+
+
+def _layer_shapes(model, input_shape) -> list[tuple]:
+    """The shape of one input's activation in each layer, ``input`` first (from a dry forward pass)."""
+    import torch
+
+    with torch.no_grad():
+        _, acts = model.eval()(torch.zeros(1, *input_shape), return_activations=True)
+    return [tuple(torch.zeros(1, *input_shape).flatten(1).shape[1:])] + [tuple(v.shape[1:]) for v in acts.values()]
+
+
+# ------------------------------------------------------------------------------ landscapes
+def item_landscape(points: np.ndarray, *, local_homology: bool, centre: bool, dimension: int, grid: np.ndarray, functions: int):
+    """One item's landscape ``[functions, grid]`` and its diagram's size (the kernels in a row)."""
+    if local_homology:
+        distances = activation_kernels.local_homology_distances(points, centre)
+        diagrams = ph.vietoris_rips_diagrams(distances, dimension, metric="precomputed")
+    else:
+        diagrams = ph.vietoris_rips_diagrams(activation_kernels.normalize_activations(points), dimension)
+    diagram = diagrams[dimension]
+    return ph.persistence_landscape(diagram, functions, grid).astype(np.float32), len(ph.finite_part(diagram))
+
+
+def landscape_grid_of(local_homology: bool, grid_width: float) -> np.ndarray:
+    """The landscape grid: [0, 1] for activations of diameter 1; [0, 2] for local homology (the
+    unit ball's diameter), at ``grid_width``."""
+    return landscape_kernels.landscape_grid(grid_width, 2.0 if local_homology else 1.0)
+
+
+def compute_layer_landscapes(
+    activations: str,
+    landscapes: str,
+    *,
+    local_homology: bool,
+    grid_width: float,
+    homology_dimension: int,
+    landscape_functions: int,
+    dask_cluster: Mapping | None = None,
+    threads: int = 1,
+) -> Path:
+    """The persistence landscape of every (network, threshold, layer), one Dask task each.
+
+    Results go into ``<landscapes>.partial`` as they arrive; a killed run leaves them there and
+    the next run (same activations and settings) computes only the missing items.
+    Writes ``landscapes`` ``[network, threshold, layer, function, grid]`` (NaN for thresholds
+    never reached), ``diagram_points`` ``[network, threshold, layer]`` (finite pairs; -1 none),
+    ``done``; attrs: the grid.
+    """
+    source = store.open_array_store(activations)
+    layers, thresholds, networks = source.attrs["layers"], source.attrs["thresholds"], source.attrs["networks"]
+    relu = source.attrs["ends_with_relu"]
+    grid = landscape_grid_of(local_homology, grid_width)
+    shape = (len(networks), len(thresholds), len(layers))
+    reached = store.read_array(activations, "threshold_step") >= 0
+    settings = {
+        "local_homology": local_homology, "grid_width": grid_width, "dimension": homology_dimension, "functions": landscape_functions,
+    }
+    identity = json.dumps({"activations": dict(source.attrs), **settings}, sort_keys=True, default=str)
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()
+
+    def create(root):
+        one = (landscape_functions, len(grid))
+        store.create_item_array(root, "landscapes", (*shape, *one), (1, 1, 1, *one), "float32", np.nan)
+        store.create_item_array(root, "diagram_points", shape, (1, 1, len(layers)), "int64", -1)
+        store.create_item_array(root, "done", shape, (1, 1, len(layers)), "bool", False)
+
+    root, resumed = store.open_resumable(landscapes, fingerprint, create)
+    done = root["done"][...]
+    # Items with the same activations share one computation: the input layer is the batch itself
+    # for every (network, threshold), and thresholds a network reached at the same step (several
+    # at step 0 on imbalanced data) hold the same weights.
+    steps_reached = store.read_array(activations, "threshold_step")
+    groups: dict[tuple, list] = {}
+    for n in range(shape[0]):
+        for t in range(shape[1]):
+            for layer in range(shape[2]):
+                if reached[n, t] and not done[n, t, layer]:
+                    key = ("input",) if layer == 0 else (n, int(steps_reached[n, t]), layer)
+                    groups.setdefault(key, []).append((n, t, layer))
+    log.info(
+        "%d items to compute, %d distinct (%d done before: %s)",
+        sum(map(len, groups.values())), len(groups), int(done.sum()), "resumed" if resumed else "fresh",
+    )
+    kwargs = dict(local_homology=local_homology, dimension=homology_dimension, grid=grid, functions=landscape_functions)
+
+    def run(group):
+        n, t, layer = group[0]
+        with store.checked(activations):
+            points = np.asarray(source[f"layers/{layer}"][n, t], dtype=np.float64)
+        return group, *item_landscape(points, centre=not relu[layer], **kwargs)
+
+    with dask_client(threads=threads, **(dask_cluster or {})) as client:
+        from dask.distributed import as_completed
+
+        for future in as_completed(client.map(run, list(groups.values()), pure=False)):
+            group, landscape, points = future.result()
+            for n, t, layer in group:
+                root["landscapes"][n, t, layer] = landscape
+                root["diagram_points"][n, t, layer] = points
+                root["done"][n, t, layer] = True
+    attrs = {"grid": grid.tolist(), "layers": layers, "thresholds": thresholds, "networks": networks, **settings}
+    return store.publish_resumable(root, landscapes, attrs)
+
+
+# --------------------------------------------------------------------------------- summary
+def summarize_activation_landscapes(
+    landscapes: str,
+    summary: str,
+    pvalues: str,
+    complexity: str,
+    *,
+    shown_thresholds: Sequence[float],
+    permutations: int,
+    permutation_seed: int,
+) -> dict[str, pd.DataFrame]:
+    """Average landscapes per (threshold, layer), norms (topological complexity), a PCA of the
+    average landscapes (the activation-landscape curves), and permutation tests between the shown
+    thresholds (Table I) on the distance between average landscapes in the product space."""
+    from sklearn.decomposition import PCA
+
+    root = store.open_array_store(landscapes)
+    values = store.read_array(landscapes, "landscapes").astype(np.float64)  # [N, T, L, k, g]
+    width = float(root.attrs["grid_width"])
+    thresholds, layers = list(root.attrs["thresholds"]), list(root.attrs["layers"])
+    reached = ~np.isnan(values[..., 0, 0])  # [N, T, L]
+    average = np.nanmean(np.where(reached[..., None, None], values, np.nan), axis=0)  # [T, L, k, g]
+    norms = np.sqrt(np.nansum(values**2, axis=(3, 4)) * width)
+    norms[~reached] = np.nan
+    average_norms = np.sqrt(np.nansum(average**2, axis=(2, 3)) * width)
+    average_norms[~reached.any(axis=0)] = np.nan  # no network reached the threshold
+    flat = np.nan_to_num(average.reshape(len(thresholds) * len(layers), -1))
+    curves = PCA(n_components=2).fit_transform(flat).reshape(len(thresholds), len(layers), 2)
+    shown = list(shown_thresholds) or thresholds
+    table = pd.DataFrame(index=[f"{t:g}" for t in shown], columns=[f"{t:g}" for t in shown], dtype=object)
+    matrix = np.full((len(shown), len(shown)), np.nan)
+    for i, a in enumerate(shown):
+        for j, b in enumerate(shown):
+            if j <= i:
+                continue
+            ta, tb = thresholds.index(a), thresholds.index(b)
+            group_a = values[reached[:, ta].all(axis=1), ta]  # networks with every layer at a
+            group_b = values[reached[:, tb].all(axis=1), tb]
+            if len(group_a) < 2 or len(group_b) < 2:
+                continue
+            gram = landscape_kernels.inner_products(np.concatenate([group_a, group_b]), width)
+            _, matrix[i, j] = landscape_kernels.permutation_test(gram, len(group_a), permutations, permutation_seed)
+    for i in range(len(shown)):
+        for j in range(len(shown)):
+            table.iloc[i, j] = f"{matrix[i, j]:.5f}" if np.isfinite(matrix[i, j]) else "·"
+    pvalue_table = table.reset_index(names="threshold")
+    rows = []
+    for t, threshold in enumerate(thresholds):
+        for layer, name in enumerate(layers):
+            networks = norms[:, t, layer][np.isfinite(norms[:, t, layer])]
+            rows.append({
+                "threshold": threshold, "layer": layer, "layer_name": name, "networks": len(networks),
+                "norm_of_average": average_norms[t, layer],
+                "mean_norm": networks.mean() if len(networks) else np.nan,
+                "std_norm": networks.std(ddof=1) if len(networks) > 1 else np.nan,
+            })
+    complexity_table = pd.DataFrame(rows)
+    store.write_array_store(
+        summary,
+        {"average": average, "norms": norms, "average_norms": average_norms, "curves": curves, "pvalues": matrix},
+        {"thresholds": thresholds, "layers": layers, "shown_thresholds": shown, "grid": root.attrs["grid"], "grid_width": width,
+         "permutations": permutations},
+    )
+    write_result_table(pvalue_table, pvalues)
+    write_result_table(complexity_table, complexity)
+    return {"pvalues": pvalue_table, "complexity": complexity_table}

@@ -1,0 +1,136 @@
+# Study activation_landscapes (paper 004): per experiment, every layer's activations of its input
+# batch for every network at every training-accuracy threshold, their persistence landscapes (one
+# Dask task per item, resumable), the averages, norms, curves and permutation tests, the figures.
+# Every rule runs the step of its name (step(), rules/common.smk) with its named inputs and outputs.
+from pipeline.studies import activation_landscapes as al
+
+AL = config["activation_landscapes"]
+
+
+# The sweeps an experiment reads, from its {experiment} wildcard.
+EXPERIMENT_SWEEPS = lambda wildcards: al.experiment_sweeps(config, wildcards.experiment)
+
+
+wildcard_constraints:
+    experiment="|".join(AL["experiments"]) or "NO_EXPERIMENTS",
+
+
+rule extract_layer_activations:
+    input:
+        stores=lambda wildcards: sweeps_stores(EXPERIMENT_SWEEPS(wildcards)),
+    output:
+        activations=directory(al.path(config, "{experiment}", "activations.zarr")),
+    log:
+        logs("extract_layer_activations", "{experiment}"),
+    benchmark:
+        benchmarks("extract_layer_activations", "{experiment}")
+    params:
+        settings=lambda wildcards: step_args(batch=AL["experiments"][wildcards.experiment]["batch"]),
+        paths=step_paths,
+    threads: 1
+    group:
+        "activation_landscapes"
+    resources:
+        mem_mb=per_network(2000, 10, EXPERIMENT_SWEEPS),
+        runtime=per_network(5, 0.1, EXPERIMENT_SWEEPS),
+    conda:
+        CONDA_ENV
+    shell:
+        step("extract_layer_activations")
+
+
+rule compute_layer_landscapes:
+    input:
+        activations=al.path(config, "{experiment}", "activations.zarr"),
+    output:
+        landscapes=directory(al.path(config, "{experiment}", "landscapes.zarr")),
+    log:
+        logs("compute_layer_landscapes", "{experiment}"),
+    benchmark:
+        benchmarks("compute_layer_landscapes", "{experiment}")
+    params:
+        settings=lambda wildcards: study_settings(
+            "activation_landscapes", "homology_dimension", "landscape_functions",
+            local_homology=AL["experiments"][wildcards.experiment]["local_homology"],
+            grid_width=AL["experiments"][wildcards.experiment]["grid_width"],
+        ),
+        paths=step_paths,
+    threads: ANALYSIS_THREADS
+    group:
+        "activation_landscapes"
+    resources:
+        mem_mb=per_network(2000, 20, EXPERIMENT_SWEEPS),
+        runtime=per_network(10, 5, EXPERIMENT_SWEEPS),
+    conda:
+        CONDA_ENV
+    shell:
+        step("compute_layer_landscapes")
+
+
+rule summarize_activation_landscapes:
+    input:
+        landscapes=al.path(config, "{experiment}", "landscapes.zarr"),
+    output:
+        [al.path(config, "{experiment}", f"tables/{name}.{extension}") for name in al.TABLES for extension in ("csv", "md")],
+        summary=directory(al.path(config, "{experiment}", "summary.zarr")),
+        **{
+            name: report(
+                al.path(config, "{experiment}", f"tables/{name}.html"),
+                caption=f"report/activation_landscapes/{name}.rst",
+                category="activation_landscapes",
+                subcategory="{experiment}",
+                labels={"experiment": "{experiment}", "table": name},
+            )
+            for name in al.TABLES
+        },
+    log:
+        logs("summarize_activation_landscapes", "{experiment}"),
+    benchmark:
+        benchmarks("summarize_activation_landscapes", "{experiment}")
+    params:
+        settings=lambda wildcards: study_settings(
+            "activation_landscapes", "permutations", "permutation_seed",
+            shown_thresholds=AL["experiments"][wildcards.experiment]["shown_thresholds"],
+        ),
+        paths=step_paths,
+    group:
+        "activation_landscapes"
+    resources:
+        mem_mb=per_network(2000, 20, EXPERIMENT_SWEEPS),
+        runtime=per_network(10, 0.5, EXPERIMENT_SWEEPS),
+    conda:
+        CONDA_ENV
+    shell:
+        step("summarize_activation_landscapes")
+
+
+rule plot_activation_landscapes:
+    input:
+        summary=al.path(config, "{experiment}", "summary.zarr"),
+    output:
+        **{
+            name: report(
+                al.path(config, "{experiment}", f"figures/{name}.png"),
+                caption=f"report/activation_landscapes/{name}.rst",
+                category="activation_landscapes",
+                subcategory="{experiment}",
+                labels={"experiment": "{experiment}", "figure": name},
+            )
+            for name in al.FIGURES
+        },
+    log:
+        logs("plot_activation_landscapes", "{experiment}"),
+    benchmark:
+        benchmarks("plot_activation_landscapes", "{experiment}")
+    params:
+        settings=lambda wildcards: step_args(experiment=wildcards.experiment),
+        paths=step_paths,
+    group:
+        "activation_landscapes"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        step("plot_activation_landscapes")
