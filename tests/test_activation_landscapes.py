@@ -98,7 +98,8 @@ def _activations_store(tmp_path, networks=2, thresholds=2, layers=3):
     network 1 reached the first at step 3, never the second. Layer 0 is the batch itself."""
     rng = np.random.default_rng(5)
     arrays = {
-        "labels": np.zeros(30, dtype=np.int64),
+        "labels": np.zeros((1, 30), dtype=np.int64),
+        "draw": np.zeros(networks, dtype=np.int64),
         "threshold_step": np.array([[0, 0], [3, -1]]),
         "threshold_accuracy": np.array([[0.6, 0.6], [0.8, np.nan]]),
     }
@@ -111,7 +112,7 @@ def _activations_store(tmp_path, networks=2, thresholds=2, layers=3):
         arrays[f"layers/{layer}"][1, 1] = np.nan
     path = tmp_path / "activations.zarr"
     attrs = {"layers": [f"l{i}" for i in range(layers)], "ends_with_relu": [False, True, False], "thresholds": [0.5, 0.9],
-             "networks": ["a", "b"], "sweep": "s"}
+             "samples": ["a", "b"], "sweeps": ["s"], "draws": 1}
     store.write_array_store(path, arrays, attrs)
     return str(path), arrays
 
@@ -192,6 +193,7 @@ def test_config_errors_name_the_experiment_key():
         (config(lattice, snapshot_thresholds=[]), "saves no snapshot_thresholds"),
         (config(lattice, variants={"architecture.hidden": [[4], [5]]}), "differ in architecture"),
         (config(lattice, dataset="digits"), "'digits' is not a lattice data set"),
+        (config({"batch": {"lattice_fraction": 0.1, "draws": 2}}), "batch.draws': a lattice batch is one fixed set of points"),
     ]
     for bad, message in cases:
         with pytest.raises(ConfigError, match=re.escape(message)):
@@ -207,3 +209,12 @@ def test_study_runs_end_to_end(finished_test_run):
     assert len(pvalues) == 2
     for name in ("landscapes", "curves", "complexity_by_layer"):
         assert (base / f"figures/{name}.png").stat().st_size > 5000
+    # two random input draws per network: each (network, draw) a sample, each draw its own points
+    draws = finished_test_run / "results/activation_landscapes/tiny_draws"
+    activations = store.open_array_store(draws / "activations.zarr")
+    samples = activations.attrs["samples"]
+    assert [name.split("/")[0] for name in samples] == ["mlp_thresholds__seed0"] * 2 + ["mlp_thresholds__seed1"] * 2
+    assert [name.split("/")[-1] for name in samples] == ["draw0", "draw1"] * 2
+    batches = store.read_array(draws / "activations.zarr", "layers/0")[:, 0]
+    assert batches.shape[1] == 80 and not np.array_equal(batches[0], batches[1]) and np.array_equal(batches[0], batches[2])
+    assert pd.read_csv(draws / "tables/complexity.csv")["samples"].max() == 4

@@ -95,7 +95,8 @@ def test_training_setting_reruns_its_sweep_and_what_depends_on_it(finished_test_
 def test_permutation_count_reruns_only_the_statistics_and_their_figures(finished_test_run, tmp_path):
     # the landscapes (the expensive part) do not depend on how the tests between them are run
     override = _write_override(tmp_path, {"activation_landscapes": {**_test_config()["activation_landscapes"], "permutations": 500}})
-    expected = {"summarize_activation_landscapes": 1, "plot_activation_landscapes": 1, "all": 1}
+    experiments = len(_test_config()["activation_landscapes"]["experiments"])
+    expected = {"summarize_activation_landscapes": experiments, "plot_activation_landscapes": experiments, "all": 1}
     assert _dry_run_counts(finished_test_run, override) == expected
 
 

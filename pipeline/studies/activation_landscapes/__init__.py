@@ -65,6 +65,8 @@ def check(config: Mapping) -> list[str]:
         batch = experiment["batch"]
         if (batch["lattice_fraction"] is None) == (batch["size"] is None):
             problems.append(f"{key}.batch': give exactly one of lattice_fraction and size")
+        elif batch["lattice_fraction"] is not None and batch["draws"] != 1:
+            problems.append(f"{key}.batch.draws': a lattice batch is one fixed set of points; draws must be 1")
         elif batch["lattice_fraction"] is not None and sweep["dataset"] not in LATTICE_DATASETS:
             problems.append(
                 f"{key}.batch.lattice_fraction': {sweep['dataset']!r} is not a lattice data set ({', '.join(LATTICE_DATASETS)})"

@@ -73,7 +73,7 @@ def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110,
         ax.plot(range(len(layers)), mean, "-o", color=colours[t], ms=3, label=f"{threshold:g}")
         ax.fill_between(range(len(layers)), mean - spread, mean + spread, color=colours[t], alpha=0.12)
     ax.set_xticks(range(len(layers)), layers, rotation=60, fontsize=7)
-    ax.set_ylabel("landscape norm (mean +- sd over networks)")
+    ax.set_ylabel("landscape norm (mean +- sd over samples)")
     ax.legend(fontsize=6, title="threshold", title_fontsize=7)
     ax.set_title(f"{experiment}: topological complexity by layer", fontsize=9)
     save(fig, "complexity_by_layer")

@@ -2,9 +2,10 @@
 the items, and writes its outputs. Path arguments are the named inputs and outputs of the rule of
 the same name; keyword-only settings are keys of ``config/schema/activation_landscapes.yaml``.
 
-An item is one (network, threshold, layer): the activations of the input batch in that layer of
-that network at the first step its training accuracy reached that threshold. Layer 0 is the input
-itself; the last is the output logits.
+A sample is one network with one input batch (one draw of the batch; a network has one sample per
+draw). An item is one (sample, threshold, layer): the activations of the sample's batch in that
+layer of that network at the first step its training accuracy reached that threshold. Layer 0 is
+the input itself; the last is the output logits.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- activations
-def input_batch(spec: Mapping, data, batch: Mapping):
+def input_batch(spec: Mapping, data, batch: Mapping, draw: int = 0):
     """The input batch ``(x, labels)`` of an experiment (see the schema's ``batch``): a coarser
-    lattice of the sweep's lattice data set, or a seeded random draw from its training and test
-    sets together; optionally one class only."""
+    lattice of the sweep's lattice data set, or the seeded random draw ``draw`` (seed + draw) from
+    its training and test sets together; optionally one class only."""
     import torch
 
     from ...data import lattice_dataset
@@ -51,7 +52,7 @@ def input_batch(spec: Mapping, data, batch: Mapping):
         x, labels = x[torch.as_tensor(keep)], labels[keep]
     if batch["size"] > len(x):
         raise ValueError(f"batch.size {batch['size']} exceeds the {len(x)} points of {spec['dataset']!r}")
-    chosen = np.sort(np.random.default_rng(batch["seed"]).choice(len(x), size=batch["size"], replace=False))
+    chosen = np.sort(np.random.default_rng(batch["seed"] + draw).choice(len(x), size=batch["size"], replace=False))
     return x[torch.as_tensor(chosen)], labels[chosen]
 
 
@@ -64,11 +65,13 @@ def extract_layer_activations(
     download: bool = False,
     threads: int = 1,
 ) -> Path:
-    """Every layer's activations of the input batch, for every network at every threshold.
+    """Every layer's activations of each input batch, for every network at every threshold.
 
-    Writes ``layers/<i>`` ``[network, threshold, point, features]`` (NaN where the network never
-    reached the threshold), ``threshold_step`` and ``threshold_accuracy`` ``[network, threshold]``,
-    ``labels`` ``[point]``; attrs: layer names, whether each ends with a ReLU, thresholds, networks.
+    Writes ``layers/<i>`` ``[sample, threshold, point, features]`` (NaN where the network never
+    reached the threshold; samples run over networks, then draws), ``threshold_step`` and
+    ``threshold_accuracy`` ``[sample, threshold]``, ``labels`` ``[draw, point]``, ``draw``
+    ``[sample]``; attrs: layer names, whether each ends with a ReLU, thresholds, samples (named
+    ``<sweep>/<network>``, with ``/draw<k>`` when there are several draws).
     """
     import torch
 
@@ -78,7 +81,9 @@ def extract_layer_activations(
     torch.set_num_threads(threads)
     spec = store.open_population(stores[0]).attrs["spec"]
     data = zoo.load_spec_dataset(spec, data_root, download)
-    x, labels = input_batch(spec, data, batch)
+    draws = batch.get("draws", 1)
+    batches = [input_batch(spec, data, batch, draw) for draw in range(draws)]
+    n_points = len(batches[0][0])
     thresholds = list(spec["training"]["snapshot_thresholds"])
     model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
     layers = ["input", *model.layer_names]
@@ -86,33 +91,40 @@ def extract_layer_activations(
     widths = {name: int(np.prod(shape)) for name, shape in zip(layers, _layer_shapes(model, data.input_shape))}
     base = model.to("meta")
     per_layer = {name: [] for name in layers}
-    steps, accuracies, networks = [], [], []
-    sweeps = []
+    steps, accuracies, samples, sweeps = [], [], [], []
     for path in stores:
         saved = store.read_thresholds(path)
         population = store.open_population(path).attrs["spec"]
         members = population["members"]
         if population["sweep"] not in sweeps:
             sweeps.append(population["sweep"])
-        networks += [f"{population['sweep']}/{m['network']}" for m in members]
-        steps.append(saved["step"])
-        accuracies.append(saved["accuracy"])
-        blocks = {name: np.full((len(members), len(thresholds), len(x), widths[name]), np.nan, np.float32) for name in layers}
+        for m in members:
+            name = f"{population['sweep']}/{m['network']}"
+            samples += [f"{name}/draw{d}" for d in range(draws)] if draws > 1 else [name]
+        steps.append(np.repeat(saved["step"], draws, axis=0))
+        accuracies.append(np.repeat(saved["accuracy"], draws, axis=0))
+        blocks = {name: np.full((len(members), draws, len(thresholds), n_points, widths[name]), np.nan, np.float32) for name in layers}
         for t in range(len(thresholds)):
             reached = np.flatnonzero(saved["step"][:, t] >= 0)
             if not len(reached):
                 continue
             params = {k: torch.as_tensor(v[reached, t]) for k, v in saved["params"].items()}
             buffers = {k: torch.as_tensor(v[reached, t]) for k, v in saved["buffers"].items()}
-            for name, value in population_activations(base, params, buffers, x, layers).items():
-                blocks[name][reached, t] = value.reshape(len(reached), len(x), -1).numpy()
+            for d, (x, _) in enumerate(batches):
+                for name, value in population_activations(base, params, buffers, x, layers).items():
+                    blocks[name][reached, d, t] = value.reshape(len(reached), n_points, -1).numpy()
         for name in layers:
-            per_layer[name].append(blocks[name])
-    arrays = {"labels": labels, "threshold_step": np.concatenate(steps), "threshold_accuracy": np.concatenate(accuracies)}
+            per_layer[name].append(blocks[name].reshape(-1, *blocks[name].shape[2:]))
+    arrays = {
+        "labels": np.stack([labels for _, labels in batches]),
+        "draw": np.tile(np.arange(draws), len(samples) // draws),
+        "threshold_step": np.concatenate(steps),
+        "threshold_accuracy": np.concatenate(accuracies),
+    }
     for i, name in enumerate(layers):
         arrays[f"layers/{i}"] = np.concatenate(per_layer[name])
-    attrs = {"layers": layers, "ends_with_relu": relu, "thresholds": thresholds, "networks": networks, "sweeps": sweeps}
-    chunks = {f"layers/{i}": (1, 1, len(x), arrays[f"layers/{i}"].shape[-1]) for i in range(len(layers))}
+    attrs = {"layers": layers, "ends_with_relu": relu, "thresholds": thresholds, "samples": samples, "sweeps": sweeps, "draws": draws}
+    chunks = {f"layers/{i}": (1, 1, n_points, arrays[f"layers/{i}"].shape[-1]) for i in range(len(layers))}
     return store.write_array_store(activations, arrays, attrs, chunks)
 
 
@@ -163,10 +175,10 @@ def compute_layer_landscapes(
     ``done``; attrs: the grid.
     """
     source = store.open_array_store(activations)
-    layers, thresholds, networks = source.attrs["layers"], source.attrs["thresholds"], source.attrs["networks"]
+    layers, thresholds, samples = source.attrs["layers"], source.attrs["thresholds"], source.attrs["samples"]
     relu = source.attrs["ends_with_relu"]
     grid = landscape_grid_of(local_homology, grid_width)
-    shape = (len(networks), len(thresholds), len(layers))
+    shape = (len(samples), len(thresholds), len(layers))
     reached = store.read_array(activations, "threshold_step") >= 0
     settings = {
         "local_homology": local_homology, "grid_width": grid_width, "dimension": homology_dimension, "functions": landscape_functions,
@@ -183,15 +195,16 @@ def compute_layer_landscapes(
     root, resumed = store.open_resumable(landscapes, fingerprint, create)
     done = root["done"][...]
     # Items with the same activations share one computation: the input layer is the batch itself
-    # for every (network, threshold), and thresholds a network reached at the same step (several
-    # at step 0 on imbalanced data) hold the same weights.
+    # for every (sample, threshold) of one draw, and thresholds a network reached at the same step
+    # (several at step 0 on imbalanced data) hold the same weights.
     steps_reached = store.read_array(activations, "threshold_step")
+    draw = store.read_array(activations, "draw")
     groups: dict[tuple, list] = {}
     for n in range(shape[0]):
         for t in range(shape[1]):
             for layer in range(shape[2]):
                 if reached[n, t] and not done[n, t, layer]:
-                    key = ("input",) if layer == 0 else (n, int(steps_reached[n, t]), layer)
+                    key = ("input", int(draw[n])) if layer == 0 else (n, int(steps_reached[n, t]), layer)
                     groups.setdefault(key, []).append((n, t, layer))
     log.info(
         "%d items to compute, %d distinct (%d done before: %s)",
@@ -214,7 +227,7 @@ def compute_layer_landscapes(
                 root["landscapes"][n, t, layer] = landscape
                 root["diagram_points"][n, t, layer] = points
                 root["done"][n, t, layer] = True
-    attrs = {"grid": grid.tolist(), "layers": layers, "thresholds": thresholds, "networks": networks, **settings}
+    attrs = {"grid": grid.tolist(), "layers": layers, "thresholds": thresholds, "samples": samples, **settings}
     return store.publish_resumable(root, landscapes, attrs)
 
 
@@ -254,7 +267,7 @@ def summarize_activation_landscapes(
             if j <= i:
                 continue
             ta, tb = thresholds.index(a), thresholds.index(b)
-            group_a = values[reached[:, ta].all(axis=1), ta]  # networks with every layer at a
+            group_a = values[reached[:, ta].all(axis=1), ta]  # samples with every layer at a
             group_b = values[reached[:, tb].all(axis=1), tb]
             if len(group_a) < 2 or len(group_b) < 2:
                 continue
@@ -267,12 +280,12 @@ def summarize_activation_landscapes(
     rows = []
     for t, threshold in enumerate(thresholds):
         for layer, name in enumerate(layers):
-            networks = norms[:, t, layer][np.isfinite(norms[:, t, layer])]
+            reaching = norms[:, t, layer][np.isfinite(norms[:, t, layer])]
             rows.append({
-                "threshold": threshold, "layer": layer, "layer_name": name, "networks": len(networks),
+                "threshold": threshold, "layer": layer, "layer_name": name, "samples": len(reaching),
                 "norm_of_average": average_norms[t, layer],
-                "mean_norm": networks.mean() if len(networks) else np.nan,
-                "std_norm": networks.std(ddof=1) if len(networks) > 1 else np.nan,
+                "mean_norm": reaching.mean() if len(reaching) else np.nan,
+                "std_norm": reaching.std(ddof=1) if len(reaching) > 1 else np.nan,
             })
     complexity_table = pd.DataFrame(rows)
     store.write_array_store(
