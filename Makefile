@@ -45,7 +45,7 @@ report: env
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
 
-# Every benchmark, each printing its side-by-side ratios (~20 min on 2 cores).
+# Every benchmark, each printing its side-by-side ratios (~35 min on 2 cores).
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
 	$(BIN)/python benchmarks/network_distances.py

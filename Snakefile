@@ -24,3 +24,13 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# One target per study, to (re)compute one study alone: snakemake --cores N study_<name>
+for name, study in STUDIES.items():
+
+    rule:
+        name:
+            f"study_{name}"
+        input:
+            study.outputs(config),

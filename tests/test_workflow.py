@@ -50,6 +50,16 @@ def test_default_config_builds_its_dag(workdir):
     assert counts["compute_layer_landscapes"] == counts["plot_activation_landscapes"] == 2
 
 
+def test_a_study_target_runs_that_study_and_its_trainings_only(workdir):
+    result = run_snakemake("--dry-run", "--cores", "2", "study_activation_landscapes", workdir=workdir)
+    counts = _job_counts(result.stdout)
+    assert counts.pop("train_population") == 2 + 1  # the nine-disk draws and the deep digit MLPs
+    assert counts.pop("collect_sweep_metrics", 0) == 0 and counts.pop("study_activation_landscapes") == 1
+    assert counts == {rule: 2 for rule in (
+        "extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes"
+    )}
+
+
 @pytest.mark.parametrize(
     "override, key",
     [
