@@ -18,6 +18,7 @@ include: "rules/train.smk"
 include: "rules/network_manifold.smk"
 include: "rules/loss_landscape.smk"
 include: "rules/activation_landscapes.smk"
+include: "rules/learning_graphs.smk"
 
 
 rule all:

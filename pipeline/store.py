@@ -505,7 +505,8 @@ def _write_arrays(root: zarr.Group, arrays: Mapping, attrs, chunks, uncompressed
             da.store(value, target, lock=False)
         else:
             value = np.asarray(value)
-            chunk = (chunks or {}).get(name) or (value.shape or (1,))
+            # a 0-d array is one 0-d chunk; an empty axis still needs a chunk of length 1
+            chunk = (chunks or {}).get(name) or tuple(max(1, d) for d in value.shape)
             _array(group, leaf, value.shape, chunk, value.dtype, 0, compress=name not in uncompressed)[...] = value
     root.attrs.update({**(attrs or {}), "format": ANALYSIS_FORMAT, "package_version": __version__})
     root.attrs["complete"] = True

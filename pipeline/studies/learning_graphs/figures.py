@@ -1,0 +1,131 @@
+"""Figures of the learning-graphs study: they draw the stored trajectories and graphs of one run
+(its first network where a figure shows one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ... import store  # noqa: E402
+from . import FIGURES  # noqa: E402
+
+
+def _graph(graphs: str, key: str):
+    """Stored graph ``key`` (``<network>/<layer>/<lens>``): node sizes, node steps, edges."""
+    offsets = store.read_array(graphs, f"{key}/node_offsets")
+    return np.diff(offsets), store.read_array(graphs, f"{key}/node_step"), store.read_array(graphs, f"{key}/edges")
+
+
+def _draw_graph(ax, sizes, node_step, edges, vmax, seed, splits=None):
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(sizes)))
+    graph.add_edges_from(map(tuple, edges))
+    position = nx.spring_layout(graph, seed=seed, iterations=100) if len(sizes) else {}
+    xy = np.array([position[i] for i in range(len(sizes))]).reshape(-1, 2)
+    for a, b in edges:
+        ax.plot(*xy[[a, b]].T, color="0.6", lw=0.5, zorder=1)
+    ax.scatter(*xy.T, s=6 + 3 * np.sqrt(sizes), c=node_step, cmap="viridis", vmin=0, vmax=vmax, zorder=2, edgecolors="none")
+    if splits is not None and len(splits):
+        saddles = [int(np.argmin(np.abs(node_step - split))) for split in splits]
+        ax.scatter(*xy[saddles].T, s=60, facecolors="none", edgecolors="red", lw=1, zorder=3)
+    ax.set_xticks([]), ax.set_yticks([])
+
+
+def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int = 0, dpi: int = 110, **figures: str) -> list[Path]:
+    """Figs. 3/5 (``layers``), 4, 6, 7 and 8 of the paper for one run (``figures``: name -> PNG)."""
+    if set(figures) != set(FIGURES):
+        raise ValueError(f"plot_learning_graphs draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    source = store.open_array_store(trajectories)
+    root = store.open_array_store(graphs)
+    layers, networks = root.attrs["layers"], root.attrs["networks"]
+    steps = store.read_array(trajectories, "step")
+    vmax = float(steps[-1]) or 1.0
+    written = []
+
+    def save(fig, name):
+        path = Path(figures[name])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    # Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)
+    fig, axes = plt.subplots(2, len(layers), figsize=(3.4 * len(layers), 6.4), squeeze=False)
+    for column, layer in enumerate(layers):
+        neurons = source[f"weights/{layer}"].shape[2]
+        projection = store.read_array(graphs, f"0/{layer}/projection")
+        axes[0, column].scatter(*projection.T, c=np.repeat(steps, neurons), s=2, cmap="viridis", vmin=0, vmax=vmax)
+        axes[0, column].set_title(f"{layer}: PCA of the weight vectors", fontsize=8)
+        splits = store.read_array(graphs, f"0/{layer}/splits")
+        significant = store.read_array(graphs, f"0/{layer}/significant")
+        _draw_graph(axes[1, column], *_graph(graphs, f"0/{layer}/norm"), vmax, seed, splits[significant, 0])
+        ends = int(store.read_array(graphs, f"0/{layer}/branches_at_end"))
+        axes[1, column].set_title(f"learning graph (L2 lens): {ends} branches at the end", fontsize=8)
+    mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
+    fig.colorbar(mappable, ax=axes, shrink=0.6, label="training step")
+    fig.suptitle(f"{run}: {networks[0]} (red rings: significant branchings)", fontsize=9)
+    save(fig, "layers")
+
+    # Fig. 4: how the test images of one class are classified over training
+    counts = store.read_array(trajectories, "digit_predictions")[0]  # [snapshot, class]
+    digit = source.attrs["digit"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    colours = plt.cm.tab10(np.arange(counts.shape[1]) % 10)
+    for c in range(counts.shape[1]):
+        if counts[:, c].any():
+            ax.plot(steps, counts[:, c], color=colours[c], lw=1.6 if c == digit else 1, label=str(c))
+    ax.set_xlabel("training step"), ax.set_ylabel(f"test images of {digit} classified as")
+    ax.legend(fontsize=7, title="class", title_fontsize=7, ncol=2)
+    ax.set_title(f"{run}: {networks[0]}, the {source.attrs['digit_images']} test images of {digit}", fontsize=9)
+    save(fig, "digit_over_training")
+
+    # Fig. 6: the first layer's PCA projection and its learning graph with the PCA lens
+    first = layers[0]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+    projection = store.read_array(graphs, f"0/{first}/projection")
+    axes[0].scatter(*projection.T, c=np.repeat(steps, source[f"weights/{first}"].shape[2]), s=2, cmap="viridis", vmin=0, vmax=vmax)
+    axes[0].set_title(f"{first}: PCA of the weight vectors", fontsize=8)
+    _draw_graph(axes[1], *_graph(graphs, f"0/{first}/pca"), vmax, seed)
+    axes[1].set_title("learning graph, lens = first PCA directions", fontsize=8)
+    fig.suptitle(f"{run}: {networks[0]}", fontsize=9)
+    save(fig, "pca_lens")
+
+    # Fig. 7: the learning surface, differences between neighbouring neurons' weight images
+    surface = store.read_array(graphs, "0/surface")  # [k, neurons - 1, inputs]
+    snapshots = store.read_array(graphs, "surface_snapshots")
+    shape = tuple(source.attrs["input_shape"])
+    image = shape[-2:] if len(shape) >= 2 else None
+    shown = min(12, surface.shape[1])
+    columns = np.linspace(0, surface.shape[1] - 1, shown).round().astype(int)
+    fig, axes = plt.subplots(len(snapshots), shown, figsize=(0.9 * shown, 0.95 * len(snapshots)), squeeze=False)
+    for r, s in enumerate(snapshots):
+        for c, neuron in enumerate(columns):
+            values = surface[r, neuron]
+            side = int(np.sqrt(values.size))
+            picture = values.reshape(image) if image and int(np.prod(image)) == values.size else values[: side * side].reshape(side, side)
+            axes[r, c].imshow(picture, cmap="gray")
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(f"{int(steps[s])}", fontsize=6)
+    fig.suptitle(f"{run}: {first}, differences of neighbouring neurons' weights (rows: training step)", fontsize=8)
+    save(fig, "learning_surface")
+
+    # Fig. 8: per-neuron weight norms of every layer and the accuracy, over training
+    fig, axes = plt.subplots(len(layers) + 1, 1, figsize=(6, 1.8 * (len(layers) + 1)), sharex=True, squeeze=False)
+    for row, layer in enumerate(layers):
+        norms = store.read_array(trajectories, f"norms/{layer}")[0]  # [snapshot, neuron]
+        axes[row, 0].plot(steps, norms, lw=0.4, color="tab:blue", alpha=0.5)
+        axes[row, 0].set_ylabel(f"{layer}\nnorms", fontsize=7)
+    accuracy = store.read_array(trajectories, "test_accuracy")
+    for n in range(len(accuracy)):
+        axes[-1, 0].plot(steps, accuracy[n], lw=1.2 if n == 0 else 0.6, color="tab:red" if n == 0 else "0.6")
+    axes[-1, 0].set_ylabel("test accuracy", fontsize=7), axes[-1, 0].set_xlabel("training step")
+    fig.suptitle(f"{run}: weight norms per neuron ({networks[0]}) and test accuracy (all networks)", fontsize=8)
+    save(fig, "norms_and_accuracy")
+    return written

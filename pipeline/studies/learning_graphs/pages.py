@@ -1,0 +1,81 @@
+"""KeplerMapper pages that open offline.
+
+KeplerMapper 2.1.0's page template loads d3 6.1.1 and FileSaver from CDNs, and a font and an icon
+from the web: on an offline cluster node the page opens blank. Here each page gets both scripts
+inlined, with their licences, from the copies that ``make env`` fetched from the npm registry into
+``<venv>/share/pipeline-web`` (``envs/fetch_web_assets.sh``); the font and the icon are dropped
+(the page falls back to the browser's monospace font).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(sys.prefix) / "share" / "pipeline-web"
+SCRIPTS = {  # the template's script tag -> (file, licence)
+    "https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js": ("d3.min.js", "d3.LICENSE"),
+    "https://cdn.jsdelivr.net/npm/file-saver@2.0.2/dist/FileSaver.min.js": ("FileSaver.min.js", "FileSaver.LICENSE"),
+}
+# what the template loads from the web besides the scripts: the icon and the font stylesheet
+DROPPED = (
+    re.compile(r'\s*<link rel="icon"[^>]*>'),
+    re.compile(r"\s*<link href='https://fonts\.googleapis\.com[^>]*>"),
+)
+# a reference to anything remote: src/href attributes, CSS url() and @import
+REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import\s+["']?(?:https?:)?//""", re.I)
+
+
+def require_assets() -> Path:
+    """The folder of the fetched scripts; a clear error when ``make env`` has not fetched them."""
+    missing = [name for pair in SCRIPTS.values() for name in pair if not (ASSETS / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"the offline copies of KeplerMapper's scripts are missing from {ASSETS} ({', '.join(missing)}): "
+            "run `make env` (it fetches them with envs/fetch_web_assets.sh)"
+        )
+    return ASSETS
+
+
+def self_contained(html: str) -> str:
+    """A KeplerMapper page with its CDN scripts inlined (licences first, as comments) and its
+    web font and icon dropped. Raises ValueError if the template changed and a remote reference
+    is left."""
+    require_assets()
+    for url, (script, licence) in SCRIPTS.items():
+        tag = f'<script src="{url}"></script>'
+        if tag not in html:
+            raise ValueError(f"the KeplerMapper page does not load {url} as expected: the template changed")
+        notice = (ASSETS / licence).read_text().replace("*/", "* /")
+        inline = f"<script>/* {script}, inlined for offline use. Licence:\n{notice}\n*/\n{(ASSETS / script).read_text()}</script>"
+        html = html.replace(tag, inline)
+    for pattern in DROPPED:
+        html = pattern.sub("", html)
+    left = remote_references(html)
+    if left:
+        raise ValueError(f"the page still references remote resources: {left[:3]}")
+    return html
+
+
+def remote_references(html: str) -> list[str]:
+    """The remote references (src/href to http(s) or protocol-relative URLs, CSS url() and
+    @import of them) a page holds."""
+    return [html[m.start() : m.end() + 40] for m in REMOTE.finditer(html)]
+
+
+def write_page(kepler_graph: dict, step: np.ndarray, path: Path, title: str) -> Path:
+    """One learning graph as a self-contained KeplerMapper page, nodes coloured by the mean
+    training step of their points."""
+    import kmapper
+
+    html = kmapper.KeplerMapper(verbose=0).visualize(
+        kepler_graph, color_values=np.asarray(step, dtype=np.float64), color_function_name="training step",
+        title=title, save_file=False,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(self_contained(html), encoding="utf-8")
+    return path

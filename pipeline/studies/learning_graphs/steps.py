@@ -1,0 +1,335 @@
+"""Steps of the learning-graphs study (paper 000). Each opens its inputs, maps a kernel over the
+items, and writes its outputs. Path arguments are the named inputs and outputs of the rule of the
+same name; keyword-only settings are keys of ``config/schema/learning_graphs.yaml``.
+
+An item is one (network, layer): the cloud of that layer's incoming weight vectors, one point per
+(recorded step, neuron), in the space of the previous layer's width.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ... import store, zoo
+from ...kernels import mapper
+from ...parallel import dask_client
+from ...tables import write_result_table
+from . import pages
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------- trajectories
+def extract_weight_trajectories(
+    stores: Sequence[str],
+    trajectories: str,
+    *,
+    layers: Sequence[str],
+    digit: int,
+    data_root: str = "data",
+    download: bool = False,
+    threads: int = 1,
+) -> Path:
+    """Every network's recorded weights per layer, its accuracy, and how it classifies the test
+    images of ``digit``, at every recorded step.
+
+    Writes ``weights/<layer>`` ``[network, snapshot, neuron, inputs]``, ``norms/<layer>``
+    ``[network, snapshot, neuron]``, ``step`` ``[snapshot]``, ``test_accuracy`` and
+    ``train_accuracy`` ``[network, snapshot]``, ``digit_predictions`` ``[network, snapshot,
+    class]`` (how many of the test images of ``digit`` each class gets); attrs: layers, networks
+    (``<sweep>/<network>``), the input image shape, the digit and its image count.
+    """
+    import torch
+
+    from ...models import build_model
+    from ...train import population_activations
+
+    torch.set_num_threads(threads)
+    spec = store.open_population(stores[0]).attrs["spec"]
+    data = zoo.load_spec_dataset(spec, data_root, download)
+    model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
+    chosen = list(layers) or list(model.layer_names)
+    parameter = {name: f"layers.{i}.weight" for i, name in enumerate(model.layer_names)}
+    base = model.to("meta")
+    x_digit = data.x_test[data.y_test == digit]
+    weights = {layer: [] for layer in chosen}
+    accuracy = {"test_accuracy": [], "train_accuracy": []}
+    predictions, networks, steps = [], [], None
+    for path in stores:
+        population = store.open_population(path)
+        spec = population.attrs["spec"]
+        networks += [f"{spec['sweep']}/{m['network']}" for m in spec["members"]]
+        with store.checked(path):
+            recorded = np.asarray(population["snapshot_step"][...])
+        if steps is not None and not np.array_equal(steps, recorded):
+            raise ValueError(f"{path} recorded other steps than {stores[0]}: the run's sweeps must share their training length and cadence")
+        steps = recorded
+        snapshots = store.snapshot_arrays(path)
+        with store.checked(path):
+            params = {name: np.asarray(array) for name, array in snapshots.items()}
+        for layer in chosen:
+            weights[layer].append(params[parameter[layer]])
+        metrics = store.read_snapshot_metrics(path)
+        for name in accuracy:
+            accuracy[name].append(metrics[name])
+        counts = np.zeros((len(spec["members"]), len(steps), data.num_outputs), dtype=np.int64)
+        for s in range(len(steps)):
+            state = {k: torch.as_tensor(v[:, s]) for k, v in params.items()}
+            logits = population_activations(base, state, {}, x_digit, ["output"])["output"]
+            predicted = logits.argmax(-1).numpy()  # [member, image]
+            for m in range(len(predicted)):
+                counts[m, s] = np.bincount(predicted[m], minlength=data.num_outputs)
+        predictions.append(counts)
+    arrays = {
+        "step": steps,
+        "digit_predictions": np.concatenate(predictions),
+        **{name: np.concatenate(values) for name, values in accuracy.items()},
+    }
+    for layer in chosen:
+        stacked = np.concatenate(weights[layer]).astype(np.float32)
+        arrays[f"weights/{layer}"] = stacked
+        arrays[f"norms/{layer}"] = np.linalg.norm(stacked, axis=-1)
+    attrs = {
+        "layers": chosen, "networks": networks, "input_shape": list(data.input_shape), "digit": digit,
+        "digit_images": len(x_digit), "sweeps": list(dict.fromkeys(n.split("/")[0] for n in networks)),
+    }
+    return store.write_array_store(trajectories, arrays, attrs)
+
+
+# ---------------------------------------------------------------------------------- graphs
+def layer_cloud(weights: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One network's layer ``[snapshot, neuron, inputs]`` as a cloud: points, their training step
+    and their neuron, snapshot-major."""
+    n_snapshots, n_neurons, _ = weights.shape
+    return (
+        weights.reshape(n_snapshots * n_neurons, -1).astype(np.float64),
+        np.repeat(np.asarray(steps), n_neurons),
+        np.tile(np.arange(n_neurons), n_snapshots),
+    )
+
+
+def _graph(lens, space, eps, cover):
+    return mapper.mapper_graph(lens, space, cubes=cover["cubes"], overlap=cover["overlap"], eps=eps, min_samples=cover["min_samples"])
+
+
+def item_learning_graphs(
+    points: np.ndarray,
+    step: np.ndarray,
+    *,
+    norm_lens: Mapping,
+    pca_lens: Mapping,
+    bootstrap: int,
+    min_support: float,
+    stability: Mapping,
+    min_branch_steps: float,
+    seed: int,
+) -> dict:
+    """The learning graphs of one cloud and the branching measured on the norm-lens graph.
+
+    Returns the norm-lens and PCA-lens graphs (arrays and KeplerMapper's dicts), the branches,
+    each branch's bootstrap support, the spread of its split step and its significance (support
+    at least ``min_support``; resamples match within ``min_branch_steps``), and the branch count
+    at every setting of the stability grid.
+    """
+    rng = np.random.default_rng(seed)
+    space = mapper.reduced_space(points, norm_lens["space_components"], seed)
+    n_snapshots = len(np.unique(step))
+    eps = mapper.trajectory_eps(space, n_snapshots, norm_lens["eps_quantile"], norm_lens["eps"])
+    lens = mapper.norm_lens(points)
+    graph, kepler = _graph(lens, space, eps, norm_lens)
+    values = mapper.node_values(graph, step)
+    found = mapper.branching(values, graph.edges)
+    resampled = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(points), len(points))
+        g, _ = _graph(lens[pick], space[pick], eps, norm_lens)
+        resampled.append(mapper.branching(mapper.node_values(g, step[pick]), g.edges).splits)
+    support, spread = mapper.bootstrap_support(found.splits, resampled, min_branch_steps)
+    significant = support >= min_support
+    grid = [(c, o) for c in stability["cubes"] for o in stability["overlap"]]
+    counts = []
+    for cubes, overlap in grid:
+        g, _ = _graph(lens, space, eps, {**norm_lens, "cubes": cubes, "overlap": overlap})
+        counts.append(mapper.branching(mapper.node_values(g, step), g.edges).branches_at_end(min_branch_steps))
+    pca_space = mapper.reduced_space(points, pca_lens["space_components"], seed)
+    pca_eps = mapper.trajectory_eps(pca_space, n_snapshots, pca_lens["eps_quantile"], pca_lens["eps"])
+    pca_graph, pca_kepler = _graph(mapper.pca_lens(points, pca_lens["components"], seed), pca_space, pca_eps, pca_lens)
+    return {
+        "projection": mapper.pca_lens(points, 2, seed).astype(np.float32),
+        "graph": graph, "kepler": kepler, "node_step": values, "branching": found, "support": support,
+        "split_spread": spread, "significant": significant, "eps": eps, "stability_grid": np.asarray(grid, dtype=np.float64),
+        "stability_counts": np.asarray(counts, dtype=np.int64),
+        "branches_at_end": found.branches_at_end(min_branch_steps, significant),
+        "pca_graph": pca_graph, "pca_kepler": pca_kepler, "pca_node_step": mapper.node_values(pca_graph, step),
+    }
+
+
+def learning_surface(weights: np.ndarray, snapshots: Sequence[int], seed: int = 0) -> np.ndarray:
+    """Fig. 7's learning surface: at each chosen snapshot, the layer's neurons ordered along the
+    first principal direction of their weight vectors at that snapshot, and the differences
+    between neighbours' weight vectors, ``[len(snapshots), neurons - 1, inputs]``."""
+    out = []
+    for s in snapshots:
+        at = np.asarray(weights[s], dtype=np.float64)
+        order = np.argsort(mapper.pca_lens(at, 1, seed)[:, 0], kind="stable") if np.ptp(at, axis=0).any() else np.arange(len(at))
+        out.append(np.diff(at[order], axis=0))
+    return np.asarray(out, dtype=np.float32)
+
+
+def _graph_arrays(prefix: str, graph: mapper.MapperGraph, node_step: np.ndarray) -> dict:
+    sizes = np.array([len(m) for m in graph.members], dtype=np.int64)
+    return {
+        f"{prefix}/node_points": np.concatenate(graph.members) if graph.members else np.zeros(0, np.int64),
+        f"{prefix}/node_offsets": np.concatenate([[0], np.cumsum(sizes)]),
+        f"{prefix}/node_step": node_step,
+        f"{prefix}/edges": graph.edges,
+    }
+
+
+def build_learning_graphs(
+    trajectories: str,
+    graphs: str,
+    pages_dir: str,
+    *,
+    run: str,
+    surface_steps: int,
+    norm_lens: Mapping,
+    pca_lens: Mapping,
+    bootstrap: int,
+    min_support: float,
+    stability: Mapping,
+    min_branch_snapshots: float,
+    seed: int,
+    dask_cluster: Mapping | None = None,
+    threads: int = 1,
+) -> Path:
+    """Learning graphs of every (network, layer), one Dask task each, and their self-contained
+    KeplerMapper pages (``<pages_dir>/<network>_<layer>_{norm,pca}.html``).
+
+    Writes per item ``<network>/<layer>/{norm,pca}/{node_points,node_offsets,node_step,edges}``
+    (node i holds ``node_points[node_offsets[i]:node_offsets[i + 1]]``), and for the norm lens
+    ``splits`` ``[k, 2]`` (split step, tip step), ``support``, ``split_spread`` and
+    ``significant`` ``[k]``, ``components``, ``merges``, ``loops``, ``eps``, ``branches_at_end``, ``stability_grid`` ``[g, 2]``
+    (cubes, overlap) and ``stability_counts`` ``[g]``, ``projection`` ``[points, 2]`` (PCA); per
+    network ``<network>/surface`` (:func:`learning_surface` of the first analysed layer at
+    ``surface_snapshots``).
+    """
+    source = store.open_array_store(trajectories)
+    layers, networks = source.attrs["layers"], source.attrs["networks"]
+    steps = store.read_array(trajectories, "step")
+    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
+    settings = dict(
+        norm_lens=norm_lens, pca_lens=pca_lens, bootstrap=bootstrap, min_support=min_support, stability=stability,
+        min_branch_steps=min_branch_snapshots * spacing, seed=seed,
+    )
+    pages.require_assets()  # fail before the work, not after it
+    items = [(n, layer) for n in range(len(networks)) for layer in layers]
+
+    def compute(item):
+        n, layer = item
+        with store.checked(trajectories):
+            weights = np.asarray(source[f"weights/{layer}"][n])
+        points, step, _ = layer_cloud(weights, steps)
+        return item, item_learning_graphs(points, step, **settings)
+
+    arrays = {}
+    written = {}
+    with dask_client(threads=threads, **(dask_cluster or {})) as client:
+        from dask.distributed import as_completed
+
+        for future in as_completed(client.map(compute, items, pure=False)):
+            (n, layer), result = future.result()
+            key = f"{n}/{layer}"
+            arrays.update(_graph_arrays(f"{key}/norm", result["graph"], result["node_step"]))
+            arrays.update(_graph_arrays(f"{key}/pca", result["pca_graph"], result["pca_node_step"]))
+            found = result["branching"]
+            arrays.update({
+                f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
+                f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
+                f"{key}/split_spread": result["split_spread"],
+                f"{key}/eps": np.float64(result["eps"]), f"{key}/branches_at_end": np.int64(result["branches_at_end"]),
+                f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
+            })
+            arrays[f"{key}/projection"] = result["projection"]
+            written[key] = (result["kepler"], result["pca_kepler"])
+    surface = np.unique(np.linspace(0, len(steps) - 1, surface_steps).round().astype(int))
+    arrays["surface_snapshots"] = surface
+    for n in range(len(networks)):
+        with store.checked(trajectories):
+            arrays[f"{n}/surface"] = learning_surface(np.asarray(source[f"weights/{layers[0]}"][n]), surface, seed)
+    Path(pages_dir).mkdir(parents=True, exist_ok=True)
+    for n, layer in items:
+        weights_step = np.repeat(steps, source[f"weights/{layer}"].shape[2])
+        network = networks[n].replace("/", "_")
+        for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
+            title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
+            pages.write_page(kepler, weights_step, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+    attrs = {"layers": layers, "networks": networks, "run": run, "step_spacing": spacing, **settings}
+    return store.write_array_store(graphs, arrays, attrs)
+
+
+# ---------------------------------------------------------------------------------- tables
+def largest_accuracy_jumps(steps: np.ndarray, accuracy: np.ndarray, count: int) -> list[tuple[int, float]]:
+    """The ``count`` largest increases of accuracy between consecutive recorded steps, as (step
+    at which the new accuracy is recorded, increase), in step order."""
+    increases = np.diff(np.asarray(accuracy, dtype=np.float64))
+    order = np.argsort(-increases, kind="stable")[:count]
+    return sorted((int(steps[i + 1]), float(increases[i])) for i in order if increases[i] > 0)
+
+
+def tabulate_learning_graphs(
+    trajectories: Sequence[str],
+    graphs: Sequence[str],
+    branchings: str,
+    branch_counts: str,
+    *,
+    accuracy_jumps: int,
+) -> dict[str, pd.DataFrame]:
+    """One row per branch (its split step, tip, significance, nearest accuracy jump and lag) and
+    one row per (run, network, layer) (branches at the end, the stability grid's modal count and
+    the fraction of settings giving it, the accuracy jumps)."""
+    rows, counts = [], []
+    for trajectory, graph in zip(trajectories, graphs):
+        root = store.open_array_store(graph)
+        run = root.attrs["run"]
+        steps = store.read_array(trajectory, "step")
+        accuracy = store.read_array(trajectory, "test_accuracy")
+        for n, network in enumerate(root.attrs["networks"]):
+            jumps = largest_accuracy_jumps(steps, accuracy[n], accuracy_jumps)
+            jump_steps = np.array([s for s, _ in jumps])
+            for layer in root.attrs["layers"]:
+                key = f"{n}/{layer}"
+                splits = store.read_array(graph, f"{key}/splits")
+                significant = store.read_array(graph, f"{key}/significant")
+                support = store.read_array(graph, f"{key}/support")
+                spread = store.read_array(graph, f"{key}/split_spread")
+                grid_counts = store.read_array(graph, f"{key}/stability_counts")
+                values, frequency = np.unique(grid_counts, return_counts=True)
+                counts.append({
+                    "run": run, "network": network, "layer": layer,
+                    "branches_at_end": int(store.read_array(graph, f"{key}/branches_at_end")),
+                    "significant_splits": int(significant.sum()), "splits": len(splits),
+                    "modal_count": int(values[np.argmax(frequency)]), "modal_fraction": float(frequency.max() / frequency.sum()),
+                    "final_test_accuracy": float(accuracy[n, -1]),
+                    "accuracy_jumps": "; ".join(f"{s} (+{d:.2f})" for s, d in jumps),
+                })
+                for (split, tip), sig, sup, sd in zip(splits, significant, support, spread):
+                    nearest = int(jump_steps[np.argmin(np.abs(jump_steps - split))]) if len(jump_steps) else None
+                    rows.append({
+                        "run": run, "network": network, "layer": layer, "split_step": float(split), "tip_step": float(tip),
+                        "split_step_sd": float(sd), "support": float(sup), "significant": bool(sig), "nearest_jump_step": nearest,
+                        "lag_steps": float(split - nearest) if nearest is not None else np.nan,
+                    })
+    columns = [
+        "run", "network", "layer", "split_step", "tip_step", "split_step_sd", "support", "significant", "nearest_jump_step", "lag_steps",
+    ]
+    branch_table = pd.DataFrame(rows, columns=columns)
+    count_table = pd.DataFrame(counts)
+    write_result_table(branch_table, branchings)
+    write_result_table(count_table, branch_counts)
+    return {"branchings": branch_table, "branch_counts": count_table}

@@ -1,0 +1,141 @@
+"""Study learning_graphs: the branch detector on trajectories of known branching (a Y, a three-way
+split, a straight line), extended persistence of a hand-made graph, the L2 lens from the origin,
+self-contained pages, config errors, and the study end to end."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import store
+from pipeline.kernels import mapper
+from pipeline.kernels import trajectories as synthetic
+from pipeline.studies.learning_graphs import pages, steps
+
+NORM_LENS = dict(cubes=15, overlap=0.5, eps=1.0, eps_quantile=0.99, min_samples=1, space_components=10)
+PCA_LENS = dict(components=3, cubes=6, overlap=0.4, eps=1.0, eps_quantile=0.99, min_samples=1, space_components=10)
+
+
+def _detect(splits, seed=1, bootstrap=10):
+    cloud = synthetic.branching_trajectories(splits, n_neurons=20, n_snapshots=40, dim=10, seed=seed)
+    found = steps.item_learning_graphs(
+        cloud.points, cloud.step.astype(float), norm_lens=NORM_LENS, pca_lens=PCA_LENS, bootstrap=bootstrap, min_support=0.5,
+        stability={"cubes": [10, 15, 20], "overlap": [0.4, 0.5, 0.6]}, min_branch_steps=2, seed=0,
+    )
+    return cloud, found
+
+
+def test_a_y_shaped_cloud_has_one_branching_within_one_snapshot_of_the_truth():
+    cloud, found = _detect([(15, 0, 2)])
+    splits = found["branching"].splits[found["significant"]]
+    assert len(splits) == 1 and abs(splits[0, 0] - 15) <= 1
+    assert found["branches_at_end"] == cloud.groups_at_end == 2
+    assert np.all(found["stability_counts"] == 2)  # every cover setting of the grid agrees
+
+
+def test_a_three_way_split_reports_three_branches():
+    cloud, found = _detect([(15, 0, 3)])
+    assert found["branches_at_end"] == cloud.groups_at_end == 3
+    assert np.all(np.abs(found["branching"].splits[found["significant"], 0] - 15) <= 1)
+
+
+def test_a_straight_noisy_trajectory_reports_no_branching():
+    cloud, found = _detect([])
+    assert len(found["branching"].splits) == 0 and found["branches_at_end"] == 1
+
+
+def test_extended_persistence_of_a_hand_made_tree():
+    # trunk 0-1-2 (steps 0, 1, 2); from node 2 a branch 3-4 (steps 3, 4) and a branch 5-6 (3.5, 5);
+    # and a second trunk 7 (step 0.5) merging into node 1
+    values = np.array([0, 1, 2, 3, 4, 3.5, 5, 0.5])
+    edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [2, 5], [5, 6], [7, 1]])
+    found = mapper.branching(values, edges)
+    np.testing.assert_allclose(found.splits, [[2, 4]], atol=1e-12)  # the shorter branch splits off at 2
+    np.testing.assert_allclose(found.merges, [[0.5, 1]], atol=1e-12)
+    np.testing.assert_allclose(found.components, [[0, 5]], atol=1e-12)
+    assert len(found.loops) == 0 and found.branches_at_end() == 2
+
+
+def test_the_l2_lens_is_measured_from_the_origin():
+    rng = np.random.default_rng(0)
+    cloud = rng.normal(size=(200, 5)) + 10.0  # far from the origin
+    lens = mapper.norm_lens(cloud)[:, 0]
+    np.testing.assert_allclose(lens, np.linalg.norm(cloud, axis=1))
+    centred = np.linalg.norm(cloud - cloud.mean(axis=0), axis=1)  # what the public notebook measured
+    assert lens.min() > 15 > centred.max()
+
+
+def test_repeated_points_give_keplermappers_graph_of_the_raw_cloud():
+    import kmapper
+    from sklearn.cluster import DBSCAN
+
+    cloud = synthetic.branching_trajectories([(10, 0, 2)], n_neurons=6, n_snapshots=25, dim=5, noise=0.0, seed=3)
+    points = np.repeat(cloud.points, 3, axis=0)  # every neuron three times, as after a symmetric start
+    lens = mapper.norm_lens(points)
+    ours, _ = mapper.mapper_graph(lens, points, cubes=8, overlap=0.5, eps=1.5)
+    raw = kmapper.KeplerMapper(verbose=0).map(lens, X=points, cover=kmapper.Cover(8, 0.5), clusterer=DBSCAN(eps=1.5, min_samples=1))
+    assert sorted(map(tuple, ours.members)) == sorted(tuple(sorted(m)) for m in raw["nodes"].values())
+    assert len(ours.edges) == sum(len(v) for v in raw["links"].values())
+
+
+def test_trajectory_eps_is_a_quantile_of_the_moves():
+    positions = np.cumsum(np.ones((5, 3, 2)), axis=0)  # 5 snapshots of 3 neurons moving by (1, 1)
+    assert mapper.trajectory_eps(positions.reshape(15, 2), 5, 0.5, 2.0) == pytest.approx(2 * np.sqrt(2))
+    with pytest.raises(ValueError, match="not 4 snapshots"):
+        mapper.trajectory_eps(positions.reshape(15, 2), 4, 0.5, 1.0)
+
+
+def test_pages_are_self_contained(tmp_path):
+    cloud, found = _detect([(15, 0, 2)], bootstrap=0)
+    page = pages.write_page(found["kepler"], cloud.step, tmp_path / "y.html", "Y")
+    html = page.read_text()
+    assert pages.remote_references(html) == []
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?https?://", html)
+    assert "d3.min.js, inlined" in html and "FileSaver.min.js, inlined" in html
+    assert "Mike Bostock" in html and "Eli Grey" in html  # the licences travel with the scripts
+    # the check itself finds what KeplerMapper's own page references
+    import kmapper
+
+    raw = kmapper.KeplerMapper(verbose=0).visualize(
+        found["kepler"], color_values=cloud.step.astype(float), color_function_name="step", save_file=False
+    )
+    assert len(pages.remote_references(raw)) == 4  # d3, FileSaver, the font, the icon
+
+
+def test_config_errors_name_the_run_key():
+    from pipeline.config import ConfigError, validate_config
+
+    def config(run, **sweep):
+        base = {
+            "dataset": "digits", "architecture": {"name": "mlp", "hidden": [8]}, "snapshot_every": 5, "snapshot_metrics": True, **sweep,
+        }
+        return {"sweeps": {"s": base}, "learning_graphs": {"runs": {"r": {"sweep": "s", **run}}}}
+
+    assert validate_config(config({}))["learning_graphs"]["runs"]["r"]["layers"] == []
+    cases = [
+        (config({"sweep": "t"}), "runs.r.sweep': no sweep or sweep family named 't'"),
+        (config({}, snapshot_every="epoch"), "must record weights every few steps"),
+        (config({}, snapshot_metrics=False), "must record weights every few steps"),
+        (config({"layers": ["hidden3"]}), "['hidden3'] are not layers of sweep 's' (hidden1, output)"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            validate_config(bad)
+
+
+@pytest.mark.slow
+def test_study_runs_end_to_end(finished_test_run):
+    base = finished_test_run / "results/learning_graphs"
+    counts = pd.read_csv(base / "tables/branch_counts.csv")
+    assert set(counts["layer"]) == {"hidden1", "output"} and (counts["branches_at_end"] >= 1).all()
+    assert 0 < counts["modal_fraction"].min() and counts["modal_fraction"].max() <= 1
+    branchings = pd.read_csv(base / "tables/branchings.csv")
+    assert list(branchings.columns[:4]) == ["run", "network", "layer", "split_step"]
+    run = base / "tiny"
+    for name in ("layers", "digit_over_training", "pca_lens", "learning_surface", "norms_and_accuracy"):
+        assert (run / f"figures/{name}.png").stat().st_size > 5000
+    html = sorted((run / "pages").glob("*.html"))
+    assert len(html) == 4 and all(pages.remote_references(p.read_text()) == [] for p in html)
+    weights = store.read_array(run / "trajectories.zarr", "weights/output")
+    assert weights.shape[-1] == 8 and weights.shape[1] == len(store.read_array(run / "trajectories.zarr", "step"))
