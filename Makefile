@@ -55,6 +55,7 @@ benchmark: env
 	$(BIN)/python benchmarks/representations_memory.py
 	$(BIN)/python benchmarks/loss_landscape.py
 	$(BIN)/python benchmarks/activation_landscapes.py
+	$(BIN)/python benchmarks/learning_graphs.py
 
 clean:
 	rm -rf results logs .snakemake

@@ -27,7 +27,7 @@ def test_paper_config_builds_its_dag(workdir):
     # populations; 10 x 10 nine-disk MLPs (one population per training draw) and 10 MNIST MLPs;
     # the learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons
     assert counts["train_population"] == 1 + 4 + 1 + 8 + 36 + 1 + 10 + 1 + 1 + 1 + 4
-    assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1  # one table per sweep
+    assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1 + 1 + 1 + 4  # one table per sweep
     # loss landscapes: every population of the 108 WResNets (36 of 3) and the memorizer, sampled
     assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == 36 + 1
     assert counts["tabulate_loss_landscape"] == counts["plot_loss_landscape"] == 1

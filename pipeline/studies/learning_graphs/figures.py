@@ -57,7 +57,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int 
         written.append(path)
 
     # Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)
-    fig, axes = plt.subplots(2, len(layers), figsize=(3.4 * len(layers), 6.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(layers), figsize=(3.8 * len(layers), 6.6), squeeze=False)
     for column, layer in enumerate(layers):
         neurons = source[f"weights/{layer}"].shape[2]
         projection = store.read_array(graphs, f"0/{layer}/projection")
@@ -67,7 +67,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int 
         significant = store.read_array(graphs, f"0/{layer}/significant")
         _draw_graph(axes[1, column], *_graph(graphs, f"0/{layer}/norm"), vmax, seed, splits[significant, 0])
         ends = int(store.read_array(graphs, f"0/{layer}/branches_at_end"))
-        axes[1, column].set_title(f"learning graph (L2 lens): {ends} branches at the end", fontsize=8)
+        axes[1, column].set_title(f"learning graph, L2 lens: {ends} branches", fontsize=8)
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
     fig.colorbar(mappable, ax=axes, shrink=0.6, label="training step")
     fig.suptitle(f"{run}: {networks[0]} (red rings: significant branchings)", fontsize=9)

@@ -29,6 +29,32 @@ DROPPED = (
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import\s+["']?(?:https?:)?//""", re.I)
 
 
+# Run after KeplerMapper's own script: its force layout (strong repulsion, animated) leaves the
+# many small trees of a learning graph spread far apart and crossing, and a page captured before
+# the animation ends shows that. Settle a gentler layout before the first paint and fit it to
+# the canvas; dragging a node restarts the simulation with these forces.
+SETTLE_LAYOUT = """<script>
+simulation.force('charge', d3.forceManyBody().strength(-40).distanceMax(150));
+simulation.force('link').distance(6).strength(1);
+simulation.force('x', d3.forceX(width / 2).strength(0.05)).force('y', d3.forceY(height / 2).strength(0.05));
+simulation.stop();
+for (var i = 0; i < 600; i++) simulation.tick();
+(function fit() {
+  var nodes = simulation.nodes();
+  if (!nodes.length) return;
+  var x0 = d3.min(nodes, d => d.x), x1 = d3.max(nodes, d => d.x);
+  var y0 = d3.min(nodes, d => d.y), y1 = d3.max(nodes, d => d.y);
+  var k = Math.min((width - 2 * padding) / Math.max(x1 - x0, 1), (height - 2 * padding) / Math.max(y1 - y0, 1));
+  nodes.forEach(function (d) {
+    d.x = padding + (d.x - x0) * k + (width - 2 * padding - (x1 - x0) * k) / 2;
+    d.y = padding + (d.y - y0) * k + (height - 2 * padding - (y1 - y0) * k) / 2;
+  });
+})();
+ticked();
+</script>
+"""
+
+
 def require_assets() -> Path:
     """The folder of the fetched scripts; a clear error when ``make env`` has not fetched them."""
     missing = [name for pair in SCRIPTS.values() for name in pair if not (ASSETS / name).is_file()]
@@ -41,8 +67,8 @@ def require_assets() -> Path:
 
 
 def self_contained(html: str) -> str:
-    """A KeplerMapper page with its CDN scripts inlined (licences first, as comments) and its
-    web font and icon dropped. Raises ValueError if the template changed and a remote reference
+    """A KeplerMapper page with its CDN scripts inlined (licences first, as comments), its web
+    font and icon dropped, and its layout settled before the first paint. Raises ValueError if the template changed and a remote reference
     is left."""
     require_assets()
     for url, (script, licence) in SCRIPTS.items():
@@ -54,6 +80,9 @@ def self_contained(html: str) -> str:
         html = html.replace(tag, inline)
     for pattern in DROPPED:
         html = pattern.sub("", html)
+    if "</body>" not in html:
+        raise ValueError("the KeplerMapper page has no </body>: the template changed")
+    html = html.replace("</body>", SETTLE_LAYOUT + "</body>", 1)
     left = remote_references(html)
     if left:
         raise ValueError(f"the page still references remote resources: {left[:3]}")

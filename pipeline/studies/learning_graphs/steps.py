@@ -209,7 +209,8 @@ def build_learning_graphs(
     threads: int = 1,
 ) -> Path:
     """Learning graphs of every (network, layer), one Dask task each, and their self-contained
-    KeplerMapper pages (``<pages_dir>/<network>_<layer>_{norm,pca}.html``).
+    KeplerMapper pages (``<pages_dir>/network<n>_<layer>_{norm,pca}.html``, n the network's index
+    in the run; the page's title names it).
 
     Writes per item ``<network>/<layer>/{norm,pca}/{node_points,node_offsets,node_step,edges}``
     (node i holds ``node_points[node_offsets[i]:node_offsets[i + 1]]``), and for the norm lens
@@ -265,7 +266,7 @@ def build_learning_graphs(
     Path(pages_dir).mkdir(parents=True, exist_ok=True)
     for n, layer in items:
         weights_step = np.repeat(steps, source[f"weights/{layer}"].shape[2])
-        network = networks[n].replace("/", "_")
+        network = f"network{n}"
         for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
             title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
             pages.write_page(kepler, weights_step, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
