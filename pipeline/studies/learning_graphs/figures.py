@@ -38,7 +38,7 @@ def _draw_graph(ax, sizes, node_step, edges, vmax, seed, splits=None):
     ax.set_xticks([]), ax.set_yticks([])
 
 
-def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int = 0, dpi: int = 110, **figures: str) -> list[Path]:
+def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int, dpi: int = 110, **figures: str) -> list[Path]:
     """Figs. 3/5 (``layers``), 4, 6, 7 and 8 of the paper for one run (``figures``: name -> PNG)."""
     if set(figures) != set(FIGURES):
         raise ValueError(f"plot_learning_graphs draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
