@@ -100,6 +100,12 @@ def test_permutation_count_reruns_only_the_statistics_and_their_figures(finished
     assert _dry_run_counts(finished_test_run, override) == expected
 
 
+def test_accuracy_jump_count_reruns_only_the_branching_tables(finished_test_run, tmp_path):
+    # the learning graphs (and their pages) do not depend on how many accuracy jumps are listed
+    override = _write_override(tmp_path, {"learning_graphs": {**_test_config()["learning_graphs"], "accuracy_jumps": 5}})
+    assert _dry_run_counts(finished_test_run, override) == {"tabulate_learning_graphs": 1, "all": 1}
+
+
 def test_resource_settings_rerun_nothing(finished_test_run, tmp_path):
     # memory and time limits say where and how a job runs, not what it computes
     sweeps = _test_config()["sweeps"]
