@@ -11,13 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ... import store  # noqa: E402
+from ...figures import FigureFiles  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 
 def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110, **figures: str) -> list[Path]:
     """Figs. 2, 3 and 4 of the paper for one experiment (``figures``: name -> PNG path)."""
-    if set(figures) != set(FIGURES):
-        raise ValueError(f"plot_activation_landscapes draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    files = FigureFiles("plot_activation_landscapes", FIGURES, figures, dpi)
     root = store.open_array_store(summary)
     thresholds, layers = root.attrs["thresholds"], root.attrs["layers"]
     shown = root.attrs["shown_thresholds"]
@@ -26,14 +26,6 @@ def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110,
     norms = store.read_array(summary, "norms")
     curves = store.read_array(summary, "curves")
     colours = plt.cm.plasma_r(np.linspace(0.05, 0.95, len(thresholds)))  # yellow (low) to purple (high)
-    written = []
-
-    def save(fig, name):
-        path = Path(figures[name])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
 
     # Fig. 2: average landscapes, thresholds (rows) x layers (columns)
     rows = [thresholds.index(t) for t in shown]
@@ -52,7 +44,7 @@ def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110,
                 ax.set_title(layers[layer], fontsize=7)
         axes[r, 0].set_ylabel(f"{thresholds[t]:g}", fontsize=7)
     fig.suptitle(f"{experiment}: average activation landscapes (rows: training-accuracy thresholds; columns: layers)", fontsize=9)
-    save(fig, "landscapes")
+    files.save(fig, "landscapes")
 
     # Fig. 3: PCA of the average landscapes, one curve through the layers per threshold
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -62,7 +54,7 @@ def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110,
     ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2")
     ax.legend(fontsize=6, title="threshold", title_fontsize=7)
     ax.set_title(f"{experiment}: activation landscape curves (layer 0 marked)", fontsize=9)
-    save(fig, "curves")
+    files.save(fig, "curves")
 
     # Fig. 4: topological complexity (norms) against the layer, per threshold
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -76,5 +68,5 @@ def plot_activation_landscapes(summary: str, *, experiment: str, dpi: int = 110,
     ax.set_ylabel("landscape norm (mean +- sd over samples)")
     ax.legend(fontsize=6, title="threshold", title_fontsize=7)
     ax.set_title(f"{experiment}: topological complexity by layer", fontsize=9)
-    save(fig, "complexity_by_layer")
-    return written
+    files.save(fig, "complexity_by_layer")
+    return files.written

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ... import store  # noqa: E402
+from ...figures import FigureFiles  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 
@@ -40,21 +41,12 @@ def _draw_graph(ax, sizes, node_step, edges, vmax, seed, splits=None):
 
 def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int, dpi: int = 110, **figures: str) -> list[Path]:
     """Figs. 3/5 (``layers``), 4, 6, 7 and 8 of the paper for one run (``figures``: name -> PNG)."""
-    if set(figures) != set(FIGURES):
-        raise ValueError(f"plot_learning_graphs draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    files = FigureFiles("plot_learning_graphs", FIGURES, figures, dpi)
     source = store.open_array_store(trajectories)
     root = store.open_array_store(graphs)
     layers, networks = root.attrs["layers"], root.attrs["networks"]
     steps = store.read_array(trajectories, "step")
     vmax = float(steps[-1]) or 1.0
-    written = []
-
-    def save(fig, name):
-        path = Path(figures[name])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
 
     # Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)
     fig, axes = plt.subplots(2, len(layers), figsize=(3.8 * len(layers), 6.6), squeeze=False)
@@ -71,7 +63,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
     fig.colorbar(mappable, ax=axes, shrink=0.6, label="training step")
     fig.suptitle(f"{run}: {networks[0]} (red rings: significant branchings)", fontsize=9)
-    save(fig, "layers")
+    files.save(fig, "layers")
 
     # Fig. 4: how the test images of one class are classified over training
     counts = store.read_array(trajectories, "digit_predictions")[0]  # [snapshot, class]
@@ -84,7 +76,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     ax.set_xlabel("training step"), ax.set_ylabel(f"test images of {digit} classified as")
     ax.legend(fontsize=7, title="class", title_fontsize=7, ncol=2)
     ax.set_title(f"{run}: {networks[0]}, the {source.attrs['digit_images']} test images of {digit}", fontsize=9)
-    save(fig, "digit_over_training")
+    files.save(fig, "digit_over_training")
 
     # Fig. 6: the first layer's PCA projection and its learning graph with the PCA lens
     first = layers[0]
@@ -95,7 +87,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     _draw_graph(axes[1], *_graph(graphs, f"0/{first}/pca"), vmax, seed)
     axes[1].set_title("learning graph, lens = first PCA directions", fontsize=8)
     fig.suptitle(f"{run}: {networks[0]}", fontsize=9)
-    save(fig, "pca_lens")
+    files.save(fig, "pca_lens")
 
     # Fig. 7: the learning surface, differences between neighbouring neurons' weight images
     surface = store.read_array(graphs, "0/surface")  # [k, neurons - 1, inputs]
@@ -114,7 +106,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
         axes[r, 0].set_ylabel(f"{int(steps[s])}", fontsize=6)
     fig.suptitle(f"{run}: {first}, differences of neighbouring neurons' weights (rows: training step)", fontsize=8)
-    save(fig, "learning_surface")
+    files.save(fig, "learning_surface")
 
     # Fig. 8: per-neuron weight norms of every layer and the accuracy, over training
     fig, axes = plt.subplots(len(layers) + 1, 1, figsize=(6, 1.8 * (len(layers) + 1)), sharex=True, squeeze=False)
@@ -127,5 +119,5 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
         axes[-1, 0].plot(steps, accuracy[n], lw=1.2 if n == 0 else 0.6, color="tab:red" if n == 0 else "0.6")
     axes[-1, 0].set_ylabel("test accuracy", fontsize=7), axes[-1, 0].set_xlabel("training step")
     fig.suptitle(f"{run}: weight norms per neuron ({networks[0]}) and test accuracy (all networks)", fontsize=8)
-    save(fig, "norms_and_accuracy")
-    return written
+    files.save(fig, "norms_and_accuracy")
+    return files.written

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ... import store  # noqa: E402
+from ...figures import FigureFiles  # noqa: E402
 from ...kernels.persistence import COMPLEXES  # noqa: E402
 from . import FIGURES  # noqa: E402
 
@@ -40,17 +41,8 @@ def plot_loss_landscape(
     **figures: str,
 ) -> list[Path]:
     """Write the study's figures (names in :data:`FIGURES`; ``figures`` maps each to its PNG)."""
-    if set(figures) != set(FIGURES):
-        raise ValueError(f"plot_loss_landscape draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    files = FigureFiles("plot_loss_landscape", FIGURES, figures, dpi)
     optima = pd.read_csv(optima_table)  # the optima table (tabulate_loss_landscape), its CSV form
-    written = []
-
-    def save(fig, name):
-        path = Path(figures[name])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
 
     # Fig. 1: embedding methods on J&R samples and on the artificial tree.
     comparison = store.read_table(embedding_comparison)
@@ -64,7 +56,7 @@ def plot_loss_landscape(
             ax.set_title(f"{method}", fontsize=9)
             ax.set_xticks([]), ax.set_yticks([])
         axes[row, 0].set_ylabel(dataset, fontsize=8)
-    save(fig, "embedding_methods")
+    files.save(fig, "embedding_methods")
 
     # Fig. 2 (top): the three samplings of the example optimum, coloured by log train loss.
     example = example if example is not None else optima["network"].iloc[0]
@@ -80,7 +72,7 @@ def plot_loss_landscape(
         fig.colorbar(sc, ax=ax, label="log10 train loss", shrink=0.8)
     axes[0].legend(loc="best", fontsize=7)
     fig.suptitle(f"cosine PHATE of the samples around {example}", y=1.02, fontsize=10)
-    save(fig, "samplings")
+    files.save(fig, "samplings")
 
     # Fig. 2 (bottom) / 3A: good, bad and memorization optima with their persistence diagrams.
     ranked = optima[~optima["memorization"]].sort_values("optimum_test_loss")
@@ -128,7 +120,7 @@ def plot_loss_landscape(
         f"jump and retrain around three optima: seeds in colours (lighter = later), jumps as diamonds; {complex} complex",
         fontsize=9,
     )
-    save(fig, "good_bad_memorization")
+    files.save(fig, "good_bad_memorization")
 
     # Fig. 3B: total persistence (H0) against test loss at the optimum, coloured by weight decay.
     fig, ax = plt.subplots(figsize=(5, 3.8))
@@ -140,5 +132,5 @@ def plot_loss_landscape(
         ax.scatter(group["optimum_test_loss"], group["total_persistence_h0"], s=18, label=f"wd {wd:g}", color=colour)
     ax.set_xlabel("test loss at the optimum"), ax.set_ylabel(f"total persistence H0 ({complex})")
     ax.legend(fontsize=8)
-    save(fig, "total_persistence")
-    return written
+    files.save(fig, "total_persistence")
+    return files.written

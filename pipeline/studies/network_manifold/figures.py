@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ... import store  # noqa: E402
+from ...figures import FigureFiles  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 
@@ -39,24 +40,12 @@ def plot_network_manifold(
     its PNG path (the rule's named outputs); ``figure_seed`` picks the "random" networks."""
     from scipy.cluster.hierarchy import dendrogram
 
-    if set(figures) != set(FIGURES):
-        raise ValueError(f"plot_network_manifold draws {sorted(FIGURES)}; got paths for {sorted(figures)}")
+    files = FigureFiles("plot_network_manifold", FIGURES, figures, dpi, hide_empty_axes=True)
     emb = store.read_table(embeddings)
     hidden = store.read_table(hidden_embeddings)
     feats = store.read_table(characterization)
     chars = store.open_array_store(characterization_arrays)
     accuracy = feats["test_accuracy"].to_numpy()
-    written = []
-
-    def save(fig, name):
-        for ax in fig.axes:  # panels left empty (a small sweep has fewer "random" networks)
-            if not ax.has_data() and not ax.texts and not ax.images and ax.get_label() != "<colorbar>":
-                ax.axis("off")
-        path = Path(figures[name])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
 
     # Manifolds of networks, one panel per distance, coloured by test accuracy.
     kinds = list(dict.fromkeys(emb["kind"]))
@@ -68,7 +57,7 @@ def plot_network_manifold(
         ax.set_xticks([]), ax.set_yticks([])
     fig.colorbar(sc, ax=axes[0].tolist(), label="test accuracy", shrink=0.8)
     fig.suptitle(f"{sweep}: PHATE of networks (Frobenius distances; Wasserstein between diagrams)", y=1.02)
-    save(fig, "manifolds")
+    files.save(fig, "manifolds")
 
     # Entropy against accuracy, coloured by learning rate.
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
@@ -76,7 +65,7 @@ def plot_network_manifold(
     fig.colorbar(sc, label="log10 learning rate")
     ax.set_xlabel("test accuracy"), ax.set_ylabel("diffusion spectral entropy")
     ax.set_title(f"{sweep}: entropy (t = {chars.attrs['entropy_t']:g})")
-    save(fig, "entropy_vs_accuracy")
+    files.save(fig, "entropy_vs_accuracy")
 
     # Wasserstein distances between diagrams of 5 top and 5 random networks.
     top, random = _top_and_random(accuracy, 5, figure_seed)
@@ -88,7 +77,7 @@ def plot_network_manifold(
     ax.set_yticks(range(len(chosen)), [f"{accuracy[i]:.2f}" for i in chosen], fontsize=7)
     fig.colorbar(im, label="Wasserstein distance (H0-H2 summed)")
     ax.set_title("5 top (first) vs 5 random networks")
-    save(fig, "wasserstein_heatmap")
+    files.save(fig, "wasserstein_heatmap")
 
     # Dendrograms (Ward, stored by characterize_networks) of 5 top and 5 random networks.
     linkages = store.read_array(characterization_arrays, "linkage")
@@ -99,7 +88,7 @@ def plot_network_manifold(
             ax.set_title(f"acc {accuracy[i]:.2f}", fontsize=8)
             ax.set_yticks([])
     axes[0, 0].set_ylabel("top"), axes[1, 0].set_ylabel("random")
-    save(fig, "dendrograms")
+    files.save(fig, "dendrograms")
 
     # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
     # One colour scale for all six, so that weaker separation reads as a darker map.
@@ -114,7 +103,7 @@ def plot_network_manifold(
             ax.set_xticks([]), ax.set_yticks([])
     axes[0, 0].set_ylabel("top"), axes[1, 0].set_ylabel("random")
     fig.colorbar(im, ax=axes.ravel().tolist(), label="distance between class centroids", shrink=0.8)
-    save(fig, "class_structure")
+    files.save(fig, "class_structure")
 
     # PHATE of the hidden layer of the best and the worst networks (embed_networks), by class.
     groups = ("best", "worst")
@@ -128,5 +117,5 @@ def plot_network_manifold(
             else:
                 ax.scatter(frame["phate1"], frame["phate2"], c=frame["label"], cmap="tab10", s=8)
             ax.set_xticks([]), ax.set_yticks([])
-    save(fig, "hidden_layers")
-    return written
+    files.save(fig, "hidden_layers")
+    return files.written
