@@ -1,0 +1,103 @@
+"""The exact polyhedral decomposition of a box by a ReLU MLP (kernels/relu_complex.py): region
+counts of known line arrangements, tiling, point location, grid sampling, degenerate lines."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pipeline.kernels import relu_complex as rc
+
+BOX = (-1.0, 1.0, -1.0, 1.0)
+
+
+def _network(widths, seed):
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(size=(b, a)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
+    biases = [rng.normal(size=b) * 0.5 for b in widths[1:]]
+    return weights, biases
+
+
+def _arrangement_regions(w, b, box):
+    """Regions of the lines w x + b = 0 inside the box, counted independently: with no three lines
+    through one point, each line crossing the box adds 1 plus one per earlier line it meets inside."""
+    xmin, xmax, ymin, ymax = box
+    corners = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
+    crossing = [np.ptp(np.sign(corners @ wi + bi)) == 2 for wi, bi in zip(w, b)]
+    meetings = 0
+    for i, j in itertools.combinations(range(len(w)), 2):
+        point = np.linalg.solve(np.array([w[i], w[j]]), -np.array([b[i], b[j]]))
+        meetings += xmin < point[0] < xmax and ymin < point[1] < ymax
+    return 1 + sum(crossing) + meetings
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_one_hidden_layer_gives_the_regions_of_its_line_arrangement(seed):
+    weights, biases = _network([2, 12, 1], seed)
+    regions = rc.decompose(weights, biases, BOX)
+    assert len(regions) == _arrangement_regions(weights[0], biases[0], BOX)
+
+
+@pytest.mark.parametrize("widths", [[2, 8, 1], [2, 16, 16, 1], [2, 10, 10, 10, 2]])
+def test_regions_tile_the_box_and_hold_the_pattern_of_every_point_inside(widths):
+    weights, biases = _network(widths, 1)
+    regions = rc.decompose(weights, biases, BOX)
+    assert abs(regions.areas().sum() - 4.0) <= 1e-9 and (regions.areas() > 0).all()
+    assert len(np.unique(regions.patterns, axis=0)) == len(regions)  # one region per pattern
+    points = np.random.default_rng(2).uniform(-1, 1, size=(10_000, 2))
+    where = rc.locate(regions, points)
+    assert (where >= 0).all()
+    np.testing.assert_array_equal(regions.patterns[where], rc.activation_patterns(weights, biases, points))
+    # the affine map of each region gives the network's output there
+    logits = np.einsum("nok,nk->no", regions.A[where], points) + regions.c[where]
+    h = points
+    for w, b in zip(weights[:-1], biases[:-1]):
+        h = np.maximum(h @ w.T + b, 0)
+    np.testing.assert_allclose(logits, h @ weights[-1].T + biases[-1], atol=1e-10)
+
+
+def test_every_pattern_a_fine_grid_finds_is_an_exact_region():
+    weights, biases = _network([2, 32, 32, 1], 0)
+    regions = rc.decompose(weights, biases, BOX)
+    axis = np.linspace(-1, 1, 1000)
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    found = np.unique(rc.activation_patterns(weights, biases, grid), axis=0)
+    exact = {row.tobytes() for row in regions.patterns}
+    assert all(row.tobytes() in exact for row in found)
+    assert len(found) < len(regions)  # and the grid misses some
+
+
+def test_degenerate_lines():
+    # x = 0 twice (coincident), y = 0, a line through the corner (1, 1) and the crossing (0, 0),
+    # and a dead neuron (zero weights, negative bias: always off)
+    w = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [1.0, -1.0], [0.0, 0.0]])
+    b = np.array([0.0, 0.0, 0.0, 0.0, -1.0])
+    regions = rc.decompose([w, np.ones((1, 5))], [b, np.zeros(1)], BOX)
+    # x = 0 and y = 0 make 4 quadrants; y = x halves the two it crosses: 6
+    assert len(regions) == 6
+    assert abs(regions.areas().sum() - 4.0) <= 1e-12
+    assert not regions.patterns[:, 4].any()  # the dead neuron is off everywhere
+    np.testing.assert_array_equal(regions.patterns[:, 0], regions.patterns[:, 1])  # coincident lines agree
+    # by hand: 4 corners, 4 side midpoints, the origin; 8 boundary edges, 2 on each line
+    complex_ = rc.cell_complex(regions)
+    assert (len(complex_.vertices), len(complex_.edges), len(complex_.face_edges)) == (9, 14, 6)
+
+
+@pytest.mark.parametrize("widths", [[2, 8, 1], [2, 32, 32, 1], [2, 10, 10, 10, 2]])
+def test_the_cell_complex_of_the_box_is_a_disc_and_its_dual_graph_is_planar_sparse(widths):
+    weights, biases = _network(widths, 3)
+    regions = rc.decompose(weights, biases, BOX)
+    complex_ = rc.cell_complex(regions)
+    assert complex_.euler_characteristic() == 1  # V - E + F of a disc
+    dual = complex_.dual_graph()
+    degree = np.bincount(dual.ravel(), minlength=len(regions))
+    assert degree.mean() <= 4 and (degree >= 1).all()  # <= 2d on average for d = 2; connected cells
+    # neighbours across an edge differ in the neurons whose line that edge lies on: at least one
+    assert (regions.patterns[dual[:, 0]] != regions.patterns[dual[:, 1]]).any(axis=1).all()
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="input must be 2-D"):
+        rc.decompose([np.ones((3, 4)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)], BOX)
+    with pytest.raises(ValueError, match="xmin < xmax"):
+        rc.decompose([np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)], (1, -1, 0, 1))
