@@ -101,3 +101,33 @@ def test_bad_input_is_named():
         rc.decompose([np.ones((3, 4)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)], BOX)
     with pytest.raises(ValueError, match="xmin < xmax"):
         rc.decompose([np.ones((3, 2)), np.ones((1, 3))], [np.zeros(3), np.zeros(1)], (1, -1, 0, 1))
+
+
+def test_the_fiedler_vector_of_two_clusters_separates_them():
+    import networkx as nx
+
+    graph = nx.barbell_graph(6, 0)  # two 6-cliques joined by one edge
+    side, value = rc.fiedler_partition(12, np.array(graph.edges()))
+    assert len(set(side[:6])) == len(set(side[6:])) == 1 and side[0] != side[6]
+    assert rc.partition_agreement(side, np.asarray(nx.fiedler_vector(graph, seed=0)) > 0) == 1.0  # networkx's
+    assert value == pytest.approx(nx.algebraic_connectivity(graph, seed=0), rel=1e-6)
+    # a path of 4 nodes: unweighted, the cut is in the middle; a heavy end node pulls it over
+    path = np.array([[0, 1], [1, 2], [2, 3]])
+    assert rc.partition_agreement(rc.fiedler_partition(4, path)[0], np.array([1, 1, 0, 0], bool)) == 1.0
+    heavy, _ = rc.fiedler_partition(4, path, np.array([1.0, 1.0, 1.0, 50.0]))
+    assert rc.partition_agreement(heavy, np.array([1, 1, 1, 0], bool)) == 1.0
+    assert rc.partition_agreement(np.array([1, 0, 0], bool), np.array([0, 1, 1], bool)) == 1.0  # either labelling
+
+
+def test_betti_numbers_of_a_hand_made_complex_under_the_filtration():
+    # the box split by x = 0: 6 vertices, 7 edges, 2 faces
+    regions = rc.decompose([np.array([[1.0, 0.0]]), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], BOX)
+    complex_ = rc.cell_complex(regions)
+    assert (len(complex_.vertices), len(complex_.edges), len(complex_.face_edges)) == (6, 7, 2)
+    for seed in range(3):  # whatever the order within each kind of cell
+        betti = rc.random_filtration_betti(complex_, seed)
+        np.testing.assert_array_equal(betti[:6, 0], [1, 2, 3, 4, 5, 6])  # every vertex a component
+        assert tuple(betti[12]) == (1, 2)  # all edges in: one component, 7 - 6 + 1 = 2 loops
+        assert tuple(betti[13]) == (1, 1) and tuple(betti[14]) == (1, 0)  # each face fills one loop
+        for change in np.diff(betti[5:13], axis=0):  # each edge merges two components or closes a loop
+            assert tuple(change) in {(-1, 0), (0, 1)}
