@@ -133,32 +133,33 @@ def decompose(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: 
     A, c = weights[0][None], biases[0][None]
     patterns = np.zeros((1, 0), dtype=bool)
     for layer in range(len(weights) - 1):
+        # Within a layer every region keeps the affine map of the region it came from at the
+        # layer's start (the layer's pre-activations depend only on the earlier layers' bits):
+        # a split copies an index, not the [n, 2] map.
         width = A.shape[1]
-        bits = np.zeros((len(counts), width), dtype=bool)
-        patterns = np.concatenate([patterns, bits], axis=1)
+        parent = np.arange(len(counts))
+        patterns = np.concatenate([patterns, np.zeros((len(counts), width), dtype=bool)], axis=1)
         offset = patterns.shape[1] - width
         for j in range(width):
-            plus, minus, split, side = _split(polygons, counts, A[:, j], c[:, j], tol, diameter)
+            plus, minus, split, side = _split(polygons, counts, A[parent, j], c[parent, j], tol, diameter)
             patterns[~split, offset + j] = side[~split]
             if plus is None:
                 continue
             keep = ~split
             width_v = max(polygons.shape[1], plus[0].shape[1])
             pad = lambda arr: np.pad(arr, ((0, 0), (0, width_v - arr.shape[1]), (0, 0)))  # noqa: E731
-            new_bits_on = patterns[split].copy()
-            new_bits_on[:, offset + j] = True
-            new_bits_off = patterns[split].copy()
-            new_bits_off[:, offset + j] = False
+            on, off = patterns[split].copy(), patterns[split].copy()
+            on[:, offset + j], off[:, offset + j] = True, False
             polygons = np.concatenate([pad(polygons[keep]), pad(plus[0]), pad(minus[0])])
             counts = np.concatenate([counts[keep], plus[1], minus[1]])
-            patterns = np.concatenate([patterns[keep], new_bits_on, new_bits_off])
-            A = np.concatenate([A[keep], A[split], A[split]])
-            c = np.concatenate([c[keep], c[split], c[split]])
+            patterns = np.concatenate([patterns[keep], on, off])
+            parent = np.concatenate([parent[keep], parent[split], parent[split]])
             polygons = polygons[:, : counts.max()]
-        on = patterns[:, offset:].astype(np.float64)
+        A, c = A[parent], c[parent]
+        bits = patterns[:, offset:].astype(np.float64)
         # the next layer's pre-activations: W (on * (A x + c)) + b
-        A = np.einsum("ij,rjk->rik", weights[layer + 1], on[..., None] * A)
-        c = np.einsum("ij,rj->ri", weights[layer + 1], on * c) + biases[layer + 1]
+        A = np.einsum("ij,rjk->rik", weights[layer + 1], bits[..., None] * A)
+        c = np.einsum("ij,rj->ri", weights[layer + 1], bits * c) + biases[layer + 1]
     return Regions(polygons, counts, patterns, A, c)
 
 
