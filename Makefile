@@ -56,6 +56,7 @@ benchmark: env
 	$(BIN)/python benchmarks/loss_landscape.py
 	$(BIN)/python benchmarks/activation_landscapes.py
 	$(BIN)/python benchmarks/learning_graphs.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex.py
 
 clean:
 	rm -rf results logs .snakemake
