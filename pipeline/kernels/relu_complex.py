@@ -68,19 +68,19 @@ def box_polygon(box: Sequence[float]) -> np.ndarray:
     return np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
 
 
-def _split(polygons, counts, a, c, tol, diameter):
+def _split(polygons, counts, a, c, tol, diameter, decide_only=False):
     """Split every region by its line ``a . x + c = 0``. Returns (positive part, negative part,
     which regions were split, the side of each unsplit region)."""
     n_regions, n_vertices, _ = polygons.shape
     index = np.arange(n_vertices)[None, :]
     valid = index < counts[:, None]
-    s = np.einsum("rvk,rk->rv", polygons, a) + c[:, None]
+    s = polygons[..., 0] * a[:, 0, None] + polygons[..., 1] * a[:, 1, None] + c[:, None]
     scale = tol * (np.linalg.norm(a, axis=1) * diameter + np.abs(c))[:, None]
     positive = valid & (s > scale)
     negative = valid & (s < -scale)
     split = positive.any(axis=1) & negative.any(axis=1)
     side = positive.any(axis=1) | (~negative.any(axis=1) & (c > 0))
-    if not split.any():
+    if decide_only or not split.any():
         return None, None, split, side
     p, k, s = polygons[split], counts[split], s[split]
     pos, neg, val = positive[split], negative[split], valid[split]
@@ -103,6 +103,16 @@ def _split(polygons, counts, a, c, tol, diameter):
         return np.take_along_axis(slots, order[..., None], axis=1), keep.sum(axis=1)
 
     return part(pos | on_line), part(neg | on_line), split, side
+
+
+def _crossings(polygons, counts, A, c, tol, diameter):
+    """``[R, n]`` whether each of the ``n`` lines of a region's own map splits it, and otherwise
+    the side the region is on."""
+    crosses = np.zeros(A.shape[:2], dtype=bool)
+    sides = np.zeros(A.shape[:2], dtype=bool)
+    for j in range(A.shape[1]):
+        _, _, crosses[:, j], sides[:, j] = _split(polygons, counts, A[:, j], c[:, j], tol, diameter, decide_only=True)
+    return crosses, sides
 
 
 def decompose(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: Sequence[float], tol: float = TOLERANCE) -> Regions:
@@ -140,26 +150,62 @@ def decompose(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: 
         parent = np.arange(len(counts))
         patterns = np.concatenate([patterns, np.zeros((len(counts), width), dtype=bool)], axis=1)
         offset = patterns.shape[1] - width
+        # A line that misses a layer-start region misses all its pieces: which lines cross which
+        # starting regions is decided once, and each line is tested on the pieces of those only.
+        crosses, sides = _crossings(polygons, counts, A, c, tol, diameter)
+        # Growable buffers: a split writes its positive piece over the region and appends the
+        # negative one, so a line costs what it splits, not a copy of every region.
+        size = len(counts)
+        capacity = 2 * size + 16
+        poly_buf = np.zeros((capacity, polygons.shape[1], 2))
+        poly_buf[:size] = polygons
+        count_buf = np.zeros(capacity, dtype=np.int64)
+        count_buf[:size] = counts
+        bit_buf = np.zeros((capacity, patterns.shape[1]), dtype=bool)
+        bit_buf[:size] = patterns
+        parent_buf = np.zeros(capacity, dtype=np.int64)
+        parent_buf[:size] = parent
         for j in range(width):
-            plus, minus, split, side = _split(polygons, counts, A[parent, j], c[parent, j], tol, diameter)
-            patterns[~split, offset + j] = side[~split]
+            bit_buf[:size, offset + j] = sides[parent_buf[:size], j]
+            candidates = np.flatnonzero(crosses[parent_buf[:size], j])
+            if not len(candidates):
+                continue
+            plus, minus, split_c, side_c = _split(
+                poly_buf[candidates, : count_buf[candidates].max()], count_buf[candidates],
+                A[parent_buf[candidates], j], c[parent_buf[candidates], j], tol, diameter,
+            )
+            bit_buf[candidates[~split_c], offset + j] = side_c[~split_c]
             if plus is None:
                 continue
-            keep = ~split
-            width_v = max(polygons.shape[1], plus[0].shape[1])
-            pad = lambda arr: np.pad(arr, ((0, 0), (0, width_v - arr.shape[1]), (0, 0)))  # noqa: E731
-            on, off = patterns[split].copy(), patterns[split].copy()
-            on[:, offset + j], off[:, offset + j] = True, False
-            polygons = np.concatenate([pad(polygons[keep]), pad(plus[0]), pad(minus[0])])
-            counts = np.concatenate([counts[keep], plus[1], minus[1]])
-            patterns = np.concatenate([patterns[keep], on, off])
-            parent = np.concatenate([parent[keep], parent[split], parent[split]])
-            polygons = polygons[:, : counts.max()]
+            rows = candidates[split_c]
+            new = len(rows)
+            plus_p, minus_p = plus[0][:, : plus[1].max()], minus[0][:, : minus[1].max()]
+            if size + new > capacity or max(plus_p.shape[1], minus_p.shape[1]) > poly_buf.shape[1]:
+                capacity = max(capacity, 2 * (size + new))
+                vertices = max(poly_buf.shape[1], plus_p.shape[1], minus_p.shape[1])
+                poly_buf = np.pad(poly_buf, ((0, capacity - len(poly_buf)), (0, vertices - poly_buf.shape[1]), (0, 0)))
+                count_buf = np.pad(count_buf, (0, capacity - len(count_buf)))
+                bit_buf = np.pad(bit_buf, ((0, capacity - len(bit_buf)), (0, 0)))
+                parent_buf = np.pad(parent_buf, (0, capacity - len(parent_buf)))
+            appended = slice(size, size + new)
+            bit_buf[appended] = bit_buf[rows]
+            parent_buf[appended] = parent_buf[rows]
+            bit_buf[rows, offset + j], bit_buf[appended, offset + j] = True, False
+            poly_buf[rows] = 0.0
+            poly_buf[rows, : plus_p.shape[1]] = plus_p
+            poly_buf[appended] = 0.0
+            poly_buf[appended, : minus_p.shape[1]] = minus_p
+            count_buf[rows], count_buf[appended] = plus[1], minus[1]
+            size += new
+        counts = count_buf[:size].copy()
+        polygons = poly_buf[:size, : counts.max()].copy()
+        patterns = bit_buf[:size].copy()
+        parent = parent_buf[:size].copy()
         A, c = A[parent], c[parent]
         bits = patterns[:, offset:].astype(np.float64)
         # the next layer's pre-activations: W (on * (A x + c)) + b
-        A = np.einsum("ij,rjk->rik", weights[layer + 1], bits[..., None] * A)
-        c = np.einsum("ij,rj->ri", weights[layer + 1], bits * c) + biases[layer + 1]
+        A = np.matmul(weights[layer + 1], bits[..., None] * A)
+        c = (bits * c) @ weights[layer + 1].T + biases[layer + 1]
     return Regions(polygons, counts, patterns, A, c)
 
 
