@@ -131,3 +131,26 @@ def test_betti_numbers_of_a_hand_made_complex_under_the_filtration():
         assert tuple(betti[13]) == (1, 1) and tuple(betti[14]) == (1, 0)  # each face fills one loop
         for change in np.diff(betti[5:13], axis=0):  # each edge merges two components or closes a loop
             assert tuple(change) in {(-1, 0), (0, 1)}
+
+
+def test_region_decisions_points_and_spikes():
+    # one hidden neuron, on where x > 0, and an output equal to it minus 0.25: class 1 where x > 0.25
+    weights, biases = [np.array([[1.0, 0.0]]), np.array([[1.0]])], [np.zeros(1), np.array([-0.25])]
+    regions = rc.decompose(weights, biases, BOX)
+    decisions = rc.region_decisions(regions)
+    right = regions.patterns[:, 0]  # the region x > 0, centroid x = 0.5: logit 0.25
+    assert decisions[right].tolist() == [1] and decisions[~right].tolist() == [0]
+    points = np.array([[0.5, 0.0], [0.6, 0.2], [0.7, 0.1], [-0.5, 0.0]])
+    counts, majority = rc.region_points(regions, points, np.array([1, 1, 0, 0]))
+    assert counts[right] == 3 and counts[~right] == 1 and majority[right] == 1 and majority[~right] == 0
+    np.testing.assert_array_equal(rc.loss_spikes(np.array([1.0, 0.8, 1.2, 0.5, 0.52, 2.0]), 1.2), [2, 5])
+    with pytest.raises(ValueError, match="exceed 1"):
+        rc.loss_spikes(np.ones(3), 1.0)
+
+
+def test_betti_summary_of_the_split_square():
+    regions = rc.decompose([np.array([[1.0, 0.0]]), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], BOX)
+    summary = rc.betti_summary(rc.cell_complex(regions), orders=3, seed=0)
+    assert (summary["vertices"], summary["edges"], summary["faces"], summary["cells"]) == (6, 7, 2, 15)
+    assert summary["peak_beta0"] == 6 and summary["peak_at_beta0"] == pytest.approx(6 / 15)  # all vertices in
+    assert summary["peak_beta1"] == 2 and summary["peak_at_beta1"] == pytest.approx(13 / 15)  # all edges in

@@ -413,3 +413,48 @@ def _ring(edges: np.ndarray) -> list[int]:
             return ring
         ring.append(nxt)
         previous, current = current, nxt
+
+
+def region_decisions(regions: Regions) -> np.ndarray:
+    """``[R]`` the class each region's affine map gives its centroid (vertex mean): the argmax of
+    the logits, or ``logit > 0`` with one output. A decision boundary can cross a region; its
+    centroid stands for it."""
+    centroid = np.sum(regions.polygons, axis=1) / regions.counts[:, None]
+    logits = np.einsum("rok,rk->ro", regions.A, centroid) + regions.c
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
+
+
+def region_points(regions: Regions, points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[R]`` how many of ``points`` each region holds, and the majority label of those (-1 for
+    an empty region; ties go to the smaller label)."""
+    where = locate(regions, points)
+    labels = np.asarray(labels, dtype=np.int64)
+    inside = where >= 0
+    classes = int(labels.max()) + 1 if len(labels) else 1
+    table = np.zeros((len(regions), classes), dtype=np.int64)
+    np.add.at(table, (where[inside], labels[inside]), 1)
+    counts = table.sum(axis=1)
+    return counts, np.where(counts > 0, table.argmax(axis=1), -1)
+
+
+def loss_spikes(loss: np.ndarray, ratio: float) -> np.ndarray:
+    """``[k]`` the snapshots at which the loss exceeds the previous snapshot's by more than the
+    factor ``ratio`` (a spike: ``loss[t] > ratio * loss[t - 1]``)."""
+    loss = np.asarray(loss, dtype=np.float64)
+    if ratio <= 1:
+        raise ValueError(f"a spike ratio must exceed 1, got {ratio}")
+    return np.flatnonzero(loss[1:] > ratio * loss[:-1]) + 1
+
+
+def betti_summary(complex_: CellComplex, orders: int, seed: int) -> dict:
+    """Betti curves averaged over ``orders`` random filtrations (:func:`random_filtration_betti`),
+    with the filtration value at which each of beta0 and beta1 is largest, as a fraction of the
+    cells, and the cell counts."""
+    curves = np.mean([random_filtration_betti(complex_, seed + k) for k in range(orders)], axis=0)
+    cells = len(curves)
+    return {
+        "betti": curves,
+        "peak_beta0": float(curves[:, 0].max()), "peak_beta1": float(curves[:, 1].max()),
+        "peak_at_beta0": float((curves[:, 0].argmax() + 1) / cells), "peak_at_beta1": float((curves[:, 1].argmax() + 1) / cells),
+        "vertices": len(complex_.vertices), "edges": len(complex_.edges), "faces": len(complex_.face_edges), "cells": cells,
+    }
