@@ -115,7 +115,7 @@ def mapper_graph(
     # give every node all the copies of its points (the same graph, far less DBSCAN work).
     copies = None
     if min_samples == 1:
-        distinct, first, copies = np.unique(np.hstack([lens, space]), axis=0, return_index=True, return_inverse=True)
+        _, first, copies = np.unique(np.hstack([lens, space]), axis=0, return_index=True, return_inverse=True)
         lens, space = lens[first], space[first]
     graph = kmapper.KeplerMapper(verbose=0).map(
         lens, X=space, cover=kmapper.Cover(n_cubes=cubes, perc_overlap=float(overlap)), clusterer=clusterer

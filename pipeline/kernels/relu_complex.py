@@ -265,54 +265,49 @@ class CellComplex:
 def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     """The cell complex of a decomposition (see :class:`CellComplex`).
 
-    Vertices closer than ``tol`` times the box's diameter are one vertex; a vertex lies on an edge
-    when its distance to the segment is below that too.
+    Points closer than ``10 * tol`` times the extent of the box are one vertex; a vertex lies on
+    an edge when its distance to the segment is below that too.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     counts, polygons = regions.counts, regions.polygons
     valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
     points = polygons[valid]
-    extent = np.ptp(points, axis=0).max() or 1.0
-    eps = tol * extent * 10
+    eps = 10 * tol * (np.ptp(points, axis=0).max() or 1.0)
     # merge coincident vertices: the connected groups of points within eps of each other
-    tree = cKDTree(points)
-    pairs = tree.query_pairs(eps, output_type="ndarray")
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+    pairs = cKDTree(points).query_pairs(eps, output_type="ndarray").reshape(-1, 2)
     n = len(points)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
-    _, label = connected_components(graph, directed=False)
-    vertex_of_point = label
-    n_vertices = label.max() + 1
-    vertices = np.zeros((n_vertices, 2))
+    _, label = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)), directed=False)
+    vertices = np.zeros((label.max() + 1, 2))
     vertices[label] = points
     ids = np.full(valid.shape, -1)
-    ids[valid] = vertex_of_point
+    ids[valid] = label
     vtree = cKDTree(vertices)
+
+    def chain(a: int, b: int) -> list[int]:
+        """The segment a-b as the vertices on it in order (a neighbour's vertices split it)."""
+        pa, pb = vertices[a], vertices[b]
+        length = np.linalg.norm(pb - pa)
+        inner = []
+        for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
+            t = np.dot(vertices[v] - pa, pb - pa) / length**2
+            if v not in (a, b) and 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= eps:
+                inner.append((t, v))
+        return [a] + [v for _, v in sorted(inner)] + [b]
+
     edge_index: dict[tuple[int, int], int] = {}
     edge_faces: list[list[int]] = []
     face_edges = []
     for f in range(len(counts)):
         ring = ids[f, : counts[f]]
         around = []
-        for i in range(len(ring)):
-            a, b = int(ring[i]), int(ring[(i + 1) % len(ring)])
+        for a, b in zip(ring, np.roll(ring, -1)):
             if a == b:
                 continue
-            pa, pb = vertices[a], vertices[b]
-            length = np.linalg.norm(pb - pa)
-            near = vtree.query_ball_point((pa + pb) / 2, length / 2 + eps)
-            inner = []
-            for v in near:
-                if v in (a, b):
-                    continue
-                t = np.dot(vertices[v] - pa, pb - pa) / length**2
-                if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= eps:
-                    inner.append((t, v))
-            chain = [a] + [v for _, v in sorted(inner)] + [b]
-            for u, w in zip(chain[:-1], chain[1:]):
+            path = chain(int(a), int(b))
+            for u, w in zip(path[:-1], path[1:]):
                 key = (min(u, w), max(u, w))
                 if key not in edge_index:
                     edge_index[key] = len(edge_faces)

@@ -16,12 +16,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Trajectories:
-    """``points`` ``[snapshot * neuron, dim]`` (snapshot-major), ``step`` and ``neuron`` of each
-    point, ``splits`` ``[k, 3]`` = (step, group, children) as given, ``groups_at_end``."""
+    """``points`` ``[snapshot * neuron, dim]`` (snapshot-major), the ``step`` of each point,
+    ``splits`` ``[k, 3]`` = (step, group, children) as given, ``groups_at_end``."""
 
     points: np.ndarray
     step: np.ndarray
-    neuron: np.ndarray
     splits: np.ndarray
     groups_at_end: int
 
@@ -80,8 +79,7 @@ def branching_trajectories(
         positions[t] = position
     points = positions + rng.normal(scale=noise, size=positions.shape)
     step = np.repeat(np.arange(n_snapshots), n_neurons)
-    neuron = np.tile(np.arange(n_neurons), n_snapshots)
-    return Trajectories(points.reshape(-1, dim), step, neuron, np.asarray(ordered, dtype=np.int64).reshape(-1, 3), len(velocity))
+    return Trajectories(points.reshape(-1, dim), step, np.asarray(ordered, dtype=np.int64).reshape(-1, 3), len(velocity))
 
 
 def random_split_tree(rng: np.random.Generator, n_snapshots: int, n_neurons: int, max_splits: int = 4) -> list[tuple[int, int, int]]:

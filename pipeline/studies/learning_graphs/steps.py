@@ -102,15 +102,11 @@ def extract_weight_trajectories(
 
 
 # ---------------------------------------------------------------------------------- graphs
-def layer_cloud(weights: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One network's layer ``[snapshot, neuron, inputs]`` as a cloud: points, their training step
-    and their neuron, snapshot-major."""
+def layer_cloud(weights: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One network's layer ``[snapshot, neuron, inputs]`` as a cloud: points and their training
+    step, snapshot-major."""
     n_snapshots, n_neurons, _ = weights.shape
-    return (
-        weights.reshape(n_snapshots * n_neurons, -1).astype(np.float64),
-        np.repeat(np.asarray(steps), n_neurons),
-        np.tile(np.arange(n_neurons), n_snapshots),
-    )
+    return weights.reshape(n_snapshots * n_neurons, -1).astype(np.float64), np.repeat(np.asarray(steps), n_neurons)
 
 
 def _graph(lens, space, eps, cover):
@@ -235,7 +231,7 @@ def build_learning_graphs(
         n, layer = item
         with store.checked(trajectories):
             weights = np.asarray(source[f"weights/{layer}"][n])
-        points, step, _ = layer_cloud(weights, steps)
+        points, step = layer_cloud(weights, steps)
         return item, item_learning_graphs(points, step, **settings)
 
     arrays = {}
