@@ -292,8 +292,10 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
         length = np.linalg.norm(pb - pa)
         inner = []
         for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
+            if v == a or v == b:
+                continue
             t = np.dot(vertices[v] - pa, pb - pa) / length**2
-            if v not in (a, b) and 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= eps:
+            if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= eps:
                 inner.append((t, v))
         return [a] + [v for _, v in sorted(inner)] + [b]
 
@@ -301,12 +303,12 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     edge_faces: list[list[int]] = []
     face_edges = []
     for f in range(len(counts)):
-        ring = ids[f, : counts[f]]
+        ring = ids[f, : counts[f]].tolist()
         around = []
-        for a, b in zip(ring, np.roll(ring, -1)):
+        for a, b in zip(ring, ring[1:] + ring[:1]):
             if a == b:
                 continue
-            path = chain(int(a), int(b))
+            path = chain(a, b)
             for u, w in zip(path[:-1], path[1:]):
                 key = (min(u, w), max(u, w))
                 if key not in edge_index:
