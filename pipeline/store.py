@@ -283,9 +283,15 @@ def write_snapshot(root: zarr.Group, index: int, step: int, params: Mapping, buf
 
 
 def write_epoch_metrics(root: zarr.Group, epoch: int, metrics: Mapping[str, np.ndarray]) -> None:
-    """Write one epoch's metrics (each [member]) at 0-based ``epoch``."""
+    """Write the metrics of consecutive epochs from 0-based ``epoch``: each ``[member]`` (one
+    epoch) or ``[member, epochs]`` (a block, one write per metric: a zarr write costs about as
+    much as a small network's training step)."""
     for name, values in metrics.items():
-        root["metrics"][name][:, epoch] = np.asarray(values, dtype=np.float32)
+        values = np.asarray(values, dtype=np.float32)
+        if values.ndim == 1:
+            root["metrics"][name][:, epoch] = values
+        else:
+            root["metrics"][name][:, epoch : epoch + values.shape[1]] = values
 
 
 def write_snapshot_metrics(root: zarr.Group, index: int, metrics: Mapping[str, np.ndarray]) -> None:

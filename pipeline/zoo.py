@@ -240,8 +240,19 @@ def run_population(
             n_thresholds=len(settings.thresholds),
         )
 
+    # Epoch metrics wait in memory until the next checkpoint: an interrupted run resumes from
+    # that checkpoint and recomputes the epochs after it, so nothing written is ever missing.
+    pending: dict[int, dict] = {}
+
+    def flush_epoch_metrics():
+        if pending:
+            first = min(pending)
+            block = [pending[e] for e in range(first, first + len(pending))]
+            store.write_epoch_metrics(root, first, {k: np.stack([m[k] for m in block], axis=1) for k in block[0]})
+            pending.clear()
+
     def on_epoch_end(epoch, metrics):
-        store.write_epoch_metrics(root, epoch, metrics)
+        pending[epoch] = metrics
 
     def on_snapshot(index, step, params, buffers):
         store.write_snapshot(root, index, step, params, buffers)
@@ -253,6 +264,7 @@ def run_population(
         store.write_threshold_snapshot(root, index, members, step, accuracy, params, buffers)
 
     def on_checkpoint(step, state):
+        flush_epoch_metrics()
         store.write_diverged(root, state["diverged_at"])
         store.save_resume_state(root, step, state)
 
@@ -260,6 +272,7 @@ def run_population(
         on_snapshot, on_epoch_end, on_checkpoint, progress=progress,
         on_snapshot_metrics=on_snapshot_metrics, on_threshold=on_threshold,
     )
+    flush_epoch_metrics()
     store.write_diverged(root, trainer.diverged_at.cpu().numpy())
     final = store.finalize_store(root, output, trainer.numpy_params(), trainer.numpy_buffers())
     log.info("population written to %s in %.1f s", final, time.perf_counter() - started)

@@ -28,6 +28,7 @@ def test_snapshots_and_metrics_round_trip(tmp_path):
     weights = np.random.default_rng(0).normal(size=(2, 3, 2)).astype(np.float32)
     store.write_snapshot(root, 1, 7, {"w": weights}, {"bn.running_mean": np.zeros((2, 2), np.float32)})
     store.write_epoch_metrics(root, 0, {"test_accuracy": np.array([0.5, 0.25])})
+    store.write_epoch_metrics(root, 0, {"train_loss": np.array([[1.0, 2.0], [3.0, 4.0]])})  # a block of 2 epochs
     final = _finish(tmp_path, root)
     assert not path.exists()  # moved into place
     arrays = store.snapshot_arrays(final)
@@ -39,6 +40,7 @@ def test_snapshots_and_metrics_round_trip(tmp_path):
     metrics = store.read_metrics(final)
     assert metrics["test_accuracy"][:, 0].tolist() == [0.5, 0.25]
     assert np.isnan(metrics["test_accuracy"][:, 1]).all()
+    assert metrics["train_loss"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
     params, buffers = store.read_final_params(final, member=1)
     np.testing.assert_array_equal(params["w"], np.arange(6, 12, dtype=np.float32).reshape(3, 2))
 
