@@ -19,6 +19,7 @@ include: "rules/network_manifold.smk"
 include: "rules/loss_landscape.smk"
 include: "rules/activation_landscapes.smk"
 include: "rules/learning_graphs.smk"
+include: "rules/relu_complex.smk"
 
 
 rule all:

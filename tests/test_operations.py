@@ -106,6 +106,17 @@ def test_accuracy_jump_count_reruns_only_the_branching_tables(finished_test_run,
     assert _dry_run_counts(finished_test_run, override) == {"tabulate_learning_graphs": 1, "all": 1}
 
 
+def test_spike_ratio_reruns_only_the_relu_tables_and_loss_figures(finished_test_run, tmp_path):
+    # the decompositions (one per network and recorded step) do not depend on what counts as a spike
+    override = _write_override(tmp_path, {"relu_complex": {**_test_config()["relu_complex"], "spike_ratio": 1.2}})
+    sweeps = _test_config()["relu_complex"]
+    expected = {
+        "tabulate_relu_complex": 1, "plot_relu_classification": len(sweeps["classification"]),
+        "plot_relu_regression": len(sweeps["regression"]), "all": 1,
+    }
+    assert _dry_run_counts(finished_test_run, override) == expected
+
+
 def test_resource_settings_rerun_nothing(finished_test_run, tmp_path):
     # memory and time limits say where and how a job runs, not what it computes
     sweeps = _test_config()["sweeps"]

@@ -2,6 +2,7 @@
 counts of known line arrangements, tiling, point location, grid sampling, degenerate lines."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -154,3 +155,161 @@ def test_betti_summary_of_the_split_square():
     assert (summary["vertices"], summary["edges"], summary["faces"], summary["cells"]) == (6, 7, 2, 15)
     assert summary["peak_beta0"] == 6 and summary["peak_at_beta0"] == pytest.approx(6 / 15)  # all vertices in
     assert summary["peak_beta1"] == 2 and summary["peak_at_beta1"] == pytest.approx(13 / 15)  # all edges in
+
+
+def test_a_sliver_thinner_than_the_merge_distance_collapses_onto_its_neighbours_edge():
+    # three lines almost through one point: their tiny triangle (legs 1e-8) is a region of the
+    # decomposition, but its vertices merge, so it is no face; the rest is still a disc
+    weights = [np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.ones((1, 3))]
+    regions = rc.decompose(weights, [np.array([0.0, 0.0, -1e-8]), np.zeros(1)], BOX)
+    assert len(regions) == 7 and regions.areas().min() < 1e-15
+    complex_ = rc.cell_complex(regions)
+    assert len(complex_.face_edges) == 6 and complex_.euler_characteristic() == 1
+    assert len(set(complex_.face_region.tolist())) == 6 and regions.areas()[complex_.face_region].min() > 0.1
+    dual = complex_.dual_graph()
+    assert len(np.unique(dual)) == 6  # every face has a neighbour: the dual graph stays usable
+
+
+def test_decision_boundary_segments_lie_where_the_network_margin_is_zero():
+    import torch
+
+    weights, biases = _network([2, 12, 12, 2], 3)
+    regions = rc.decompose(weights, biases, BOX)
+    segments = rc.decision_boundary(regions)
+    assert len(segments) >= 10
+
+    def margin(points):
+        h = torch.as_tensor(points)
+        for w, b in zip(weights[:-1], biases[:-1]):
+            h = torch.relu(h @ torch.as_tensor(w).T + torch.as_tensor(b))
+        logits = (h @ torch.as_tensor(weights[-1]).T + torch.as_tensor(biases[-1])).numpy()
+        return logits[:, 1] - logits[:, 0]
+
+    assert np.abs(margin(segments.reshape(-1, 2))).max() < 1e-9
+    middle = segments.mean(axis=1)
+    direction = segments[:, 1] - segments[:, 0]
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1) / np.linalg.norm(direction, axis=1, keepdims=True)
+    # just off each segment, on either side, the network decides differently (segments of length
+    # below 1e-6 are skipped: the offset could leave their region)
+    long = np.linalg.norm(direction, axis=1) > 1e-6
+    assert (np.sign(margin(middle[long] + 1e-7 * normal[long])) != np.sign(margin(middle[long] - 1e-7 * normal[long]))).all()
+
+
+def test_one_item_of_the_study_measures_a_disc_with_peaks_fixed_by_the_cell_counts():
+    from pipeline.studies.relu_complex.steps import item_relu_complex
+
+    weights, biases = _network([2, 10, 10, 2], 7)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-1, 1, (300, 2))
+    labels = (points[:, 0] * points[:, 1] > 0).astype(np.int64)
+    item = item_relu_complex(
+        weights, biases, BOX, points=points, labels=labels, betti_orders=3, filtration=np.linspace(0, 1, 11), seed=0
+    )
+    V, E, F = item["vertices"], item["edges"], item["faces"]
+    assert V - E + F == 1 and item["cells"] == V + E + F and item["mean_degree"] <= 4
+    # vertices, then edges, then faces: beta0 peaks at V once every vertex is in, beta1 at F once
+    # every edge is (E - V + 1 = F loops), and the curve ends on a disc (one component, no loop)
+    assert (item["peak_beta0"], item["peak_value_beta0"]) == (V, V)
+    assert (item["peak_beta1"], item["peak_value_beta1"]) == (F, V + E)
+    assert tuple(item["betti_curve"][-1]) == (1, 0)
+    for kind in ("unweighted", "weighted"):
+        assert 0.5 <= item[f"agreement_decision_{kind}"] <= 1 and 0.5 <= item[f"agreement_labels_{kind}"] <= 1
+        # sides are oriented to the decision: the stored side agrees on at least half the faces
+        assert np.mean(item[f"face_side_{kind}"] == item["face_decision"]) == pytest.approx(item[f"agreement_decision_{kind}"])
+    assert item["face_points"].sum() == len(points) and len(item["face_counts"]) == F
+
+
+def test_grokking_is_told_from_the_accuracy_curves():
+    from pipeline.studies.relu_complex.steps import detect_grokking
+
+    steps = np.arange(0, 1000, 100)
+    train = np.array([0.6, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    late = np.array([0.6, 0.8, 0.82, 0.83, 0.85, 0.9, 0.95, 0.97, 0.97, 0.97])
+    told = detect_grokking(steps, train, late, train_level=0.99, tolerance=0.01, min_rise=0.05)
+    assert (told["fit_step"], told["generalize_step"], told["grokked"]) == (200, 700, True)
+    assert told["rise"] == pytest.approx(0.15) and told["delay_steps"] == 500
+    together = np.array([0.6, 0.9, 0.97, 0.97, 0.97, 0.97, 0.97, 0.97, 0.97, 0.97])
+    assert not detect_grokking(steps, train, together, train_level=0.99, tolerance=0.01, min_rise=0.05)["grokked"]
+    never = detect_grokking(steps, np.full(10, 0.9), late, train_level=0.99, tolerance=0.01, min_rise=0.05)
+    assert never["fit"] == -1 and not never["grokked"]
+
+
+def test_spike_response_compares_spikes_with_the_other_steps():
+    from pipeline.studies.relu_complex.steps import spike_response
+
+    loss = np.array([1.0, 0.5, 0.4, 1.0, 0.3, 0.25, 0.8, 0.2])  # spikes at 3 and 6
+    series = np.array([10.0, 9, 8, 12, 11, 10, 15, 14])  # rises exactly there, by 50 %
+    found = spike_response(loss, series, 1.5)
+    assert found["spikes"] == 2 and found["rise_at_spikes"] == 1.0 and found["rise_elsewhere"] == 0.0
+    assert found["change_at_spikes"] == pytest.approx(0.5) and found["change_elsewhere"] < 0
+    assert spike_response(loss, 3 * loss + 1, 1.5)["spearman_with_loss"] == pytest.approx(1.0)  # same ranks
+
+
+def test_config_errors_name_the_relu_complex_key():
+    from pipeline.config import ConfigError, validate_config
+
+    def config(key="classification", **sweep):
+        base = {
+            "dataset": "moons", "architecture": {"name": "mlp", "hidden": [4]}, "snapshot_every": 5, "snapshot_metrics": True, **sweep,
+        }
+        return {"sweeps": {"s": base}, "relu_complex": {key: ["s"]}}
+
+    assert validate_config(config())["relu_complex"]["box"] is None
+    cases = [
+        (config("regression"), "relu_complex.regression[0]': sweep 's' is not a regression sweep"),
+        (config(dataset="digits"), "the decomposition needs 2-D inputs"),
+        (config(architecture={"name": "mlp", "hidden": [4], "activation": "tanh"}), "must train ReLU MLPs with biases"),
+        (config(snapshot_every="epoch"), "must record weights every few steps"),
+        (config(grid={"label_noise": [0.1]}), "has label noise"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            validate_config(bad)
+
+
+@pytest.mark.slow
+def test_study_runs_end_to_end(finished_test_run):
+    import pandas as pd
+
+    from pipeline import store
+
+    base = finished_test_run / "results/relu_complex"
+    partitions = pd.read_csv(base / "tables/partitions.csv")
+    assert list(partitions["sweep"]) == ["relu_tiny_moons"]
+    agreement = partitions.filter(like="_final")
+    assert ((agreement >= 0.5) & (agreement <= 1)).all().all()
+    spikes = pd.read_csv(base / "tables/loss_spikes.csv")
+    assert set(spikes["sweep"]) == {"relu_tiny_moons", "relu_tiny_regression"}
+    assert set(spikes["series"]) == {"peak_value", "peak_beta1", "cells"}
+    drawn = {
+        "relu_tiny_moons": ("fiedler_partitions", "agreement", "topology_vs_loss", "betti_curves"),
+        "relu_tiny_regression": ("topology_vs_loss", "betti_curves"),
+    }
+    for sweep, figures in drawn.items():
+        for name in figures:
+            assert (base / sweep / f"figures/{name}.png").stat().st_size > 5000
+    complexes = base / "relu_tiny_moons/complexes.zarr"
+    steps = store.read_array(complexes, "step")
+    regions = store.read_array(complexes, "regions")
+    assert regions.shape == (1, len(steps)) and (regions >= 1).all()
+    assert store.read_array(complexes, "face_offsets")[-1] == store.read_array(complexes, "faces").sum()
+    assert not (base / "relu_tiny_regression/figures/fiedler_partitions.png").exists()
+
+
+@pytest.mark.parametrize("net", [0, 1])
+def test_trained_networks_with_slivers_give_a_disc(net):
+    # two 2-16-16-2 networks met in training (moons, N(0, 3^2) initialization) whose
+    # decompositions hold slivers thinner than the merge distance: one collapses, one is kept
+    # whole without its vertices being taken for points on its own long edges
+    from pathlib import Path
+
+    stored = np.load(Path(__file__).parent / "data/relu_degenerate_nets.npz")
+    weights = [stored[f"net{net}_{k}"].astype(np.float64) for k in range(3)]
+    biases = [stored[f"net{net}_{k}"].astype(np.float64) for k in range(3, 6)]
+    box = stored[f"net{net}_box"]
+    regions = rc.decompose(weights, biases, box)
+    assert regions.areas().sum() == pytest.approx((box[1] - box[0]) * (box[3] - box[2]), abs=1e-9)
+    complex_ = rc.cell_complex(regions)
+    assert complex_.euler_characteristic() == 1
+    collapsed = np.setdiff1d(np.arange(len(regions)), complex_.face_region)
+    assert len(collapsed) >= 2 and regions.areas()[collapsed].sum() < 1e-9  # thinner than the merge distance

@@ -25,9 +25,10 @@ def test_paper_config_builds_its_dag(workdir):
     counts = _job_counts(result.stdout)
     # 1 MLP + 4 CNN + 1 ResNet-9 pre-train + 8 fine-tune + 36 x 1 WResNet + 1 random-label
     # populations; 10 x 10 nine-disk MLPs (one population per training draw) and 10 MNIST MLPs;
-    # the learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons
-    assert counts["train_population"] == 1 + 4 + 1 + 8 + 36 + 1 + 10 + 1 + 1 + 1 + 4
-    assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1 + 1 + 1 + 4  # one table per sweep
+    # the learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons; the ReLU-complex
+    # MLPs, one population per sweep (moons, circles, both dense, regression)
+    assert counts["train_population"] == 1 + 4 + 1 + 8 + 36 + 1 + 10 + 1 + 1 + 1 + 4 + 5
+    assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1 + 1 + 1 + 4 + 5  # one table per sweep
     # loss landscapes: every population of the 108 WResNets (36 of 3) and the memorizer, sampled
     assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == 36 + 1
     assert counts["tabulate_loss_landscape"] == counts["plot_loss_landscape"] == 1
@@ -38,6 +39,9 @@ def test_paper_config_builds_its_dag(workdir):
     for rule in ("extract_weight_trajectories", "build_learning_graphs", "plot_learning_graphs"):
         assert counts[rule] == 3
     assert counts["tabulate_learning_graphs"] == 1
+    # ReLU complexes: one decomposition job per sweep, partition figures for the 4 classification sweeps
+    assert counts["analyse_relu_complexes"] == 5 and counts["tabulate_relu_complex"] == 1
+    assert counts["plot_relu_classification"] == 4 and counts["plot_relu_regression"] == 1
 
 
 def test_default_config_builds_its_dag(workdir):
@@ -45,8 +49,9 @@ def test_default_config_builds_its_dag(workdir):
     counts = _job_counts(result.stdout)
     # 2 MLP + 2 CNN populations of 100, 1 ResNet-9 pre-train, 1 population of 50 fine-tunes; the
     # loss-landscape CNNs (4 variants of 6) and their memorizer; the nine-disk MLPs (2 training
-    # draws of 2) and the deep digit MLPs; the learning-graph MLPs (zero init, tiny init, 2 x 2 comparisons)
-    assert counts["train_population"] == 2 + 2 + 1 + 1 + 4 + 1 + 2 + 1 + 1 + 1 + 2
+    # draws of 2) and the deep digit MLPs; the learning-graph MLPs (zero init, tiny init, 2 x 2
+    # comparisons); the ReLU-complex MLPs (moons, circles, both dense, regression)
+    assert counts["train_population"] == 2 + 2 + 1 + 1 + 4 + 1 + 2 + 1 + 1 + 1 + 2 + 5
     assert counts["sample_jump_retrain"] == counts["embed_landscape"] == 4 + 1
     # every analysis step of network_manifold once per analysed sweep, the tables once
     assert counts["extract_representations"] == counts["plot_network_manifold"] == 3
@@ -54,6 +59,7 @@ def test_default_config_builds_its_dag(workdir):
     assert counts["tabulate_network_manifold"] == 1
     assert counts["compute_layer_landscapes"] == counts["plot_activation_landscapes"] == 2
     assert counts["build_learning_graphs"] == counts["plot_learning_graphs"] == 3
+    assert counts["analyse_relu_complexes"] == 5 and counts["plot_relu_classification"] == 4
 
 
 def test_a_study_target_runs_that_study_and_its_trainings_only(workdir):

@@ -246,18 +246,36 @@ class CellComplex:
     """The decomposition as a 2-D cell complex: ``vertices`` ``[V, 2]``; ``edges`` ``[E, 2]``
     vertex pairs (each edge of a region split at every vertex of a neighbour lying on it, so that
     regions meet edge to edge); ``faces`` = regions, with ``face_edges[f]`` the edges around face
-    ``f``; ``edge_faces`` ``[E, 2]`` the one or two faces of each edge (-1: the box's boundary)."""
+    ``f``; ``edge_faces`` ``[E, 2]`` the one or two faces of each edge (-1: the box's boundary);
+    ``face_region`` ``[F]`` the region of each face. A region thinner than the merge distance of
+    :func:`cell_complex` (its vertices merge into fewer than three) is no face: it has collapsed
+    onto an edge of its neighbours. ``face_rings[f]`` the vertices around face ``f`` in order."""
 
     vertices: np.ndarray
     edges: np.ndarray
     face_edges: list[np.ndarray]
     edge_faces: np.ndarray
+    face_region: np.ndarray
+    face_rings: list[np.ndarray]
+
+    def fan_triangles(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every face fanned from its first vertex: triangles ``[T, 3]`` (vertex ids) and the
+        face of each ``[T]``. A convex face's fan adds only diagonals inside it."""
+        triangles, owner = [], []
+        for f, ring in enumerate(self.face_rings):
+            k = len(ring)
+            triangles.append(np.stack([np.full(k - 2, ring[0]), ring[1:-1], ring[2:]], axis=1))
+            owner.append(np.full(k - 2, f))
+        if not triangles:
+            return np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(triangles), np.concatenate(owner)
 
     def euler_characteristic(self) -> int:
         return len(self.vertices) - len(self.edges) + len(self.face_edges)
 
     def dual_graph(self) -> np.ndarray:
-        """``[m, 2]`` pairs of regions that share an edge (of positive length), each pair once."""
+        """``[m, 2]`` pairs of faces that share an edge (of positive length), each pair once (face
+        indices; ``face_region`` maps them to regions)."""
         inner = self.edge_faces[(self.edge_faces >= 0).all(axis=1)]
         return np.unique(np.sort(inner, axis=1), axis=0)
 
@@ -265,8 +283,12 @@ class CellComplex:
 def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     """The cell complex of a decomposition (see :class:`CellComplex`).
 
-    Points closer than ``10 * tol`` times the extent of the box are one vertex; a vertex lies on
-    an edge when its distance to the segment is below that too.
+    Points closer than ``10 * tol`` times the extent of the box are one vertex. A vertex lies on
+    an edge (a neighbour split there) when its distance to the segment is below a thousandth of
+    that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
+    looser test would put the vertices of a sliver thinner than the merge distance on its own
+    long edges. Every edge with one face must lie on the box's boundary; one inside it means a
+    neighbour's vertex was missed, and is an error rather than a wrong complex.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -275,7 +297,9 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     counts, polygons = regions.counts, regions.polygons
     valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
     points = polygons[valid]
-    eps = 10 * tol * (np.ptp(points, axis=0).max() or 1.0)
+    extent = np.ptp(points, axis=0).max() or 1.0
+    eps = 10 * tol * extent
+    on_edge = eps / 1000
     # merge coincident vertices: the connected groups of points within eps of each other
     pairs = cKDTree(points).query_pairs(eps, output_type="ndarray").reshape(-1, 2)
     n = len(points)
@@ -295,33 +319,48 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
             if v == a or v == b:
                 continue
             t = np.dot(vertices[v] - pa, pb - pa) / length**2
-            if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= eps:
+            if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= on_edge:
                 inner.append((t, v))
         return [a] + [v for _, v in sorted(inner)] + [b]
 
     edge_index: dict[tuple[int, int], int] = {}
     edge_faces: list[list[int]] = []
-    face_edges = []
+    face_edges, face_rings = [], []
+    face_region = []
     for f in range(len(counts)):
         ring = ids[f, : counts[f]].tolist()
-        around = []
+        if len(set(ring)) < 3:
+            # a sliver thinner than the merge distance collapses onto an edge of its neighbours
+            continue
+        face = len(face_edges)
+        face_region.append(f)
+        around, corners = [], []
         for a, b in zip(ring, ring[1:] + ring[:1]):
             if a == b:
                 continue
             path = chain(a, b)
+            corners += path[:-1]
             for u, w in zip(path[:-1], path[1:]):
                 key = (min(u, w), max(u, w))
                 if key not in edge_index:
                     edge_index[key] = len(edge_faces)
                     edge_faces.append([])
-                edge_faces[edge_index[key]].append(f)
+                edge_faces[edge_index[key]].append(face)
                 around.append(edge_index[key])
         face_edges.append(np.asarray(around, dtype=np.int64))
+        face_rings.append(np.asarray(corners, dtype=np.int64))
     edges = np.array(list(edge_index), dtype=np.int64).reshape(-1, 2)
     if any(len(fs) > 2 for fs in edge_faces):
         raise ValueError("an edge is shared by more than two regions: the decomposition is not a tiling (tolerance?)")
     faces_of_edges = np.array([fs + [-1] * (2 - len(fs)) for fs in edge_faces], dtype=np.int64).reshape(-1, 2)
-    return CellComplex(vertices, edges, face_edges, faces_of_edges)
+    outer = edges[faces_of_edges[:, 1] < 0]
+    if len(outer):
+        low, high = points.min(axis=0), points.max(axis=0)
+        ends = vertices[outer]  # [k, 2 ends, 2]
+        on_side = [(np.abs(ends[..., d] - bound) <= eps).all(axis=1) for d in (0, 1) for bound in (low[d], high[d])]
+        if not np.any(on_side, axis=0).all():
+            raise ValueError("an edge inside the box has one region: a neighbour's vertex on it was missed (tolerance?)")
+    return CellComplex(vertices, edges, face_edges, faces_of_edges, np.asarray(face_region, dtype=np.int64), face_rings)
 
 
 def fiedler_partition(n_nodes: int, edges: np.ndarray, node_weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -361,55 +400,36 @@ def partition_agreement(side: np.ndarray, reference: np.ndarray, weights: np.nda
     return max(agree, 1.0 - agree)
 
 
-def random_filtration_betti(complex_: CellComplex, seed: int) -> np.ndarray:
+def random_filtration_betti(complex_: CellComplex, seed: int, fan: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Betti numbers ``[cells, 2]`` (beta0, beta1) after each cell of a random filtration: the
     vertices in a random order, then the edges, then the faces (a cell enters at its position in
     that order, which is its filtration value 1..cells). Faces are fanned into triangles that
-    enter together, which leaves the homology of each stage unchanged; gudhi computes it."""
+    enter together (``fan``: :meth:`CellComplex.fan_triangles`, computed here when not given),
+    which leaves the homology of each stage unchanged; gudhi computes it."""
     import gudhi
 
     rng = np.random.default_rng(seed)
     n_v, n_e, n_f = len(complex_.vertices), len(complex_.edges), len(complex_.face_edges)
-    value_v = 1 + rng.permutation(n_v)
-    value_e = 1 + n_v + rng.permutation(n_e)
-    value_f = 1 + n_v + n_e + rng.permutation(n_f)
+    triangles, owner = complex_.fan_triangles() if fan is None else fan
+    value_v = 1.0 + rng.permutation(n_v)
+    value_e = 1.0 + n_v + rng.permutation(n_e)
+    value_f = 1.0 + n_v + n_e + rng.permutation(n_f)
     tree = gudhi.SimplexTree()
-    for v in range(n_v):
-        tree.insert([v], float(value_v[v]))
-    for e, (a, b) in enumerate(complex_.edges):
-        tree.insert([int(a), int(b)], float(value_e[e]))
-    for f, around in enumerate(complex_.face_edges):
-        ring = _ring(complex_.edges[around])
-        for i in range(1, len(ring) - 1):  # fan from ring[0]; its diagonals enter with the face
-            tree.insert([int(ring[0]), int(ring[i]), int(ring[i + 1])], float(value_f[f]))
+    tree.insert_batch(np.arange(n_v)[None, :], value_v)
+    tree.insert_batch(complex_.edges.T, value_e)
+    tree.insert_batch(triangles.T, value_f[owner])  # a fan's diagonals enter with their face
     tree.make_filtration_non_decreasing()
     tree.persistence(homology_coeff_field=2, persistence_dim_max=True)
     total = n_v + n_e + n_f
-    betti = np.zeros((total, 2), dtype=np.int64)
+    change = np.zeros((total + 1, 2), dtype=np.int64)
     for dim in (0, 1):
-        for birth, death in tree.persistence_intervals_in_dimension(dim):
-            start = int(round(birth)) - 1
-            stop = total if np.isinf(death) else int(round(death)) - 1
-            betti[start:stop, dim] += 1
-    return betti
-
-
-def _ring(edges: np.ndarray) -> list[int]:
-    """The vertices of a cycle of edges, in order around it."""
-    neighbours: dict[int, list[int]] = {}
-    for a, b in edges:
-        neighbours.setdefault(int(a), []).append(int(b))
-        neighbours.setdefault(int(b), []).append(int(a))
-    start = int(edges[0, 0])
-    ring, previous = [start], None
-    current = start
-    while True:
-        following = [v for v in neighbours[current] if v != previous]
-        nxt = following[0] if previous is not None or len(following) == 1 else min(following)
-        if nxt == start:
-            return ring
-        ring.append(nxt)
-        previous, current = current, nxt
+        intervals = tree.persistence_intervals_in_dimension(dim).reshape(-1, 2)
+        start = np.round(intervals[:, 0]).astype(np.int64) - 1
+        death = np.where(np.isinf(intervals[:, 1]), total + 1, intervals[:, 1])  # never: past the end
+        stop = np.round(death).astype(np.int64) - 1
+        np.add.at(change[:, dim], start, 1)
+        np.add.at(change[:, dim], stop, -1)
+    return np.cumsum(change, axis=0)[:total]
 
 
 def region_decisions(regions: Regions) -> np.ndarray:
@@ -419,6 +439,37 @@ def region_decisions(regions: Regions) -> np.ndarray:
     centroid = np.sum(regions.polygons, axis=1) / regions.counts[:, None]
     logits = np.einsum("rok,rk->ro", regions.A, centroid) + regions.c
     return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
+
+
+def decision_boundary(regions: Regions) -> np.ndarray:
+    """``[k, 2, 2]`` the network's decision boundary as exact segments, one per region it crosses:
+    where the region's logit margin (``logit`` with one output, ``logit1 - logit0`` with two) is
+    0. The margin is affine on a region, so its zero set there is the chord of the convex polygon
+    between the two edges whose ends have opposite signs."""
+    if regions.A.shape[1] not in (1, 2):
+        raise ValueError(f"a decision boundary needs one or two outputs, got {regions.A.shape[1]}")
+    a = regions.A[:, 0] if regions.A.shape[1] == 1 else regions.A[:, 1] - regions.A[:, 0]
+    c = regions.c[:, 0] if regions.c.shape[1] == 1 else regions.c[:, 1] - regions.c[:, 0]
+    V = regions.polygons.shape[1]
+    index = np.arange(V)[None, :]
+    valid = index < regions.counts[:, None]
+    following = (index + 1) % np.maximum(regions.counts[:, None], 1)
+    start = regions.polygons
+    end = np.take_along_axis(start, following[..., None], axis=1)
+    value = np.einsum("rk,rvk->rv", a, start) + c[:, None]
+    next_value = np.take_along_axis(value, following, axis=1)
+    # an edge is crossed where its start is strictly on one side and its end on the other or on
+    # the line: each crossing point is counted once, also when the line passes through a vertex
+    crossed = valid & (((value < 0) & (next_value >= 0)) | ((value > 0) & (next_value <= 0)))
+    hits = crossed.sum(axis=1)
+    rows = np.flatnonzero(hits == 2)
+    if len(rows) == 0:
+        return np.zeros((0, 2, 2))
+    t = value / np.where(crossed, value - next_value, 1.0)
+    points = start + t[..., None] * (end - start)
+    first = np.argmax(crossed[rows], axis=1)
+    second = V - 1 - np.argmax(crossed[rows][:, ::-1], axis=1)
+    return np.stack([points[rows, first], points[rows, second]], axis=1)
 
 
 def region_points(regions: Regions, points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -447,7 +498,8 @@ def betti_summary(complex_: CellComplex, orders: int, seed: int) -> dict:
     """Betti curves averaged over ``orders`` random filtrations (:func:`random_filtration_betti`),
     with the filtration value at which each of beta0 and beta1 is largest, as a fraction of the
     cells, and the cell counts."""
-    curves = np.mean([random_filtration_betti(complex_, seed + k) for k in range(orders)], axis=0)
+    fan = complex_.fan_triangles()
+    curves = np.mean([random_filtration_betti(complex_, seed + k, fan) for k in range(orders)], axis=0)
     cells = len(curves)
     return {
         "betti": curves,

@@ -1,0 +1,310 @@
+"""Steps of the ReLU-complex study (paper 001). Each opens its inputs, maps a kernel over the
+items, and writes its outputs. Path arguments are the named inputs and outputs of the rule of the
+same name; keyword-only settings are keys of ``config/schema/relu_complex.yaml``.
+
+An item is one (network, recorded step): the network's weights then, decomposed exactly over the
+sweep's box (:mod:`pipeline.kernels.relu_complex`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ... import store, zoo
+from ...kernels import relu_complex as rc
+from ...parallel import dask_client
+from ...tables import write_result_table
+
+log = logging.getLogger(__name__)
+
+SERIES = (
+    "regions", "vertices", "edges", "faces", "cells", "mean_degree",
+    "peak_beta0", "peak_beta1", "peak_value", "peak_value_beta0", "peak_value_beta1",
+)
+AGREEMENTS = (
+    "agreement_decision_unweighted", "agreement_decision_weighted",
+    "agreement_labels_unweighted", "agreement_labels_weighted",
+    "lambda2_unweighted", "lambda2_weighted",
+)
+FACE_ARRAYS = ("face_counts", "face_side_unweighted", "face_side_weighted", "face_decision", "face_points")
+
+
+# ------------------------------------------------------------------------------- the items
+def data_box(x: np.ndarray, margin: float) -> list[float]:
+    """The bounding box of points ``[n, 2]`` widened by ``margin`` times its extent on each side."""
+    low, high = x.min(axis=0), x.max(axis=0)
+    pad = margin * (high - low)
+    return [float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1])]
+
+
+def oriented(side: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``side`` or its complement, whichever agrees with ``reference`` on more nodes (an
+    eigenvector's sign is arbitrary; this fixes the colours of a drawing)."""
+    return side if np.mean(side == reference) >= 0.5 else ~side
+
+
+def item_relu_complex(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    box: Sequence[float],
+    *,
+    points: np.ndarray | None,
+    labels: np.ndarray | None,
+    betti_orders: int,
+    filtration: np.ndarray,
+    seed: int,
+) -> dict:
+    """Everything measured on one network's decomposition.
+
+    Always: region and cell counts, the dual graph's mean degree, the Betti curves averaged over
+    ``betti_orders`` random filtrations sampled at the fractions ``filtration`` of the cells, the
+    peak Betti numbers and the filtration values (1 .. cells) at which beta0, beta1 and the
+    larger of the two peak. With ``labels`` (classification): the unweighted and weighted
+    (``1 +`` training points per region) Fiedler partitions of the dual graph, their agreement
+    with the decision (fraction of faces) and with the labels (fraction of training points,
+    each scored by its face's side), each taking the better sign; and per face the drawing:
+    polygon, sides (oriented to the decision), decision, points held, and the decision boundary.
+    """
+    regions = rc.decompose(weights, biases, box)
+    complex_ = rc.cell_complex(regions)
+    dual = complex_.dual_graph()
+    faces = complex_.face_region
+    summary = rc.betti_summary(complex_, betti_orders, seed)
+    curve = summary["betti"]
+    cells = len(curve)
+    position = np.clip(np.round(filtration * cells).astype(int) - 1, 0, cells - 1)
+    value_beta0 = round(summary["peak_at_beta0"] * cells)
+    value_beta1 = round(summary["peak_at_beta1"] * cells)
+    result = {
+        "regions": len(regions), "vertices": summary["vertices"], "edges": summary["edges"], "faces": summary["faces"],
+        "cells": cells, "mean_degree": 2 * len(dual) / len(faces),
+        "peak_beta0": summary["peak_beta0"], "peak_beta1": summary["peak_beta1"],
+        "peak_value_beta0": value_beta0, "peak_value_beta1": value_beta1,
+        "peak_value": value_beta0 if summary["peak_beta0"] >= summary["peak_beta1"] else value_beta1,
+        "betti_curve": curve[position],
+    }
+    if labels is None:
+        return result
+    counts, _ = rc.region_points(regions, points, labels)
+    face_of_region = np.full(len(regions), -1)
+    face_of_region[faces] = np.arange(len(faces))
+    point_face = face_of_region[rc.locate(regions, points)]
+    held = point_face >= 0  # a point in a sliver region (no face) is left out
+    decision = rc.region_decisions(regions)[faces].astype(bool)
+    node_points = counts[faces]
+    for name, weighted in (("unweighted", None), ("weighted", 1.0 + node_points)):
+        side, value = rc.fiedler_partition(len(faces), dual, weighted)
+        side = oriented(side, decision)
+        result[f"face_side_{name}"] = side
+        result[f"lambda2_{name}"] = value
+        result[f"agreement_decision_{name}"] = rc.partition_agreement(side, decision)
+        result[f"agreement_labels_{name}"] = rc.partition_agreement(side[point_face[held]], labels[held].astype(bool))
+    valid = np.arange(regions.polygons.shape[1])[None, :] < regions.counts[faces, None]
+    result.update({
+        "face_counts": regions.counts[faces], "face_vertices": regions.polygons[faces][valid],
+        "face_decision": decision, "face_points": node_points, "boundary": rc.decision_boundary(regions),
+    })
+    return result
+
+
+def _network_parameters(group, member: int, snapshot: int, layers: int) -> tuple[list, list]:
+    weights = [np.asarray(group[f"layers.{i}.weight"][member, snapshot]) for i in range(layers)]
+    biases = [np.asarray(group[f"layers.{i}.bias"][member, snapshot]) for i in range(layers)]
+    return weights, biases
+
+
+def analyse_relu_complexes(
+    stores: Sequence[str],
+    complexes: str,
+    *,
+    box: Sequence[float] | None,
+    box_margin: float,
+    betti_orders: int,
+    filtration_points: int,
+    seed: int,
+    data_root: str = "data",
+    download: bool = False,
+    dask_cluster: Mapping | None = None,
+    threads: int = 1,
+) -> Path:
+    """The decomposition of every network of a sweep at every recorded step, one Dask task each.
+
+    Writes ``step`` ``[snapshot]``; the snapshot metrics ``train_loss``, ``test_loss``,
+    ``train_accuracy``, ``test_accuracy`` and every entry of :data:`SERIES` ``[network,
+    snapshot]``; ``betti_curve`` ``[network, snapshot, filtration_points, 2]`` at the fractions
+    ``filtration``. Classification sweeps also: the :data:`AGREEMENTS` ``[network, snapshot]``,
+    the faces of every item concatenated in (network, snapshot) order with ``face_offsets``
+    ``[items + 1]`` (:data:`FACE_ARRAYS`, ``face_vertices`` ``[sum face_counts, 2]``), the
+    decision boundaries ``boundary`` ``[segments, 2, 2]`` with ``boundary_offsets``, and the
+    training data ``train_x``, ``train_y``. Attrs: sweep, task, networks, their hyperparameters,
+    the box.
+    """
+    spec = store.open_population(stores[0]).attrs["spec"]
+    data = zoo.load_spec_dataset(spec, data_root, download)
+    classification = data.task == "classification"
+    if classification and data.num_outputs != 2:
+        raise ValueError(f"sweep {spec['sweep']!r}: the Fiedler partition is 2-way; its dataset has {data.num_outputs} classes")
+    x_train = data.x_train.numpy().astype(np.float64)
+    y_train = data.y_train.numpy().astype(np.int64) if classification else None
+    box = list(box) if box is not None else data_box(np.concatenate([x_train, data.x_test.numpy()]), box_margin)
+    rc.box_polygon(box)  # a bad box is named before any work
+    layers = len(spec["architecture"]["hidden"]) + 1
+    filtration = np.linspace(0.0, 1.0, filtration_points)
+    items, networks, members, steps, metrics = [], [], [], None, {}
+    for path in stores:
+        population = store.open_population(path)
+        spec = population.attrs["spec"]
+        with store.checked(path):
+            recorded = np.asarray(population["snapshot_step"][...])
+        if steps is not None and not np.array_equal(steps, recorded):
+            raise ValueError(f"{path} recorded other steps than {stores[0]}: a sweep's populations share their cadence")
+        steps = recorded
+        for name, values in store.read_snapshot_metrics(path).items():
+            metrics.setdefault(name, []).append(values)
+        for m, member in enumerate(spec["members"]):
+            items += [(len(networks), path, m, s) for s in range(len(steps))]
+            networks.append(f"{spec['sweep']}/{member['network']}")
+            members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
+    settings = dict(
+        points=x_train if classification else None, labels=y_train, betti_orders=betti_orders, filtration=filtration, seed=seed,
+    )
+
+    def compute(item):
+        n, path, member, snapshot = item
+        with store.checked(path):
+            weights, biases = _network_parameters(store.open_population(path)["params"], member, snapshot, layers)
+        return n, snapshot, item_relu_complex(weights, biases, box, **settings)
+
+    results = {}
+    with dask_client(threads=threads, **(dask_cluster or {})) as client:
+        from dask.distributed import as_completed
+
+        for future in as_completed(client.map(compute, items, pure=False)):
+            n, snapshot, result = future.result()
+            results[n, snapshot] = result
+    shape = (len(networks), len(steps))
+    order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
+    arrays = {"step": steps, "filtration": filtration, **{name: np.concatenate(v) for name, v in metrics.items()}}
+    for name in SERIES + (AGREEMENTS if classification else ()):
+        arrays[name] = np.array([results[key][name] for key in order], dtype=np.float64).reshape(shape)
+    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] for key in order]).reshape(*shape, filtration_points, 2)
+    if classification:
+        for name in FACE_ARRAYS + ("face_vertices", "boundary"):
+            arrays[name] = np.concatenate([results[key][name] for key in order])
+        arrays["face_offsets"] = np.cumsum([0] + [len(results[key]["face_counts"]) for key in order])
+        arrays["boundary_offsets"] = np.cumsum([0] + [len(results[key]["boundary"]) for key in order])
+        arrays["train_x"], arrays["train_y"] = x_train, y_train
+    attrs = {
+        "sweep": spec["sweep"], "task": data.task, "dataset": spec["dataset"], "networks": networks, "members": members,
+        "box": box, "hidden": list(spec["architecture"]["hidden"]), "betti_orders": betti_orders, "seed": seed,
+    }
+    return store.write_array_store(complexes, arrays, attrs)
+
+
+def item_faces(complexes: str, network: int, snapshot: int) -> dict:
+    """One item's stored drawing: ``polygons`` (a list of ``[k, 2]``), the per-face arrays of
+    :data:`FACE_ARRAYS` and the decision boundary's segments."""
+    snapshots = len(store.read_array(complexes, "step"))
+    item = network * snapshots + snapshot
+    offsets = store.read_array(complexes, "face_offsets")
+    first, last = int(offsets[item]), int(offsets[item + 1])
+    faces = {name: store.read_array(complexes, name)[first:last] for name in FACE_ARRAYS}
+    all_counts = store.read_array(complexes, "face_counts")
+    start = int(all_counts[:first].sum())
+    vertices = store.read_array(complexes, "face_vertices")[start : start + int(faces["face_counts"].sum())]
+    faces["polygons"] = np.split(vertices, np.cumsum(faces["face_counts"])[:-1])
+    bounds = store.read_array(complexes, "boundary_offsets")
+    faces["boundary"] = store.read_array(complexes, "boundary")[int(bounds[item]) : int(bounds[item + 1])]
+    return faces
+
+
+# ---------------------------------------------------------------------------------- tables
+def detect_grokking(
+    steps: np.ndarray, train_accuracy: np.ndarray, test_accuracy: np.ndarray, *, train_level: float, tolerance: float, min_rise: float
+) -> dict:
+    """When a network fits (first recorded step with training accuracy at least
+    ``train_level``), when it generalizes (first recorded step with test accuracy within
+    ``tolerance`` of its best), and whether it groks: it generalizes after it fits, and its test
+    accuracy rises by at least ``min_rise`` from its value at the fit. Indices are snapshots
+    (-1: never fits)."""
+    train_accuracy, test_accuracy = np.asarray(train_accuracy), np.asarray(test_accuracy)
+    fitted = np.flatnonzero(train_accuracy >= train_level)
+    general = int(np.flatnonzero(test_accuracy >= test_accuracy.max() - tolerance)[0])
+    if not len(fitted):
+        return {"fit": -1, "generalize": general, "fit_step": np.nan, "generalize_step": float(steps[general]),
+                "test_at_fit": np.nan, "rise": np.nan, "delay_steps": np.nan, "grokked": False}
+    fit = int(fitted[0])
+    rise = float(test_accuracy.max() - test_accuracy[fit])
+    return {
+        "fit": fit, "generalize": general, "fit_step": float(steps[fit]), "generalize_step": float(steps[general]),
+        "test_at_fit": float(test_accuracy[fit]), "rise": rise, "delay_steps": float(steps[general] - steps[fit]),
+        "grokked": bool(general > fit and rise >= min_rise),
+    }
+
+
+def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
+    """How a topological series moves at the loss spikes (:func:`rc.loss_spikes`) against the
+    other recorded steps: the fraction of steps at which it rises, its mean relative change, and
+    Spearman's rank correlation of its level with the loss over training."""
+    from scipy.stats import spearmanr
+
+    loss, series = np.asarray(loss, dtype=np.float64), np.asarray(series, dtype=np.float64)
+    spikes = rc.loss_spikes(loss, ratio)
+    change = series[1:] / np.where(series[:-1] == 0, 1.0, series[:-1]) - 1.0  # change into step t, t >= 1
+    at = np.zeros(len(change), dtype=bool)
+    at[spikes - 1] = True
+    rho = spearmanr(loss, series).statistic if np.ptp(series) > 0 and np.ptp(loss) > 0 else np.nan
+    return {
+        "spikes": len(spikes),
+        "rise_at_spikes": float(np.mean(change[at] > 0)) if at.any() else np.nan,
+        "rise_elsewhere": float(np.mean(change[~at] > 0)) if (~at).any() else np.nan,
+        "change_at_spikes": float(np.mean(change[at])) if at.any() else np.nan,
+        "change_elsewhere": float(np.mean(change[~at])) if (~at).any() else np.nan,
+        "spearman_with_loss": float(rho),
+    }
+
+
+def tabulate_relu_complex(
+    complexes: Sequence[str], partitions: str, loss_spikes: str, *, grokking: Mapping, spike_ratio: float
+) -> dict[str, pd.DataFrame]:
+    """``partitions``: one row per classification network (its grokking, and its partitions'
+    agreement with the decision and the labels at the fit, at the end, and averaged over
+    training). ``loss_spikes``: one row per (network, series) with :func:`spike_response` of the
+    peak filtration value, the peak Betti numbers and the cell count."""
+    partition_rows, spike_rows = [], []
+    for path in complexes:
+        root = store.open_array_store(path)
+        steps = store.read_array(path, "step")
+        members = root.attrs["members"]
+        read = lambda name: store.read_array(path, name)  # noqa: E731
+        loss = read("train_loss")
+        for n, network in enumerate(root.attrs["networks"]):
+            identity = {"sweep": root.attrs["sweep"], "network": network, **members[n]}
+            for series in ("peak_value", "peak_beta1", "cells"):
+                spike_rows.append({
+                    **identity, "series": series, "snapshots": len(steps), "spike_ratio": spike_ratio,
+                    **spike_response(loss[n], read(series)[n], spike_ratio),
+                })
+            if root.attrs["task"] != "classification":
+                continue
+            told = detect_grokking(steps, read("train_accuracy")[n], read("test_accuracy")[n], **grokking)
+            row = {**identity, **{k: v for k, v in told.items() if k not in ("fit", "generalize")}}
+            row["final_train_accuracy"] = float(read("train_accuracy")[n, -1])
+            row["final_test_accuracy"] = float(read("test_accuracy")[n, -1])
+            row["final_regions"] = int(read("regions")[n, -1])
+            for name in AGREEMENTS[:4]:
+                values = read(name)[n]
+                short = name.removeprefix("agreement_")
+                row[f"{short}_at_fit"] = float(values[told["fit"]]) if told["fit"] >= 0 else np.nan
+                row[f"{short}_final"] = float(values[-1])
+                row[f"{short}_mean"] = float(values.mean())
+            partition_rows.append(row)
+    tables = {"partitions": pd.DataFrame(partition_rows), "loss_spikes": pd.DataFrame(spike_rows)}
+    write_result_table(tables["partitions"], partitions)
+    write_result_table(tables["loss_spikes"], loss_spikes)
+    return tables

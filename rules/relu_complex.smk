@@ -1,0 +1,139 @@
+# Study relu_complex (paper 001): per sweep, the exact decomposition of every network at every
+# recorded step (one Dask task each) with its dual-graph Fiedler partitions (classification) and
+# cell-complex Betti numbers, the figures; the grokking/agreement and loss-spike tables over every
+# sweep. Every rule runs the step of its name (step(), rules/common.smk) with its named inputs and
+# outputs.
+from pipeline.studies import relu_complex as relu
+
+RC_CLASSIFICATION = relu.classification_sweeps(config)
+RC_REGRESSION = [sweep for sweep in relu.all_sweeps(config) if sweep not in RC_CLASSIFICATION]
+RC_SWEEPS = relu.all_sweeps(config)
+
+
+rule analyse_relu_complexes:
+    input:
+        stores=lambda wildcards: population_stores(wildcards.sweep),
+    output:
+        complexes=directory(relu.path(config, "{sweep}", "complexes.zarr")),
+    log:
+        logs("analyse_relu_complexes", "{sweep}"),
+    benchmark:
+        benchmarks("analyse_relu_complexes", "{sweep}")
+    wildcard_constraints:
+        sweep="|".join(RC_SWEEPS) or "NO_SWEEPS",
+    params:
+        settings=study_settings("relu_complex", "box", "box_margin", "betti_orders", "filtration_points", "seed"),
+        paths=step_paths,
+    # One thread: the kernel's Python loops hold the GIL, and a second thread of the step's
+    # Dask cluster gained nothing (relu_circles: 12.4 s with one, 13.6 s with two); sweeps run
+    # side by side instead.
+    threads: 1
+    group:
+        "relu_complex"
+    resources:
+        mem_mb=per_network(2000, 100),
+        runtime=per_network(5, 2),
+    conda:
+        CONDA_ENV
+    shell:
+        step("analyse_relu_complexes")
+
+
+rule tabulate_relu_complex:
+    input:
+        complexes=[relu.path(config, sweep, "complexes.zarr") for sweep in RC_SWEEPS],
+    output:
+        [relu.table_path(config, name, extension) for name in relu.TABLES for extension in ("csv", "md")],
+        **{
+            name: report(
+                relu.table_path(config, name, "html"),
+                caption=f"report/relu_complex/{name}.rst",
+                category="relu_complex",
+                labels={"table": name},
+            )
+            for name in relu.TABLES
+        },
+    log:
+        logs("tabulate_relu_complex"),
+    benchmark:
+        benchmarks("tabulate_relu_complex")
+    params:
+        settings=study_settings("relu_complex", "grokking", "spike_ratio"),
+        paths=step_paths,
+    group:
+        "relu_complex"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_relu_complex")
+
+
+rule plot_relu_classification:
+    input:
+        complexes=relu.path(config, "{sweep}", "complexes.zarr"),
+    output:
+        **{
+            name: report(
+                relu.path(config, "{sweep}", f"figures/{name}.png"),
+                caption=f"report/relu_complex/{name}.rst",
+                category="relu_complex",
+                subcategory="{sweep}",
+                labels={"sweep": "{sweep}", "figure": name},
+            )
+            for name in relu.CLASSIFICATION_FIGURES
+        },
+    log:
+        logs("plot_relu_classification", "{sweep}"),
+    benchmark:
+        benchmarks("plot_relu_classification", "{sweep}")
+    wildcard_constraints:
+        sweep="|".join(RC_CLASSIFICATION) or "NO_SWEEPS",
+    params:
+        settings=study_settings("relu_complex", "grokking", "spike_ratio"),
+        paths=step_paths,
+    group:
+        "relu_complex"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        step("plot_relu_classification")
+
+
+rule plot_relu_regression:
+    input:
+        complexes=relu.path(config, "{sweep}", "complexes.zarr"),
+    output:
+        **{
+            name: report(
+                relu.path(config, "{sweep}", f"figures/{name}.png"),
+                caption=f"report/relu_complex/{name}.rst",
+                category="relu_complex",
+                subcategory="{sweep}",
+                labels={"sweep": "{sweep}", "figure": name},
+            )
+            for name in relu.TOPOLOGY_FIGURES
+        },
+    log:
+        logs("plot_relu_regression", "{sweep}"),
+    benchmark:
+        benchmarks("plot_relu_regression", "{sweep}")
+    wildcard_constraints:
+        sweep="|".join(RC_REGRESSION) or "NO_SWEEPS",
+    params:
+        settings=study_settings("relu_complex", "spike_ratio"),
+        paths=step_paths,
+    group:
+        "relu_complex"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    shell:
+        step("plot_relu_regression")
