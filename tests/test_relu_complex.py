@@ -303,7 +303,7 @@ def test_trained_networks_with_slivers_give_a_disc(net):
     # whole without its vertices being taken for points on its own long edges
     from pathlib import Path
 
-    stored = np.load(Path(__file__).parent / "data/relu_degenerate_nets.npz")
+    stored = np.load(Path(__file__).parent / "fixtures/relu_degenerate_nets.npz")
     weights = [stored[f"net{net}_{k}"].astype(np.float64) for k in range(3)]
     biases = [stored[f"net{net}_{k}"].astype(np.float64) for k in range(3, 6)]
     box = stored[f"net{net}_box"]
