@@ -134,7 +134,8 @@ def main():
             found = {p.tobytes() for p in np.unique(rc.activation_patterns(weights, biases, grid), axis=0)}
             assert found <= exact
             misses.append(f"{n}^2 misses {len(exact - found):5d} ({(len(exact) - len(found)) / len(exact):4.0%})")
-        dual = {tuple(e) for e in rc.cell_complex(regions).dual_graph()}
+        complex_ = rc.cell_complex(regions)
+        dual = {tuple(sorted(e)) for e in complex_.face_region[complex_.dual_graph()].tolist()}  # as region pairs
         patterns = regions.patterns.astype(np.int8)
         hamming = (patterns[:, None, :] != patterns[None, :, :]).sum(axis=2) if len(patterns) <= 4000 else None
         if hamming is not None:

@@ -249,7 +249,8 @@ def detect_grokking(
 
 def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
     """How a topological series moves at the loss spikes (:func:`rc.loss_spikes`) against the
-    other recorded steps: the fraction of steps at which it rises, its mean relative change, and
+    other recorded steps: the fraction of steps at which it rises, its median relative change (the
+    median, because the first steps' growth from a few regions would dominate a mean), and
     Spearman's rank correlation of its level with the loss over training."""
     from scipy.stats import spearmanr
 
@@ -263,8 +264,8 @@ def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
         "spikes": len(spikes),
         "rise_at_spikes": float(np.mean(change[at] > 0)) if at.any() else np.nan,
         "rise_elsewhere": float(np.mean(change[~at] > 0)) if (~at).any() else np.nan,
-        "change_at_spikes": float(np.mean(change[at])) if at.any() else np.nan,
-        "change_elsewhere": float(np.mean(change[~at])) if (~at).any() else np.nan,
+        "change_at_spikes": float(np.median(change[at])) if at.any() else np.nan,
+        "change_elsewhere": float(np.median(change[~at])) if (~at).any() else np.nan,
         "spearman_with_loss": float(rho),
     }
 
