@@ -121,6 +121,23 @@ def test_the_fiedler_vector_of_two_clusters_separates_them():
     assert rc.partition_agreement(np.array([1, 0, 0], bool), np.array([0, 1, 1], bool)) == 1.0  # either labelling
 
 
+def test_the_sparse_fiedler_solver_gives_the_dense_one_s_partition(monkeypatch):
+    # a dual graph of ~600 regions, unweighted and weighted by random points
+    weights, biases = _network([2, 32, 32, 2], 1)
+    regions = rc.decompose(weights, biases, BOX)
+    complex_ = rc.cell_complex(regions)
+    dual, n = complex_.dual_graph(), len(complex_.face_edges)
+    points = np.random.default_rng(0).uniform(-1, 1, (2000, 2))
+    held = np.bincount(rc.locate(regions, points), minlength=len(regions))[complex_.face_region]
+    for node_weights in (None, 1.0 + held):
+        monkeypatch.setattr(rc, "DENSE_FIEDLER_NODES", 10**9)
+        dense_side, dense_value = rc.fiedler_partition(n, dual, node_weights)
+        monkeypatch.setattr(rc, "DENSE_FIEDLER_NODES", 0)
+        sparse_side, sparse_value = rc.fiedler_partition(n, dual, node_weights)
+        assert sparse_value == pytest.approx(dense_value, rel=1e-8)
+        assert rc.partition_agreement(sparse_side, dense_side) == 1.0
+
+
 def test_betti_numbers_of_a_hand_made_complex_under_the_filtration():
     # the box split by x = 0: 6 vertices, 7 edges, 2 faces
     regions = rc.decompose([np.array([[1.0, 0.0]]), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], BOX)

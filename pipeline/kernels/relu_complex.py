@@ -28,6 +28,8 @@ from typing import Sequence
 import numpy as np
 
 TOLERANCE = 1e-9
+# Fiedler partitions of larger graphs use a sparse shift-invert solver (same result, tested)
+DENSE_FIEDLER_NODES = 500
 
 
 @dataclass(frozen=True)
@@ -234,14 +236,15 @@ def locate(regions: Regions, points: np.ndarray) -> np.ndarray:
     following = (index + 1) % k[:, None]
     start, end = p, np.take_along_axis(p, following[..., None], axis=1)
     valid = index < k[:, None]
-    for chunk in range(0, len(points), 2048):
-        x = points[chunk : chunk + 2048]
-        edge = end - start  # [R, V, 2]
+    edge = end - start  # [R, V, 2]
+    step = max(1, 2**21 // max(1, p.shape[0] * p.shape[1]))  # points per chunk: temporaries of ~2M entries
+    for chunk in range(0, len(points), step):
+        x = points[chunk : chunk + step]
         rel = x[:, None, None, :] - start[None]  # [n, R, V, 2]
         cross = edge[None, ..., 0] * rel[..., 1] - edge[None, ..., 1] * rel[..., 0]
         inside = np.all(np.where(valid[None], cross >= -1e-12, True), axis=2)  # [n, R]
         hit = inside.any(axis=1)
-        found[chunk : chunk + 2048][hit] = inside[hit].argmax(axis=1)
+        found[chunk : chunk + step][hit] = inside[hit].argmax(axis=1)
     return found
 
 
@@ -380,18 +383,29 @@ def fiedler_partition(n_nodes: int, edges: np.ndarray, node_weights: np.ndarray 
     partition with another taking the better of the two flips (:func:`partition_agreement`).
     """
     from scipy.linalg import eigh
-    from scipy.sparse import coo_matrix
+    from scipy.sparse import coo_matrix, diags
+    from scipy.sparse.linalg import eigsh
 
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if n_nodes < 2:
         raise ValueError("a Fiedler partition needs at least two nodes")
-    adjacency = coo_matrix((np.ones(2 * len(edges)), (edges.ravel(), edges[:, ::-1].ravel())), shape=(n_nodes, n_nodes)).toarray()
-    adjacency = np.minimum(adjacency, 1.0)
-    laplacian = np.diag(adjacency.sum(axis=1)) - adjacency
     weights = np.ones(n_nodes) if node_weights is None else np.asarray(node_weights, dtype=np.float64)
     if weights.shape != (n_nodes,) or (weights <= 0).any():
         raise ValueError("node_weights must be positive, one per node")
-    values, vectors = eigh(laplacian, np.diag(weights), subset_by_index=[0, 1])
+    adjacency = coo_matrix((np.ones(2 * len(edges)), (edges.ravel(), edges[:, ::-1].ravel())), shape=(n_nodes, n_nodes)).tocsr()
+    adjacency.data[:] = 1.0  # an edge listed twice is one edge
+    laplacian = diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency
+    if n_nodes <= DENSE_FIEDLER_NODES:
+        values, vectors = eigh(laplacian.toarray(), np.diag(weights), subset_by_index=[0, 1])
+    else:
+        # Shift-invert just below 0: the two eigenvalues nearest the shift are the smallest, 0
+        # and lambda_2, and L0 - shift W is sparse, positive definite and factorizes fast for a
+        # planar graph (a dense solve is O(n^3): ~1 s per partition at 2,000 regions)
+        shift = -1e-6 * laplacian.diagonal().mean() / weights.mean()
+        start = np.linspace(1.0, 2.0, n_nodes)  # a fixed start vector: the same partition every run
+        values, vectors = eigsh(laplacian.tocsc(), k=2, M=diags(weights).tocsc(), sigma=shift, which="LM", v0=start)
+        order = np.argsort(values)
+        values, vectors = values[order], vectors[:, order]
     return vectors[:, 1] > 0, float(values[1])
 
 

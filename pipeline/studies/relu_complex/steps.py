@@ -90,10 +90,11 @@ def item_relu_complex(
     }
     if labels is None:
         return result
-    counts, _ = rc.region_points(regions, points, labels)
+    where = rc.locate(regions, points)
+    counts = np.bincount(where[where >= 0], minlength=len(regions))
     face_of_region = np.full(len(regions), -1)
     face_of_region[faces] = np.arange(len(faces))
-    point_face = face_of_region[rc.locate(regions, points)]
+    point_face = face_of_region[where]
     held = point_face >= 0  # a point in a sliver region (no face) is left out
     decision = rc.region_decisions(regions)[faces].astype(bool)
     node_points = counts[faces]
