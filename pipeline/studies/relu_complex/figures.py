@@ -75,14 +75,17 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
     x, y = store.read_array(complexes, "train_x"), store.read_array(complexes, "train_y")
     n, told = _shown_network(complexes, grokking)
     shown = {"fits": max(told["fit"], 0), "end": len(steps) - 1}
+    agreements = tuple(f"agreement_{to}_{kind}" for to in ("decision", "labels") for kind in ("unweighted", "weighted"))
+    names = ("train_accuracy", "test_accuracy") + agreements
+    read = {name: store.read_array(complexes, name) for name in names}  # each stored series once
     aspect = (box[1] - box[0]) / (box[3] - box[2])
     fig, axes = plt.subplots(2, 2, figsize=(2 * 3.6 * aspect + 0.6, 2 * 3.6 + 1.2), constrained_layout=True)
     for row, (when, snapshot) in enumerate(shown.items()):
         faces = item_faces(complexes, n, snapshot)
         for column, kind in enumerate(("unweighted", "weighted")):
             _draw_partition(axes[row, column], faces, faces[f"face_side_{kind}"], box, x, y)
-            decision = store.read_array(complexes, f"agreement_decision_{kind}")[n, snapshot]
-            labels = store.read_array(complexes, f"agreement_labels_{kind}")[n, snapshot]
+            decision = read[f"agreement_decision_{kind}"][n, snapshot]
+            labels = read[f"agreement_labels_{kind}"][n, snapshot]
             axes[row, column].set_title(
                 f"{kind}, step {steps[snapshot]} ({when}): {len(faces['polygons'])} regions\n"
                 f"agrees with decision {decision:.2f}, labels {labels:.2f}", fontsize=8,
@@ -101,9 +104,8 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
     }
     for k, ax in enumerate(axes[:, 0]):
         for label, (name, colour, style) in series.items():
-            ax.plot(steps, store.read_array(complexes, name)[k], color=colour, ls=style, lw=1.1, label=label)
-        train, test = store.read_array(complexes, "train_accuracy")[k], store.read_array(complexes, "test_accuracy")[k]
-        t = detect_grokking(steps, train, test, **grokking)
+            ax.plot(steps, read[name][k], color=colour, ls=style, lw=1.1, label=label)
+        t = detect_grokking(steps, read["train_accuracy"][k], read["test_accuracy"][k], **grokking)
         if t["fit"] >= 0:
             ax.axvline(t["fit_step"], color="0.6", lw=0.8)
         ax.axvline(t["generalize_step"], color="k", lw=0.8, ls="-.")

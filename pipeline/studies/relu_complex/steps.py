@@ -78,8 +78,7 @@ def item_relu_complex(
     curve = summary["betti"]
     cells = len(curve)
     position = np.clip(np.round(filtration * cells).astype(int) - 1, 0, cells - 1)
-    value_beta0 = round(summary["peak_at_beta0"] * cells)
-    value_beta1 = round(summary["peak_at_beta1"] * cells)
+    value_beta0, value_beta1 = (int(v) + 1 for v in curve.argmax(axis=0))  # filtration values 1 .. cells
     result = {
         "regions": len(regions), "vertices": summary["vertices"], "edges": summary["edges"], "faces": summary["faces"],
         "cells": cells, "mean_degree": 2 * len(dual) / len(faces),
