@@ -133,8 +133,23 @@ def validate_config(config: dict | None) -> dict:
     config = expand_variants(config)
     schema = _schema()
     _complete(config, schema, schema)
+    _apply_stand_in(config)
     _check_cross_references(config)
     return config
+
+
+def _apply_stand_in(config: dict) -> None:
+    """``data.stand_in``: every sweep on a torchvision dataset trains on its stand-in, and says so
+    in its ``dataset_options`` (so in its population spec: a stand-in store is never taken for a
+    real one, and every step that loads the sweep's data loads the same stand-in)."""
+    from .data import TORCHVISION_SIZES
+
+    if not config["data"]["stand_in"]:
+        return
+    sizes = dict(config["data"]["stand_in_sizes"])
+    for sweep in config["sweeps"].values():
+        if sweep["dataset"] in TORCHVISION_SIZES and sweep["dataset_options"]["stand_in"] is None:
+            sweep["dataset_options"]["stand_in"] = sizes
 
 
 def complete_architecture(spec: Mapping) -> dict:
@@ -192,6 +207,7 @@ def _token(value) -> str:
 
 
 def _check_cross_references(config: dict) -> None:
+    from .cadence import cadence_problem
     from .studies import registered
     from .zoo import sweep_size
 
@@ -214,6 +230,10 @@ def _check_cross_references(config: dict) -> None:
         milestones = sweep["schedule"]["milestones"]
         if milestones != sorted(milestones):
             problems.append(f"config key 'sweeps.{name}.schedule.milestones': must be increasing, got {milestones}")
+        # after variants expand, so that each batch size of a family is checked
+        cadence = cadence_problem(sweep["snapshot_every"], sweep["batch_size"])
+        if cadence:
+            problems.append(f"config key 'sweeps.{name}.snapshot_every': {cadence}")
     for study in registered().values():
         problems += study.check(config)
     if problems:

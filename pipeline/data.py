@@ -4,7 +4,9 @@ Embedded (no download, no network): ``digits`` (scikit-learn's 1,797 8x8 handwri
 ``moons``, ``circles``, ``disks9`` (nine disks against their complement in a larger disk,
 sampled on a square lattice, after the activation-landscapes paper) and ``regression2d``.
 Through torchvision (files under ``root``, or ``download=True``): ``mnist``,
-``fashion_mnist``, ``cifar10``.
+``fashion_mnist``, ``cifar10``; or, for rehearsing a configuration without them, their stand-ins
+(:func:`stand_in_pixels`): seeded, learnable synthetic images of the same shape, classes, pixel
+format and normalization, made in memory.
 
 :func:`evaluation_subset` picks the registered evaluation points: a fixed, seeded, stratified
 set of test-set indices, so that every network of a study is probed on the same inputs.
@@ -17,7 +19,7 @@ import numbers
 import operator
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -27,7 +29,10 @@ if TYPE_CHECKING:
 # torch is imported inside the functions that build tensors: the config loader reads DATASET_TASKS
 # each time Snakemake starts, and importing torch alone takes seconds.
 
-__all__ = ["DATASETS", "DATASET_TASKS", "DataUnavailableError", "Dataset", "evaluation_subset", "lattice_dataset", "load_dataset"]
+__all__ = [
+    "DATASETS", "DATASET_TASKS", "TORCHVISION_SIZES", "DataUnavailableError", "Dataset", "evaluation_subset",
+    "lattice_dataset", "load_dataset", "missing_torchvision_files", "stand_in_pixels", "train_size",
+]
 
 # Every dataset and its task; the sweep schema's dataset enum lists the same names (tested).
 DATASET_TASKS: dict[str, str] = {
@@ -56,6 +61,24 @@ _TORCHVISION = {
     "fashion_mnist": ("FashionMNIST", os.path.join("FashionMNIST", "raw"), (0.2860,), (0.3530,)),
     "cifar10": ("CIFAR10", "cifar-10-batches-py", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+
+# name: (image shape [H, W] or [H, W, C] as torchvision stores it, training-set size, test-set size)
+TORCHVISION_SIZES = {
+    "mnist": ((28, 28), 60000, 10000),
+    "fashion_mnist": ((28, 28), 60000, 10000),
+    "cifar10": ((32, 32, 3), 50000, 10000),
+}
+# The files torchvision needs under <root>/<folder> (MNIST's are the unpacked idx files); a
+# DAG-time check looks for them, torchvision itself verifies them when it loads.
+_TORCHVISION_FILES = {
+    "mnist": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "fashion_mnist": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    "cifar10": ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta"),
+}
+# Stand-ins are one fixed data set per name, whatever the sweep's seed (which, as for the real
+# data, only chooses a training subsample): every sweep of a rehearsal sees the same images.
+_STAND_IN_SEED = {"mnist": 1307, "fashion_mnist": 2860, "cifar10": 4914}
+_NOISE = {False: 90.0, True: 60.0}  # amplitude of the smooth per-image noise (grey, colour)
 
 # disks9 geometry, in units where the enclosing disk has radius 1 (see _disks9 for the sources).
 _DISKS9_OUTER_RADIUS = 1.0
@@ -122,6 +145,7 @@ def load_dataset(
     test_fraction: float = 0.2,
     n_samples: int | None = None,
     noise: float | None = None,
+    stand_in: Mapping | None = None,
 ) -> Dataset:
     """Load a dataset as tensors with a seeded train/test split.
 
@@ -152,6 +176,12 @@ def load_dataset(
         Noise of the generated data: standard deviation of the Gaussian jitter of ``moons``
         (default 0.1) and ``circles`` (default 0.05), or of the Gaussian noise added to the
         ``regression2d`` target (default 0). Not accepted by the other datasets.
+    stand_in : mapping, optional
+        ``{"train": n, "test": m}``: instead of the torchvision files, a seeded synthetic stand-in
+        of ``n`` training and ``m`` test images (None: the real split's size) in the real
+        dataset's shape, classes, uint8 pixel format and normalization (:func:`stand_in_pixels`).
+        For rehearsing a configuration without the data; never for results. Ignored by the
+        embedded datasets, which need no stand-in.
 
     Returns
     -------
@@ -206,7 +236,16 @@ def load_dataset(
         noise = _DEFAULT_NOISE.get(name)
 
     if name in _TORCHVISION:
-        return _load_torchvision(name, root, download, seed, n_samples)
+        if stand_in is not None:
+            real_train, real_test = TORCHVISION_SIZES[name][1:]
+            train, test = stand_in.get("train") or real_train, stand_in.get("test") or real_test
+            data = _from_pixels(name, *stand_in_pixels(name, train), *stand_in_pixels(name, test, test=True))
+        else:
+            data = _load_torchvision(name, root, download)
+        if n_samples is None:
+            return data
+        keep = _stratified_subsample(data.y_train.numpy(), n_samples, seed, f"the {name} training set")
+        return _replace_train(data, keep)
 
     if name == "digits":
         from sklearn.datasets import load_digits
@@ -454,16 +493,13 @@ def _disks9(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     return points, in_small.astype(np.int64)
 
 
-def _load_torchvision(name: str, root: str, download: bool, seed: int, n_samples: int | None) -> Dataset:
-    import torch
+def _load_torchvision(name: str, root: str, download: bool) -> Dataset:
+    cls_name, folder, _, _ = _TORCHVISION[name]
     import torchvision
 
-    cls_name, folder, mean, std = _TORCHVISION[name]
     cls = getattr(torchvision.datasets, cls_name)
     # torchvision expands "~" itself; the message must name the folder it really searched
     searched = os.path.abspath(os.path.expanduser(root))
-    mean = torch.tensor(mean, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(std, dtype=torch.float32)[:, None, None]
     splits = []
     for train in (True, False):
         try:
@@ -480,16 +516,172 @@ def _load_torchvision(name: str, root: str, download: bool, seed: int, n_samples
                 f"in the config (needs network access) or place the torchvision {cls_name} files under "
                 f"{searched}. torchvision said: {error}"
             ) from error
+        splits += [np.asarray(raw.data), np.asarray(raw.targets)]
+    return _from_pixels(name, *splits)
+
+
+def _from_pixels(name: str, train_pixels, train_labels, test_pixels, test_labels) -> Dataset:
+    """A torchvision-style dataset's split as tensors: uint8 ``[N, H, W]`` or ``[N, H, W, C]``
+    pixels scaled to [0, 1] and standardised per channel, ``[N, C, H, W]``; int64 labels."""
+    import torch
+
+    _, _, mean, std = _TORCHVISION[name]
+    mean = torch.tensor(mean, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(std, dtype=torch.float32)[:, None, None]
+    tensors = []
+    for pixels, labels in ((train_pixels, train_labels), (test_pixels, test_labels)):
         # converting the stored uint8 array at once is far faster than decoding PIL images one by one
-        pixels = torch.as_tensor(np.asarray(raw.data))
-        x = pixels.to(torch.float32).div_(255.0)
+        x = torch.as_tensor(np.asarray(pixels)).to(torch.float32).div_(255.0)
         x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)  # [N,H,W] or [N,H,W,C] -> [N,C,H,W]
-        x = ((x - mean) / std).contiguous()
-        y = torch.as_tensor(np.asarray(raw.targets), dtype=torch.int64)
-        splits.append((x, y))
-    (x_tr, y_tr), (x_te, y_te) = splits
-    data = Dataset(name, x_tr, y_tr, x_te, y_te, "classification", 10)
-    if n_samples is None:
-        return data
-    keep = _stratified_subsample(y_tr.numpy(), n_samples, seed, f"the {name} training set")
-    return _replace_train(data, keep)
+        tensors += [((x - mean) / std).contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64)]
+    return Dataset(name, *tensors, "classification", 10)
+
+
+def stand_in_pixels(name: str, n: int, *, test: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded synthetic stand-in images of a torchvision dataset, in its stored format.
+
+    What a rehearsal trains on when the real files are absent: ``n`` uint8 images of the real
+    shape (``[n, 28, 28]`` for MNIST and Fashion-MNIST, ``[n, 32, 32, 3]`` for CIFAR-10) with
+    int64 labels 0-9, which :func:`load_dataset` scales and standardises exactly as it does the
+    real pixels. Each class is a fixed smooth random pattern (thresholded into strokes on a black
+    background for the MNIST-like sets, a coloured texture for CIFAR-10); an image is its class's
+    pattern at a random contrast, shifted by up to 2 pixels, plus smooth and pixel noise, so the
+    classes are learnable but not trivially (a network must cope with the shift). Hand-made
+    because no library ships such data offline; its pixel statistics are near the real ones (the
+    normalised stand-in has mean within about 0.5 and standard deviation within about 2x of 0/1).
+
+    Parameters
+    ----------
+    name : {"mnist", "fashion_mnist", "cifar10"}
+    n : int
+        Number of images (>= 10: one of each class at least).
+    test : bool, default False
+        The test split: other images (another seed) of the same class patterns.
+
+    Returns
+    -------
+    pixels : numpy.ndarray
+        uint8 ``[n, H, W]`` or ``[n, H, W, C]``.
+    labels : numpy.ndarray
+        int64 ``[n]``: classes in a seeded order, each ``n // 10`` or ``n // 10 + 1`` times.
+    """
+    if name not in TORCHVISION_SIZES:
+        raise ValueError(f"no stand-in for {name!r}: stand-ins replace {', '.join(TORCHVISION_SIZES)}")
+    n = _as_int(n, "n")
+    if n < 10:
+        raise ValueError(f"a stand-in needs at least 10 images (one per class), got n={n}")
+    shape = TORCHVISION_SIZES[name][0]
+    height, width = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    colour = channels > 1
+    # the class patterns depend on the name only, so the train and test splits share them
+    patterns = _smooth_fields(np.random.default_rng(_STAND_IN_SEED[name]), 10, height, width, channels, 4)
+    if colour:
+        patterns = 128.0 + 25.0 * patterns
+    else:
+        # strokes: the top ~20 % of a smooth field, bright on black, as handwritten digits are
+        patterns = np.clip(patterns - 0.85, 0.0, None) * 400.0
+    rng = np.random.default_rng([_STAND_IN_SEED[name], 1 if test else 0])
+    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
+    pixels = np.empty((n, height, width, channels), dtype=np.uint8)
+    chunk = 4096  # bounded temporaries: float32 chunks of at most ~50 MB
+    for start in range(0, n, chunk):
+        y = labels[start : start + chunk]
+        m = len(y)
+        contrast = rng.uniform(0.7, 1.3, size=(m, 1, 1, 1)).astype(np.float32)
+        images = patterns[y] * contrast
+        shifts = rng.integers(-2, 3, size=(m, 2))
+        for (dy, dx) in np.unique(shifts, axis=0):
+            same = np.all(shifts == (dy, dx), axis=1)
+            images[same] = np.roll(images[same], (dy, dx), axis=(1, 2))
+        # noise of the same smoothness as the patterns, as strong as they are: a linear model
+        # on the pixels no longer separates the classes perfectly
+        images += _NOISE[colour] * _smooth_fields(rng, m, height, width, channels, 4)
+        images += rng.normal(0.0, 12.0, size=images.shape).astype(np.float32)
+        pixels[start : start + m] = np.clip(images, 0.0, 255.0).round().astype(np.uint8)
+    return (pixels if colour else pixels[..., 0]), labels
+
+
+def _smooth_fields(rng, count: int, height: int, width: int, channels: int, cell: int) -> np.ndarray:
+    """``count`` smooth random fields ``[count, H, W, C]`` (float32, about unit variance): normal
+    values on a coarse grid of ``cell``-pixel cells, bilinearly interpolated."""
+    coarse = rng.standard_normal((count, height // cell + 2, width // cell + 2, channels)).astype(np.float32)
+    # bilinear interpolation as two 1-D passes: fractional positions of the pixels on the coarse grid
+    out = coarse
+    for axis, size in ((1, height), (2, width)):
+        position = (np.arange(size, dtype=np.float32) + 0.5) / cell + 0.5
+        low = np.floor(position).astype(np.int64)
+        frac = (position - low).reshape([-1 if a == axis else 1 for a in range(4)])
+        out = np.take(out, low, axis=axis) * (1.0 - frac) + np.take(out, low + 1, axis=axis) * frac
+    return out
+
+
+def train_size(name: str, dataset_options: Mapping | None = None, stand_in: Mapping | None = None) -> int | None:
+    """Training-set size a sweep sees, from its config alone (no data loaded, no torch): the
+    subsample size when ``n_samples`` subsamples a torchvision set, else the set's size (the
+    stand-in's, when ``stand_in`` is given as to :func:`load_dataset`). None for the embedded
+    datasets, whose size follows from a split computed at load."""
+    options = dataset_options or {}
+    if name not in TORCHVISION_SIZES:
+        return None
+    whole = (stand_in or {}).get("train") or TORCHVISION_SIZES[name][1]
+    return options.get("n_samples") or whole
+
+
+def missing_torchvision_files(name: str, root: str | os.PathLike) -> list[str]:
+    """The files torchvision needs for dataset ``name`` that are absent under ``root`` (an empty
+    list for a dataset that is there, or an embedded one). Existence only: torchvision checks
+    CIFAR-10's checksums when it loads."""
+    if name not in _TORCHVISION:
+        return []
+    folder = os.path.join(os.path.abspath(os.path.expanduser(os.fspath(root))), _TORCHVISION[name][1])
+    return [os.path.join(folder, f) for f in _TORCHVISION_FILES[name] if not os.path.isfile(os.path.join(folder, f))]
+
+
+# Training-set sizes of the whole torchvision sets and of scikit-learn's digits, for
+# training_set_size (known numbers, so that no file is read)
+_TRAIN_SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
+_DIGITS_POINTS = 1797
+
+
+def training_set_size(name: str, dataset_options: Mapping | None = None) -> int:
+    """How many training examples :func:`load_dataset` gives, from the arguments alone.
+
+    No data is read and torch is not imported: a config check computes a sweep's recorded
+    schedule (its steps per epoch) from it each time Snakemake starts.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASETS`.
+    dataset_options : mapping, optional
+        A sweep's ``dataset_options`` (None values are the defaults, as for the loader).
+
+    Returns
+    -------
+    int
+        ``n_samples`` where it subsamples a training set (digits, torchvision), else the whole
+        training set: 60,000 (MNIST, Fashion-MNIST), 50,000 (CIFAR-10), a stand-in's ``train``
+        count when ``stand_in`` gives one; for the generated sets and digits, the points left
+        after the seeded split holds out ``ceil(test_fraction * n)`` of the ``n`` points.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``name``, or ``n_samples`` larger than the training set it subsamples.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset name {name!r}; known datasets: {', '.join(DATASETS)}")
+    options = {k: v for k, v in (dataset_options or {}).items() if v is not None}
+    n_samples = options.get("n_samples")
+    if name in _TRAIN_SIZES:
+        whole = (options.get("stand_in") or {}).get("train") or _TRAIN_SIZES[name]
+    else:
+        points = _DIGITS_POINTS if name == "digits" else n_samples or (_DISKS9_POINTS if name in LATTICE_DATASETS else _DEFAULT_SAMPLES)
+        # the same rounding as _split (sklearn's of a fractional test_size)
+        whole = points - math.ceil(float(options.get("test_fraction", 0.2)) * points)
+        if name != "digits":
+            return whole
+    if n_samples is not None and n_samples > whole:
+        raise ValueError(f"n_samples={n_samples} exceeds the {whole} training points of {name!r}")
+    return n_samples if n_samples is not None else whole

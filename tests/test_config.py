@@ -30,7 +30,9 @@ def test_defaults_fill_every_level():
     config = validate_config(GOOD)
     sweep = config["sweeps"]["tiny"]
     assert config["results"] == "results"
-    assert config["data"] == {"root": "data", "download": False}
+    assert config["data"] == {
+        "root": "data", "download": False, "stand_in": False, "stand_in_sizes": {"train": None, "test": None}
+    }
     assert sweep["grid"]["momentum"] == [0.9]
     assert sweep["schedule"] == {"milestones": [], "gamma": 0.1}
     assert sweep["architecture"]["activation"] == "relu"
@@ -140,6 +142,7 @@ def test_training_settings_defaults_are_the_sweep_schemas():
         "snapshot_metrics": sweep["snapshot_metrics"]["default"],
         "thresholds": tuple(sweep["snapshot_thresholds"]["default"]),
         "threshold_every": sweep["threshold_every"]["default"],
+        "precision": sweep["precision"]["default"],
     }
     defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings) if f.default is not dataclasses.MISSING}
     assert {k: defaults[k] for k in expected} == expected
