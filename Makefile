@@ -6,7 +6,7 @@ CORES ?= all
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 SNAKEMAKE_ARGS ?=
 
-.PHONY: env run test test-quick lint dry-run-paper benchmark report clean
+.PHONY: env run test test-quick lint dry-run-paper rehearse benchmark report clean
 
 # The environment is (re)built when the pins change; the stamp file marks a finished install.
 $(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.sh
@@ -47,6 +47,11 @@ report: env
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
 
+# The paper config's whole DAG on stand-in data with reduced counts (config/rehearsal.yaml over
+# config/paper.yaml), into results-rehearsal/: what to run before spending a GPU allocation.
+rehearse: env
+	$(BIN)/snakemake --cores $(CORES) --configfile config/paper.yaml config/rehearsal.yaml $(SNAKEMAKE_ARGS)
+
 # Every benchmark, each printing its side-by-side ratios (~35 min on 2 cores).
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
@@ -59,4 +64,4 @@ benchmark: env
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex.py
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results results-rehearsal logs .snakemake

@@ -28,6 +28,7 @@ import signal
 import sys
 
 FOUNDATION_STEPS = {
+    "prepare_datasets": "pipeline.data:prepare_dataset",
     "train_population": "pipeline.zoo:train_population_job",
     "collect_sweep_metrics": "pipeline.zoo:collect_sweep_metrics",
 }
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--runtime",
         default=None,
-        help=f"JSON object of where/how settings (data_root, download, device, dask_cluster); each is "
+        help=f"JSON object of where/how settings (data_root, download_datasets, device, dask_cluster); each is "
         f"passed only to a step that takes it (default: the {RUNTIME_VARIABLE} environment variable)",
     )
     parser.add_argument("--threads", type=int, help="threads the step may use, for a step that takes them")

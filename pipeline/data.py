@@ -504,14 +504,16 @@ def _load_torchvision(name: str, root: str, download: bool) -> Dataset:
     for train in (True, False):
         try:
             raw = cls(root=root, train=train, download=download)
-        except (RuntimeError, OSError) as error:  # not found / corrupted, or a failed download
+        # not found, a failed checksum or download (RuntimeError, OSError); files that are there
+        # but truncated or corrupt (torchvision's readers then fail with ValueError or EOFError)
+        except (RuntimeError, OSError, ValueError, EOFError) as error:
             how = (
                 "the download failed (it needs network access)"
                 if download
                 else "downloading is off (data.download: false)"
             )
             raise DataUnavailableError(
-                f"dataset {name!r} (torchvision {cls_name}) is not available under {searched} "
+                f"dataset {name!r} (torchvision {cls_name}) is not available, or not readable, under {searched} "
                 f"(looked for {os.path.join(searched, folder)}) and {how}. Either set `data.download: true` "
                 f"in the config (needs network access) or place the torchvision {cls_name} files under "
                 f"{searched}. torchvision said: {error}"
@@ -626,6 +628,50 @@ def train_size(name: str, dataset_options: Mapping | None = None, stand_in: Mapp
         return None
     whole = (stand_in or {}).get("train") or TORCHVISION_SIZES[name][1]
     return options.get("n_samples") or whole
+
+
+def prepare_dataset(
+    dataset_marker: str | os.PathLike,
+    *,
+    dataset: str,
+    stand_in: Mapping | None,
+    data_root: str = "data",
+    download_datasets: bool = False,
+) -> dict:
+    """The ``prepare_datasets`` step: put one torchvision dataset under ``data_root`` before any
+    training, and record what is there.
+
+    Runs once per dataset, on the host running Snakemake (which has network access where compute
+    nodes may not), so that training jobs never download, nor race each other doing so.
+    torchvision downloads what is absent (with ``download_datasets``) and verifies its checksums;
+    both splits are then loaded once, as a training job would load them. For a stand-in the
+    stand-in is made and checked instead, and nothing is read or downloaded.
+
+    Parameters
+    ----------
+    dataset_marker : path
+        JSON file written last: the dataset, its folder (or the stand-in's sizes), the split sizes.
+    dataset : {"mnist", "fashion_mnist", "cifar10"}
+    stand_in : mapping or None
+        The sweeps' ``dataset_options.stand_in`` (None: the real files).
+    data_root : str
+        Where the datasets live (``data.root``).
+    download_datasets : bool
+        Let torchvision download an absent dataset (``data.download``).
+    """
+    from .store import write_json
+
+    if dataset not in _TORCHVISION:
+        raise ValueError(f"{dataset!r} is not a torchvision dataset ({', '.join(_TORCHVISION)}): nothing to prepare")
+    if stand_in is not None:
+        data = load_dataset(dataset, stand_in=stand_in)
+        source = {"stand_in": dict(stand_in)}
+    else:
+        data = _load_torchvision(dataset, os.fspath(data_root), download_datasets)
+        source = {"folder": os.path.join(os.path.abspath(os.path.expanduser(os.fspath(data_root))), _TORCHVISION[dataset][1])}
+    record = {"dataset": dataset, **source, "train": len(data.x_train), "test": len(data.x_test), "input_shape": list(data.input_shape)}
+    write_json(record, dataset_marker)
+    return record
 
 
 def missing_torchvision_files(name: str, root: str | os.PathLike) -> list[str]:

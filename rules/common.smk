@@ -14,6 +14,7 @@ sys.path.insert(0, workflow.basedir)
 from pipeline import zoo  # noqa: E402
 from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
+from pipeline.data import TORCHVISION_SIZES, missing_torchvision_files  # noqa: E402
 from pipeline.parallel import nvidia_gpu_present  # noqa: E402
 from pipeline.studies import registered  # noqa: E402
 
@@ -35,10 +36,12 @@ _USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_
 # the data, switching to a GPU or a Dask cluster) must re-run nothing. A SLURM job's Snakemake
 # parses this file again and sets them there too.
 os.environ["PIPELINE_PYTHON"] = "python" if _USES_CONDA else shlex.quote(sys.executable)
+# Only the prepare_datasets job may download (download_datasets): a training or analysis step
+# never does, so no job on a compute node needs the network and no two jobs race to one folder.
 os.environ[RUNTIME_VARIABLE] = json.dumps(
     {
         "data_root": config["data"]["root"],
-        "download": config["data"]["download"],
+        "download_datasets": config["data"]["download"],
         "device": config["compute"]["device"],
         "dask_cluster": config["compute"]["dask"],
     }
@@ -48,6 +51,43 @@ os.environ[RUNTIME_VARIABLE] = json.dumps(
 TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (config["compute"]["device"] == "auto" and nvidia_gpu_present())
 ANALYSIS_THREADS = config["compute"]["analysis_threads"]
 TRAIN_THREADS = config["compute"]["train_threads"]
+
+
+# ---------------------------------------------------------------------------------- datasets
+def _torchvision_datasets():
+    """The torchvision datasets the sweeps train on: name -> the stand-in sizes, or None where
+    some sweep needs the real files."""
+    used = {}
+    for sweep in config["sweeps"].values():
+        if sweep["dataset"] in TORCHVISION_SIZES:
+            stand_in = sweep["dataset_options"]["stand_in"]
+            used[sweep["dataset"]] = None if stand_in is None else used.get(sweep["dataset"], stand_in)
+    return used
+
+
+TORCHVISION_DATASETS = _torchvision_datasets()
+# With downloading off, an absent dataset stops the workflow here, before any job: the files a
+# training job would look for are named, rather than found missing hours into a run.
+if not config["data"]["download"]:
+    _missing = {
+        name: missing_torchvision_files(name, config["data"]["root"])
+        for name, stand_in in TORCHVISION_DATASETS.items() if stand_in is None
+    }
+    _missing = {name: files for name, files in _missing.items() if files}
+    if _missing:
+        raise WorkflowError(
+            "data.download is false and these datasets are absent: "
+            + "; ".join(f"{name}: missing {', '.join(files)}" for name, files in _missing.items())
+            + ". Place the torchvision files there, set data.download: true (prepare_datasets then "
+            "downloads them once, before any training), or set data.stand_in: true to rehearse."
+        )
+
+
+def prepared_dataset(wildcards):
+    """The record of the sweep's torchvision dataset: training waits for prepare_datasets.
+    ancient(): re-preparing (a deleted record) must not re-run finished training."""
+    name = config["sweeps"][wildcards.sweep]["dataset"]
+    return ancient(f"{RESULTS}/data/{name}.json") if name in TORCHVISION_DATASETS else []
 
 
 # Declared, so that Snakemake passes them on to jobs it submits elsewhere (SLURM).
@@ -60,6 +100,7 @@ envvars:
 wildcard_constraints:
     sweep="|".join(config["sweeps"]) or "NO_SWEEPS",
     population=r"\d{3}",
+    dataset="|".join(TORCHVISION_DATASETS) or "NO_DATASETS",
 
 
 def step(name):

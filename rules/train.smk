@@ -1,9 +1,35 @@
 # Training: each sweep is a Paramspace grid, split into population jobs trained in one process.
 
 
+# Datasets are fetched where Snakemake runs (a login node has the network; compute nodes may not),
+# once each, before any training; a rehearsal's stand-in is made and checked instead.
+localrules:
+    prepare_datasets,
+
+
+rule prepare_datasets:
+    output:
+        dataset_marker=f"{RESULTS}/data/{{dataset}}.json",
+    log:
+        logs("prepare_datasets", "{dataset}"),
+    benchmark:
+        benchmarks("prepare_datasets", "{dataset}")
+    params:
+        settings=lambda wildcards: step_args(dataset=wildcards.dataset, stand_in=TORCHVISION_DATASETS[wildcards.dataset]),
+        paths=step_paths,
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        CONDA_ENV
+    shell:
+        step("prepare_datasets")
+
+
 rule train_population:
     input:
         init_store=init_store,
+        dataset_marker=prepared_dataset,
     output:
         population_store=directory(f"{RESULTS}/zoo/{{sweep}}/population_{{population}}.zarr"),
     log:
