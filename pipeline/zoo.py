@@ -134,6 +134,7 @@ def train_population_job(
     threads: int = 1,
     init_store: str | Path | None = None,
     init_member: int = 0,
+    dataset_marker: str | Path | None = None,
     progress: bool = True,
 ) -> Path:
     """Train one population and write its store at ``population_store``.
@@ -154,6 +155,9 @@ def train_population_job(
         Torch intra-op threads.
     init_store, init_member
         Store and in-store index of the network every member starts from (fine-tuning).
+    dataset_marker : path, optional
+        The record of the prepare_datasets job (the workflow passes it so that training waits
+        for the data); not read.
     """
     from .train import initial_population, population_from_states, repeat_state
 
