@@ -124,6 +124,86 @@ def test_config_errors_name_the_run_key():
             validate_config(bad)
 
 
+def _family(cadence, batch_sizes=(10, 20), **sweep):
+    """A config whose run 'r' reads a family of digits MLP sweeps, one per batch size."""
+    base = {
+        "dataset": "digits", "architecture": {"name": "mlp", "hidden": [6], "activation": "sigmoid", "bias": False},
+        "optimizer": "sgd", "grid": {"lr": [1.0], "momentum": [0.0]}, "epochs": 3, "snapshot_every": cadence,
+        "snapshot_metrics": True, "variants": {"batch_size": list(batch_sizes)}, "population_size": 1, **sweep,
+    }
+    return {"sweeps": {"fam": base}, "learning_graphs": {"runs": {"r": {"sweep": "fam"}}}}
+
+
+def test_the_check_rejects_a_run_whose_sweeps_record_different_schedules():
+    from pipeline.config import ConfigError, validate_config
+
+    # the examples cadence at two batch sizes: one schedule, accepted
+    validate_config(_family({"examples": 200}))
+    # a step cadence at two batch sizes: twice the snapshots at batch 10
+    with pytest.raises(ConfigError, match=re.escape(
+        "config key 'sweeps.fam__batch_size20.snapshot_every' (of family 'fam': its snapshot_every or variants): run 'r' "
+        "(learning_graphs.runs.r) aligns its sweeps on their snapshots, but sweeps 'fam__batch_size10' and "
+        "'fam__batch_size20' record 23 and 12 snapshots; snapshot 1 comes after 200 and 400 examples"
+    )):
+        validate_config(_family(20))
+    # the same examples, but 1,440 and 1,472 batch slots per epoch of the 1,437 digits
+    with pytest.raises(ConfigError, match=r"sweeps.fam__batch_size64.batch_size'.*count 1440 and 1472 examples per epoch"):
+        validate_config(_family({"examples": 640}, batch_sizes=(32, 64)))
+    # epochs and data, in sweeps named one by one into a family
+    config = _family({"examples": 200})
+    base = {k: v for k, v in config["sweeps"].pop("fam").items() if k != "variants"}
+    config["sweeps"] = {"a": {**base, "family": "fam", "batch_size": 10}, "b": {**base, "family": "fam", "batch_size": 20, "epochs": 4}}
+    with pytest.raises(ConfigError, match=r"sweeps.b.epochs' \(of family 'fam'.*'a' and 'b' train for 3 and 4 epochs"):
+        validate_config(config)
+    config["sweeps"]["b"].update(epochs=3, dataset_options={"n_samples": 1000})
+    with pytest.raises(ConfigError, match=r"sweeps.b.dataset_options'.*train on 1437 and 1000 examples"):
+        validate_config(config)
+
+
+def test_the_paper_compare_run_records_the_same_201_positions_at_both_batch_sizes():
+    from pipeline.config import load_config
+    from pipeline.studies.learning_graphs import recorded_schedule, run_sweeps
+
+    config = load_config("config/paper.yaml")
+    schedules = {s: recorded_schedule(config["sweeps"][s]) for s in run_sweeps(config, "compare")}
+    assert {config["sweeps"][s]["batch_size"] for s in schedules} == {50, 100}
+    first = next(iter(schedules.values()))
+    assert len(first["examples"]) == 201 and first["examples"][-1] == 70 * 60000
+    assert all(s["examples"] == first["examples"] and s["epoch_positions"] == first["epoch_positions"] for s in schedules.values())
+
+
+def test_trajectories_of_two_batch_sizes_are_aligned_on_examples(tmp_path):
+    from pipeline import zoo
+    from pipeline.config import validate_config
+
+    config = validate_config(_family({"examples": 480}))
+    paths = []
+    for sweep in ("fam__batch_size10", "fam__batch_size20"):
+        paths.append(tmp_path / f"{sweep}.zarr")
+        zoo.train_population_job(zoo.population_spec(config, sweep, 0), paths[-1], progress=False)
+    recorded = [store.open_population(p)["snapshot_step"][...].tolist() for p in paths]
+    assert recorded[0] == [0, 48, 96, 144, 192, 240, 288, 336, 384, 432]  # 144 steps per epoch at 10
+    assert recorded[1] == [s // 2 for s in recorded[0]]  # 72 at 20: the same examples, half the steps
+    out = steps.extract_weight_trajectories([str(p) for p in paths], str(tmp_path / "t.zarr"), layers=[], digit=9)
+    read = {name: store.read_array(out, name) for name in ("epoch", "examples", "step", "steps_per_epoch", "weights/hidden1", "test_accuracy")}
+    assert read["weights/hidden1"].shape == (2, 10, 6, 64) and read["test_accuracy"].shape == (2, 10)
+    np.testing.assert_array_equal(read["examples"], np.array(recorded[0]) * 10)
+    np.testing.assert_allclose(read["epoch"], np.array(recorded[0]) / 144)
+    np.testing.assert_array_equal(read["step"], recorded)
+    np.testing.assert_array_equal(read["steps_per_epoch"], [144, 72])
+    assert read["epoch"][-1] == 3.0
+    # the stored weights are each network's own snapshots, in that order
+    for n, path in enumerate(paths):
+        np.testing.assert_array_equal(read["weights/hidden1"][n], store.snapshot_arrays(path)["layers.0.weight"][0].compute())
+
+    # a step cadence records other positions at the two batch sizes: refused, naming both stores
+    config = validate_config({**_family(48), "learning_graphs": {}})
+    stepwise = tmp_path / "steps20.zarr"
+    zoo.train_population_job(zoo.population_spec(config, "fam__batch_size20", 0), stepwise, progress=False)
+    with pytest.raises(ValueError, match=f"{stepwise} \\(batch size 20, 6 snapshots\\) recorded at other examples seen"):
+        steps.extract_weight_trajectories([str(paths[0]), str(stepwise)], str(tmp_path / "u.zarr"), layers=[], digit=9)
+
+
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
     base = finished_test_run / "results/learning_graphs"
@@ -131,11 +211,12 @@ def test_study_runs_end_to_end(finished_test_run):
     assert set(counts["layer"]) == {"hidden1", "output"} and (counts["branches_at_end"] >= 1).all()
     assert 0 < counts["modal_fraction"].min() and counts["modal_fraction"].max() <= 1
     branchings = pd.read_csv(base / "tables/branchings.csv")
-    assert list(branchings.columns[:4]) == ["run", "network", "layer", "split_step"]
+    assert list(branchings.columns[:4]) == ["run", "network", "layer", "split_epoch"]
     run = base / "tiny"
     for name in ("layers", "digit_over_training", "pca_lens", "learning_surface", "norms_and_accuracy"):
         assert (run / f"figures/{name}.png").stat().st_size > 5000
     html = sorted((run / "pages").glob("*.html"))
     assert len(html) == 4 and all(pages.remote_references(p.read_text()) == [] for p in html)
     weights = store.read_array(run / "trajectories.zarr", "weights/output")
-    assert weights.shape[-1] == 8 and weights.shape[1] == len(store.read_array(run / "trajectories.zarr", "step"))
+    epochs = store.read_array(run / "trajectories.zarr", "epoch")
+    assert weights.shape[-1] == 8 and weights.shape[1] == len(epochs) and epochs[0] == 0 and (np.diff(epochs) > 0).all()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Mapping
+
+from .. import cadence
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -44,7 +46,8 @@ class TrainingSettings:
     milestones: tuple[float, ...] = ()
     gamma: float = 0.1
     augment: bool = False
-    snapshot_every: int | str = "epoch"
+    # "epoch", every k optimizer steps, or {"examples": e} (pipeline.cadence)
+    snapshot_every: int | str | Mapping[str, int] = "epoch"
     seed: int = 0
     snapshot_metrics: bool = False
     thresholds: tuple[float, ...] = ()
@@ -58,8 +61,9 @@ class TrainingSettings:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.snapshot_every != "epoch" and not (isinstance(self.snapshot_every, int) and self.snapshot_every >= 1):
-            raise ValueError(f"snapshot_every must be 'epoch' or an integer >= 1, got {self.snapshot_every!r}")
+        problem = cadence.cadence_problem(self.snapshot_every, self.batch_size)
+        if problem:
+            raise ValueError(problem)
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
             raise ValueError(f"milestones must be increasing fractions in (0, 1), got {self.milestones}")
         if any(not 0 < t <= 1 for t in self.thresholds) or list(self.thresholds) != sorted(set(self.thresholds)):
@@ -68,13 +72,20 @@ class TrainingSettings:
             raise ValueError(f"threshold_every must be >= 1, got {self.threshold_every}")
 
     def steps_per_epoch(self, n_train: int) -> int:
-        return math.ceil(n_train / self.batch_size)
+        """Optimizer steps of one epoch over ``n_train`` examples (the last batch may be partial)."""
+        return cadence.steps_per_epoch(n_train, self.batch_size)
 
     def snapshot_steps(self, n_train: int) -> list[int]:
-        """Steps at which parameters are snapshotted: the initialization, the cadence, the end."""
-        total = self.epochs * self.steps_per_epoch(n_train)
-        every = self.steps_per_epoch(n_train) if self.snapshot_every == "epoch" else int(self.snapshot_every)
-        steps = list(range(0, total + 1, every))
-        if steps[-1] != total:
-            steps.append(total)
-        return steps
+        """Steps at which parameters are snapshotted: the initialization, the cadence, the end.
+
+        ``snapshot_every`` is ``"epoch"``, an integer number of optimizer steps, or
+        ``{"examples": e}``: every ``e`` examples seen, the examples seen after step ``t`` being
+        ``t * batch_size`` (a partial last batch of an epoch counts as full), so every
+        ``e / batch_size`` steps (:mod:`pipeline.cadence`).
+
+        Raises
+        ------
+        ValueError
+            ``e`` is not a multiple of ``batch_size`` (the message names ``snapshot_every.examples``).
+        """
+        return cadence.snapshot_steps(self.snapshot_every, epochs=self.epochs, batch_size=self.batch_size, n_train=n_train)

@@ -1,5 +1,6 @@
 """Figures of the learning-graphs study: they draw the stored trajectories and graphs of one run
-(its first network where a figure shows one)."""
+(its first network where a figure shows one). Training time is in epochs, which mean the same for
+every network of a run whatever its batch size."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from . import FIGURES  # noqa: E402
 
 
 def _graph(graphs: str, key: str):
-    """Stored graph ``key`` (``<network>/<layer>/<lens>``): node sizes, node steps, edges."""
+    """Stored graph ``key`` (``<network>/<layer>/<lens>``): node sizes, node epochs, edges."""
     offsets = store.read_array(graphs, f"{key}/node_offsets")
-    return np.diff(offsets), store.read_array(graphs, f"{key}/node_step"), store.read_array(graphs, f"{key}/edges")
+    return np.diff(offsets), store.read_array(graphs, f"{key}/node_epoch"), store.read_array(graphs, f"{key}/edges")
 
 
-def _draw_graph(ax, sizes, node_step, edges, vmax, seed, splits=None):
+def _draw_graph(ax, sizes, node_epoch, edges, vmax, seed, splits=None):
     import networkx as nx
 
     graph = nx.Graph()
@@ -32,9 +33,9 @@ def _draw_graph(ax, sizes, node_step, edges, vmax, seed, splits=None):
     xy = np.array([position[i] for i in range(len(sizes))]).reshape(-1, 2)
     for a, b in edges:
         ax.plot(*xy[[a, b]].T, color="0.6", lw=0.5, zorder=1)
-    ax.scatter(*xy.T, s=6 + 3 * np.sqrt(sizes), c=node_step, cmap="viridis", vmin=0, vmax=vmax, zorder=2, edgecolors="none")
+    ax.scatter(*xy.T, s=6 + 3 * np.sqrt(sizes), c=node_epoch, cmap="viridis", vmin=0, vmax=vmax, zorder=2, edgecolors="none")
     if splits is not None and len(splits):
-        saddles = [int(np.argmin(np.abs(node_step - split))) for split in splits]
+        saddles = [int(np.argmin(np.abs(node_epoch - split))) for split in splits]
         ax.scatter(*xy[saddles].T, s=60, facecolors="none", edgecolors="red", lw=1, zorder=3)
     ax.set_xticks([]), ax.set_yticks([])
 
@@ -45,15 +46,15 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     source = store.open_array_store(trajectories)
     root = store.open_array_store(graphs)
     layers, networks = root.attrs["layers"], root.attrs["networks"]
-    steps = store.read_array(trajectories, "step")
-    vmax = float(steps[-1]) or 1.0
+    epochs = store.read_array(trajectories, "epoch")
+    vmax = float(epochs[-1]) or 1.0
 
     # Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)
     fig, axes = plt.subplots(2, len(layers), figsize=(3.8 * len(layers), 6.6), squeeze=False)
     for column, layer in enumerate(layers):
         neurons = source[f"weights/{layer}"].shape[2]
         projection = store.read_array(graphs, f"0/{layer}/projection")
-        axes[0, column].scatter(*projection.T, c=np.repeat(steps, neurons), s=2, cmap="viridis", vmin=0, vmax=vmax)
+        axes[0, column].scatter(*projection.T, c=np.repeat(epochs, neurons), s=2, cmap="viridis", vmin=0, vmax=vmax)
         axes[0, column].set_title(f"{layer}: PCA of the weight vectors", fontsize=8)
         splits = store.read_array(graphs, f"0/{layer}/splits")
         significant = store.read_array(graphs, f"0/{layer}/significant")
@@ -61,7 +62,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
         ends = int(store.read_array(graphs, f"0/{layer}/branches_at_end"))
         axes[1, column].set_title(f"learning graph, L2 lens: {ends} branches", fontsize=8)
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
-    fig.colorbar(mappable, ax=axes, shrink=0.6, label="training step")
+    fig.colorbar(mappable, ax=axes, shrink=0.6, label="epoch")
     fig.suptitle(f"{run}: {networks[0]} (red rings: significant branchings)", fontsize=9)
     files.save(fig, "layers")
 
@@ -72,8 +73,8 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     colours = plt.cm.tab10(np.arange(counts.shape[1]) % 10)
     for c in range(counts.shape[1]):
         if counts[:, c].any():
-            ax.plot(steps, counts[:, c], color=colours[c], lw=1.6 if c == digit else 1, label=str(c))
-    ax.set_xlabel("training step"), ax.set_ylabel(f"test images of {digit} classified as")
+            ax.plot(epochs, counts[:, c], color=colours[c], lw=1.6 if c == digit else 1, label=str(c))
+    ax.set_xlabel("epoch"), ax.set_ylabel(f"test images of {digit} classified as")
     ax.legend(fontsize=7, title="class", title_fontsize=7, ncol=2)
     ax.set_title(f"{run}: {networks[0]}, the {source.attrs['digit_images']} test images of {digit}", fontsize=9)
     files.save(fig, "digit_over_training")
@@ -82,7 +83,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
     first = layers[0]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
     projection = store.read_array(graphs, f"0/{first}/projection")
-    axes[0].scatter(*projection.T, c=np.repeat(steps, source[f"weights/{first}"].shape[2]), s=2, cmap="viridis", vmin=0, vmax=vmax)
+    axes[0].scatter(*projection.T, c=np.repeat(epochs, source[f"weights/{first}"].shape[2]), s=2, cmap="viridis", vmin=0, vmax=vmax)
     axes[0].set_title(f"{first}: PCA of the weight vectors", fontsize=8)
     _draw_graph(axes[1], *_graph(graphs, f"0/{first}/pca"), vmax, seed)
     axes[1].set_title("learning graph, lens = first PCA directions", fontsize=8)
@@ -104,20 +105,20 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
             picture = values.reshape(image) if image and int(np.prod(image)) == values.size else values[: side * side].reshape(side, side)
             axes[r, c].imshow(picture, cmap="gray")
             axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(f"{int(steps[s])}", fontsize=6)
-    fig.suptitle(f"{run}: {first}, differences of neighbouring neurons' weights (rows: training step)", fontsize=8)
+        axes[r, 0].set_ylabel(f"{epochs[s]:.3g}", fontsize=6)
+    fig.suptitle(f"{run}: {first}, differences of neighbouring neurons' weights (rows: epoch)", fontsize=8)
     files.save(fig, "learning_surface")
 
     # Fig. 8: per-neuron weight norms of every layer and the accuracy, over training
     fig, axes = plt.subplots(len(layers) + 1, 1, figsize=(6, 1.8 * (len(layers) + 1)), sharex=True, squeeze=False)
     for row, layer in enumerate(layers):
         norms = store.read_array(trajectories, f"norms/{layer}")[0]  # [snapshot, neuron]
-        axes[row, 0].plot(steps, norms, lw=0.4, color="tab:blue", alpha=0.5)
+        axes[row, 0].plot(epochs, norms, lw=0.4, color="tab:blue", alpha=0.5)
         axes[row, 0].set_ylabel(f"{layer}\nnorms", fontsize=7)
     accuracy = store.read_array(trajectories, "test_accuracy")
     for n in range(len(accuracy)):
-        axes[-1, 0].plot(steps, accuracy[n], lw=1.2 if n == 0 else 0.6, color="tab:red" if n == 0 else "0.6")
-    axes[-1, 0].set_ylabel("test accuracy", fontsize=7), axes[-1, 0].set_xlabel("training step")
+        axes[-1, 0].plot(epochs, accuracy[n], lw=1.2 if n == 0 else 0.6, color="tab:red" if n == 0 else "0.6")
+    axes[-1, 0].set_ylabel("test accuracy", fontsize=7), axes[-1, 0].set_xlabel("epoch")
     fig.suptitle(f"{run}: weight norms per neuron ({networks[0]}) and test accuracy (all networks)", fontsize=8)
     files.save(fig, "norms_and_accuracy")
     return files.written

@@ -95,13 +95,13 @@ def remote_references(html: str) -> list[str]:
     return [html[m.start() : m.end() + 40] for m in REMOTE.finditer(html)]
 
 
-def write_page(kepler_graph: dict, step: np.ndarray, path: Path, title: str) -> Path:
+def write_page(kepler_graph: dict, epoch: np.ndarray, path: Path, title: str) -> Path:
     """One learning graph as a self-contained KeplerMapper page, nodes coloured by the mean
-    training step of their points."""
+    training time (``epoch``: each point's epoch) of their points."""
     import kmapper
 
     html = kmapper.KeplerMapper(verbose=0).visualize(
-        kepler_graph, color_values=np.asarray(step, dtype=np.float64), color_function_name="training step",
+        kepler_graph, color_values=np.asarray(epoch, dtype=np.float64), color_function_name="epoch",
         title=title, save_file=False,
     )
     path = Path(path)

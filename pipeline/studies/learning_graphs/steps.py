@@ -36,16 +36,33 @@ def extract_weight_trajectories(
     threads: int = 1,
 ) -> Path:
     """Every network's recorded weights per layer, its accuracy, and how it classifies the test
-    images of ``digit``, at every recorded step.
+    images of ``digit``, at every recorded step, aligned over the run's sweeps on the examples
+    seen.
+
+    The sweeps of a run may differ in batch size: snapshot ``i`` of every network must come after
+    the same number of examples seen (``step * batch_size``, :mod:`pipeline.cadence`) and at the
+    same fraction of an epoch, which ``snapshot_every: {examples: N}`` gives (the config check
+    refuses runs that would not).
 
     Writes ``weights/<layer>`` ``[network, snapshot, neuron, inputs]``, ``norms/<layer>``
-    ``[network, snapshot, neuron]``, ``step`` ``[snapshot]``, ``test_accuracy`` and
-    ``train_accuracy`` ``[network, snapshot]``, ``digit_predictions`` ``[network, snapshot,
-    class]`` (how many of the test images of ``digit`` each class gets); attrs: layers, networks
-    (``<sweep>/<network>``), the input image shape, the digit and its image count.
+    ``[network, snapshot, neuron]``, ``epoch`` ``[snapshot]`` (float: the position in epochs,
+    the axis every later step uses), ``examples`` ``[snapshot]`` (examples seen), ``step``
+    ``[network, snapshot]`` (each network's own optimizer step), ``steps_per_epoch``
+    ``[network]``, ``test_accuracy`` and ``train_accuracy`` ``[network, snapshot]``,
+    ``digit_predictions`` ``[network, snapshot, class]`` (how many of the test images of
+    ``digit`` each class gets); attrs: layers, networks (``<sweep>/<network>``), sweeps, the
+    training-set size, the input image shape, the digit and its image count.
+
+    Raises
+    ------
+    ValueError
+        Two stores record their snapshots at different examples seen or epochs, or train on
+        training sets of different sizes.
     """
     import torch
 
+    from ... import cadence
+    from ...data import training_set_size
     from ...models import build_model
     from ...train import population_activations
 
@@ -59,16 +76,39 @@ def extract_weight_trajectories(
     x_digit = data.x_test[data.y_test == digit]
     weights = {layer: [] for layer in chosen}
     accuracy = {"test_accuracy": [], "train_accuracy": []}
-    predictions, networks, steps = [], [], None
+    n_train = len(data.x_train)
+    predictions, networks, network_steps, per_epoch = [], [], [], []
+    reference = None  # the first store's snapshot positions
     for path in stores:
         population = store.open_population(path)
         spec = population.attrs["spec"]
         networks += [f"{spec['sweep']}/{m['network']}" for m in spec["members"]]
         with store.checked(path):
-            recorded = np.asarray(population["snapshot_step"][...])
-        if steps is not None and not np.array_equal(steps, recorded):
-            raise ValueError(f"{path} recorded other steps than {stores[0]}: the run's sweeps must share their training length and cadence")
-        steps = recorded
+            steps = np.asarray(population["snapshot_step"][...], dtype=np.int64)
+        batch = spec["training"]["batch_size"]
+        here = {
+            "path": path, "steps": steps, "batch": batch, "per_epoch": cadence.steps_per_epoch(n_train, batch),
+            "n_train": training_set_size(spec["dataset"], spec["dataset_options"]),
+        }
+        if reference is None:
+            reference = here
+        elif here["n_train"] != reference["n_train"]:
+            raise ValueError(
+                f"{path} trained on {here['n_train']} examples, {reference['path']} on {reference['n_train']}: "
+                "a run's sweeps share their data"
+            )
+        # the same examples seen, and the same epochs (step / steps per epoch, compared exactly as integers)
+        elif not (
+            np.array_equal(steps * batch, reference["steps"] * reference["batch"])
+            and np.array_equal(steps * reference["per_epoch"], reference["steps"] * here["per_epoch"])
+        ):
+            raise ValueError(
+                f"{path} (batch size {batch}, {len(steps)} snapshots) recorded at other examples seen or epochs than "
+                f"{reference['path']} (batch size {reference['batch']}, {len(reference['steps'])} snapshots): the run's sweeps "
+                "must share their data, epochs and cadence in examples seen (snapshot_every: {examples: N})"
+            )
+        network_steps.append(np.repeat(steps[None], len(spec["members"]), axis=0))
+        per_epoch += [here["per_epoch"]] * len(spec["members"])
         snapshots = store.snapshot_arrays(path)
         with store.checked(path):
             params = {name: np.asarray(array) for name, array in snapshots.items()}
@@ -86,7 +126,10 @@ def extract_weight_trajectories(
                 counts[m, s] = np.bincount(predicted[m], minlength=data.num_outputs)
         predictions.append(counts)
     arrays = {
-        "step": steps,
+        "epoch": reference["steps"] / reference["per_epoch"],
+        "examples": reference["steps"] * reference["batch"],
+        "step": np.concatenate(network_steps),
+        "steps_per_epoch": np.asarray(per_epoch, dtype=np.int64),
         "digit_predictions": np.concatenate(predictions),
         **{name: np.concatenate(values) for name, values in accuracy.items()},
     }
@@ -95,18 +138,33 @@ def extract_weight_trajectories(
         arrays[f"weights/{layer}"] = stacked
         arrays[f"norms/{layer}"] = np.linalg.norm(stacked, axis=-1)
     attrs = {
-        "layers": chosen, "networks": networks, "input_shape": list(data.input_shape), "digit": digit,
+        "layers": chosen, "networks": networks, "n_train": n_train, "input_shape": list(data.input_shape), "digit": digit,
         "digit_images": len(x_digit), "sweeps": list(dict.fromkeys(n.split("/")[0] for n in networks)),
     }
     return store.write_array_store(trajectories, arrays, attrs)
 
 
 # ---------------------------------------------------------------------------------- graphs
-def layer_cloud(weights: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One network's layer ``[snapshot, neuron, inputs]`` as a cloud: points and their training
-    step, snapshot-major."""
+def layer_cloud(weights: np.ndarray, epochs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One network's layer ``[snapshot, neuron, inputs]`` as a cloud: points and the epoch of
+    their snapshot (the training time, the same quantity at every batch size), snapshot-major."""
     n_snapshots, n_neurons, _ = weights.shape
-    return weights.reshape(n_snapshots * n_neurons, -1).astype(np.float64), np.repeat(np.asarray(steps), n_neurons)
+    return weights.reshape(n_snapshots * n_neurons, -1).astype(np.float64), np.repeat(np.asarray(epochs), n_neurons)
+
+
+def read_epochs(trajectories: str) -> np.ndarray:
+    """The ``epoch`` of each snapshot of a trajectories store: the time axis of every step after
+    extraction.
+
+    Raises
+    ------
+    ValueError
+        The store was extracted before snapshots were placed in epochs (it names the store to
+        remove, so that the workflow extracts it again).
+    """
+    if "epoch" not in store.open_array_store(trajectories):
+        raise ValueError(f"{trajectories} holds no 'epoch' array (it predates aligning sweeps on epochs): remove it and re-run")
+    return store.read_array(trajectories, "epoch")
 
 
 def _graph(lens, space, eps, cover):
@@ -126,6 +184,9 @@ def item_learning_graphs(
     seed: int,
 ) -> dict:
     """The learning graphs of one cloud and the branching measured on the norm-lens graph.
+
+    ``step`` is each point's training time, in any unit (the pipeline passes epochs); splits,
+    tips, spreads and ``min_branch_steps`` are in that unit.
 
     Returns the norm-lens and PCA-lens graphs (arrays and KeplerMapper's dicts), the branches,
     each branch's bootstrap support, the spread of its split step and its significance (support
@@ -182,7 +243,7 @@ def _graph_arrays(prefix: str, graph: mapper.MapperGraph, node_step: np.ndarray)
     return {
         f"{prefix}/node_points": np.concatenate(graph.members) if graph.members else np.zeros(0, np.int64),
         f"{prefix}/node_offsets": np.concatenate([[0], np.cumsum(sizes)]),
-        f"{prefix}/node_step": node_step,
+        f"{prefix}/node_epoch": node_step,
         f"{prefix}/edges": graph.edges,
     }
 
@@ -208,9 +269,13 @@ def build_learning_graphs(
     KeplerMapper pages (``<pages_dir>/network<n>_<layer>_{norm,pca}.html``, n the network's index
     in the run; the page's title names it).
 
-    Writes per item ``<network>/<layer>/{norm,pca}/{node_points,node_offsets,node_step,edges}``
-    (node i holds ``node_points[node_offsets[i]:node_offsets[i + 1]]``), and for the norm lens
-    ``splits`` ``[k, 2]`` (split step, tip step), ``support``, ``split_spread`` and
+    Training time is the epoch of each snapshot (``epoch`` of the trajectories), which means the
+    same for every network of a run whatever its batch size.
+
+    Writes per item ``<network>/<layer>/{norm,pca}/{node_points,node_offsets,node_epoch,edges}``
+    (node i holds ``node_points[node_offsets[i]:node_offsets[i + 1]]``; ``node_epoch`` the mean
+    epoch of its points), and for the norm lens
+    ``splits`` ``[k, 2]`` (split epoch, tip epoch), ``support``, ``split_spread`` (epochs) and
     ``significant`` ``[k]``, ``components``, ``merges``, ``loops``, ``eps``, ``branches_at_end``, ``stability_grid`` ``[g, 2]``
     (cubes, overlap) and ``stability_counts`` ``[g]``, ``projection`` ``[points, 2]`` (PCA); per
     network ``<network>/surface`` (:func:`learning_surface` of the first analysed layer at
@@ -218,8 +283,8 @@ def build_learning_graphs(
     """
     source = store.open_array_store(trajectories)
     layers, networks = source.attrs["layers"], source.attrs["networks"]
-    steps = store.read_array(trajectories, "step")
-    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
+    epochs = read_epochs(trajectories)
+    spacing = float(np.median(np.diff(epochs))) if len(epochs) > 1 else 1.0
     settings = dict(
         norm_lens=norm_lens, pca_lens=pca_lens, bootstrap=bootstrap, min_support=min_support, stability=stability,
         min_branch_steps=min_branch_snapshots * spacing, seed=seed,
@@ -231,8 +296,8 @@ def build_learning_graphs(
         n, layer = item
         with store.checked(trajectories):
             weights = np.asarray(source[f"weights/{layer}"][n])
-        points, step = layer_cloud(weights, steps)
-        return item, item_learning_graphs(points, step, **settings)
+        points, epoch = layer_cloud(weights, epochs)
+        return item, item_learning_graphs(points, epoch, **settings)
 
     arrays = {}
     written = {}
@@ -254,29 +319,29 @@ def build_learning_graphs(
             })
             arrays[f"{key}/projection"] = result["projection"]
             written[key] = (result["kepler"], result["pca_kepler"])
-    surface = np.unique(np.linspace(0, len(steps) - 1, surface_steps).round().astype(int))
+    surface = np.unique(np.linspace(0, len(epochs) - 1, surface_steps).round().astype(int))
     arrays["surface_snapshots"] = surface
     for n in range(len(networks)):
         with store.checked(trajectories):
             arrays[f"{n}/surface"] = learning_surface(np.asarray(source[f"weights/{layers[0]}"][n]), surface, seed)
     Path(pages_dir).mkdir(parents=True, exist_ok=True)
     for n, layer in items:
-        weights_step = np.repeat(steps, source[f"weights/{layer}"].shape[2])
+        weights_epoch = np.repeat(epochs, source[f"weights/{layer}"].shape[2])
         network = f"network{n}"
         for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
             title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
-            pages.write_page(kepler, weights_step, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
-    attrs = {"layers": layers, "networks": networks, "run": run, "step_spacing": spacing, **settings}
+            pages.write_page(kepler, weights_epoch, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+    attrs = {"layers": layers, "networks": networks, "run": run, "epoch_spacing": spacing, **settings}
     return store.write_array_store(graphs, arrays, attrs)
 
 
 # ---------------------------------------------------------------------------------- tables
-def largest_accuracy_jumps(steps: np.ndarray, accuracy: np.ndarray, count: int) -> list[tuple[int, float]]:
-    """The ``count`` largest increases of accuracy between consecutive recorded steps, as (step
-    at which the new accuracy is recorded, increase), in step order."""
+def largest_accuracy_jumps(epochs: np.ndarray, accuracy: np.ndarray, count: int) -> list[tuple[float, float]]:
+    """The ``count`` largest increases of accuracy between consecutive snapshots, as (epoch at
+    which the new accuracy is recorded, increase), in time order."""
     increases = np.diff(np.asarray(accuracy, dtype=np.float64))
     order = np.argsort(-increases, kind="stable")[:count]
-    return sorted((int(steps[i + 1]), float(increases[i])) for i in order if increases[i] > 0)
+    return sorted((float(epochs[i + 1]), float(increases[i])) for i in order if increases[i] > 0)
 
 
 def tabulate_learning_graphs(
@@ -287,18 +352,24 @@ def tabulate_learning_graphs(
     *,
     accuracy_jumps: int,
 ) -> dict[str, pd.DataFrame]:
-    """One row per branch (its split step, tip, significance, nearest accuracy jump and lag) and
+    """One row per branch (its split epoch, tip, significance, nearest accuracy jump and lag) and
     one row per (run, network, layer) (branches at the end, the stability grid's modal count and
-    the fraction of settings giving it, the accuracy jumps)."""
+    the fraction of settings giving it, the accuracy jumps).
+
+    Times are in epochs, the same quantity for every network whatever its batch size;
+    ``split_step`` is also given in the network's own optimizer steps (epoch x its steps per
+    epoch).
+    """
     rows, counts = [], []
     for trajectory, graph in zip(trajectories, graphs):
         root = store.open_array_store(graph)
         run = root.attrs["run"]
-        steps = store.read_array(trajectory, "step")
+        epochs = read_epochs(trajectory)
+        per_epoch = store.read_array(trajectory, "steps_per_epoch")
         accuracy = store.read_array(trajectory, "test_accuracy")
         for n, network in enumerate(root.attrs["networks"]):
-            jumps = largest_accuracy_jumps(steps, accuracy[n], accuracy_jumps)
-            jump_steps = np.array([s for s, _ in jumps])
+            jumps = largest_accuracy_jumps(epochs, accuracy[n], accuracy_jumps)
+            jump_epochs = np.array([e for e, _ in jumps])
             for layer in root.attrs["layers"]:
                 key = f"{n}/{layer}"
                 splits = store.read_array(graph, f"{key}/splits")
@@ -313,17 +384,18 @@ def tabulate_learning_graphs(
                     "significant_splits": int(significant.sum()), "splits": len(splits),
                     "modal_count": int(values[np.argmax(frequency)]), "modal_fraction": float(frequency.max() / frequency.sum()),
                     "final_test_accuracy": float(accuracy[n, -1]),
-                    "accuracy_jumps": "; ".join(f"{s} (+{d:.2f})" for s, d in jumps),
+                    "accuracy_jumps": "; ".join(f"epoch {e:.3g} (+{d:.2f})" for e, d in jumps),
                 })
                 for (split, tip), sig, sup, sd in zip(splits, significant, support, spread):
-                    nearest = int(jump_steps[np.argmin(np.abs(jump_steps - split))]) if len(jump_steps) else None
+                    nearest = float(jump_epochs[np.argmin(np.abs(jump_epochs - split))]) if len(jump_epochs) else np.nan
                     rows.append({
-                        "run": run, "network": network, "layer": layer, "split_step": float(split), "tip_step": float(tip),
-                        "split_step_sd": float(sd), "support": float(sup), "significant": bool(sig), "nearest_jump_step": nearest,
-                        "lag_steps": float(split - nearest) if nearest is not None else np.nan,
+                        "run": run, "network": network, "layer": layer, "split_epoch": float(split), "tip_epoch": float(tip),
+                        "split_epoch_sd": float(sd), "support": float(sup), "significant": bool(sig), "nearest_jump_epoch": nearest,
+                        "lag_epochs": float(split - nearest), "split_step": float(split * per_epoch[n]),
                     })
     columns = [
-        "run", "network", "layer", "split_step", "tip_step", "split_step_sd", "support", "significant", "nearest_jump_step", "lag_steps",
+        "run", "network", "layer", "split_epoch", "tip_epoch", "split_epoch_sd", "support", "significant", "nearest_jump_epoch",
+        "lag_epochs", "split_step",
     ]
     branch_table = pd.DataFrame(rows, columns=columns)
     count_table = pd.DataFrame(counts)
