@@ -93,7 +93,7 @@ def probe_evaluation(optimum: str, threads: int) -> None:
     data = load_dataset("digits")
     weights = {k: v[0] for k, v in params.items()}
     base = build_model(spec["architecture"], data.input_shape, 10).to("meta")
-    forward = population_forward(base, torch.device("cpu"))
+    forward = population_forward(base, torch.device("cpu"), precision="fp32")
     shapes = {k: v.shape for k, v in weights.items()}
     directions = [directions_kernel.filter_normalize(directions_kernel.random_direction(shapes, s), weights) for s in range(160)]
 
@@ -137,7 +137,7 @@ def mlp_grid(folder: Path, threads: int) -> None:
     axis = np.linspace(-1, 1, 41)
     coefficients = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
     base = build_model(MLP, data.input_shape, 10).to("meta")
-    forward = population_forward(base, torch.device("cpu"))
+    forward = population_forward(base, torch.device("cpu"), precision="fp32")
     losses = []
     for start in range(0, len(coefficients), 64):
         points = directions_kernel.combine(weights, dirs, coefficients[start : start + 64])

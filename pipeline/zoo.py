@@ -70,7 +70,7 @@ def population_spec(config: Mapping, sweep_name: str, population: int) -> dict:
     ]
     keys = (
         "optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "snapshot_metrics",
-        "snapshot_thresholds", "threshold_every", "seed",
+        "snapshot_thresholds", "threshold_every", "seed", "precision",
     )
     return {
         "sweep": sweep_name,
@@ -97,6 +97,11 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+# Stores written before the sweep's precision setting existed record none: they computed float32
+# on CPU (bf16 autocast on CUDA, which the spec never recorded), so they are evaluated in fp32.
+UNRECORDED_PRECISION = "fp32"
+
+
 def training_settings(training: Mapping):
     """The shared TrainingSettings of a population spec's ``training`` block."""
     from .train import TrainingSettings
@@ -113,7 +118,15 @@ def training_settings(training: Mapping):
         snapshot_metrics=training["snapshot_metrics"],
         thresholds=tuple(training["snapshot_thresholds"]),
         threshold_every=training["threshold_every"],
+        precision=training.get("precision", UNRECORDED_PRECISION),
     )
+
+
+def spec_precision(spec: Mapping) -> str:
+    """The precision a population spec's networks were trained in: a study that evaluates their
+    stored parameters evaluates in it too (:data:`UNRECORDED_PRECISION` for a store older than
+    the setting)."""
+    return spec.get("training", {}).get("precision", UNRECORDED_PRECISION)
 
 
 def load_spec_dataset(spec: Mapping, data_root: str = "data", download: bool = False):

@@ -224,7 +224,7 @@ def test_activations_of_any_set_of_layers_equal_each_network_alone(digits):
     members = [make_member(lr=0.1, init_seed=seed) for seed in (0, 1, 2)]
     base, params, buffers = initial_population(ARCH, digits.input_shape, digits.num_outputs, members)
     x = digits.x_test[:7]
-    acts = population_activations(base, params, buffers, x, ["input", "hidden1", "output"], batch_size=3)
+    acts = population_activations(base, params, buffers, x, ["input", "hidden1", "output"], batch_size=3, precision="fp32")
     assert list(acts) == ["input", "hidden1", "output"]
     for i, m in enumerate(members):
         torch.manual_seed(m.init_seed)
@@ -234,7 +234,7 @@ def test_activations_of_any_set_of_layers_equal_each_network_alone(digits):
         torch.testing.assert_close(acts["output"][i], out)
         torch.testing.assert_close(acts["input"][i], x.flatten(1))  # as the MLP sees it
     with pytest.raises(ValueError, match="unknown layers"):
-        population_activations(base, params, buffers, x, ["conv1"])
+        population_activations(base, params, buffers, x, ["conv1"], precision="fp32")
 
 
 def test_snapshot_metrics_score_each_snapshots_parameters(digits):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Dataset
-from .forward import evaluate_members, member_losses, population_forward
+from .forward import evaluate_members, matmul_precision, member_losses, population_forward
 from .optim import member_update, optimizer_slots, per_member
 from .settings import Member, TrainingSettings
 
@@ -103,7 +103,8 @@ class PopulationTrainer:
         self.settings = settings
         self.data = data
         self.classification = data.task == "classification"
-        self.amp = self.device.type == "cuda"
+        # channels-last image batches suit CUDA's convolution kernels (layout only, not arithmetic)
+        self.channels_last = self.device.type == "cuda"
         m = len(self.members)
         to = dict(device=self.device)
         self.params = {k: v.detach().to(**to).clone().requires_grad_(True) for k, v in params.items()}
@@ -130,7 +131,7 @@ class PopulationTrainer:
         self.steps_per_epoch = settings.steps_per_epoch(self.n_train)
         self.total_steps = settings.epochs * self.steps_per_epoch
         self.snapshot_steps = settings.snapshot_steps(self.n_train)
-        self._forward_all = population_forward(base, self.device)
+        self._forward_all = population_forward(base, self.device, precision=settings.precision)
 
     # ------------------------------------------------------------------ data
     def _member_labels(self) -> torch.Tensor:
@@ -169,10 +170,13 @@ class PopulationTrainer:
         self.base.train()
         # BatchNorm statistics of a frozen (or newly diverging) member must not move either.
         saved_buffers = {k: v.clone() for k, v in self.buffers.items()}
-        losses, correct = member_losses(self._forward_all(self.params, self.buffers, x), y, self.classification)
         names = list(self.params)
         params = [self.params[k] for k in names]
-        grads = list(torch.autograd.grad(losses.sum(), params))
+        # the backward's matmuls in the forward's float32 mode (TF32 or not); autocast, which
+        # the forward sets itself, must not cover the backward
+        with matmul_precision(self.settings.precision, self.device):
+            losses, correct = member_losses(self._forward_all(self.params, self.buffers, x), y, self.classification)
+            grads = list(torch.autograd.grad(losses.sum(), params))
         with torch.no_grad():
             finite = torch.isfinite(losses)
             for g in grads:
@@ -347,7 +351,7 @@ class PopulationTrainer:
             x = self.x_train[idx]
             if self.settings.augment:
                 x = self._augment(x, self.step)
-            if self.amp and x.dim() == 4:
+            if self.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             self._train_step(x, self.y_train[:, idx], self.lr_factor(self.step))
             self.step += 1

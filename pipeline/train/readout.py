@@ -7,6 +7,8 @@ from typing import Mapping, Sequence
 import torch
 from torch.func import functional_call
 
+from .forward import precision_context
+
 
 @torch.no_grad()
 def population_activations(
@@ -16,6 +18,8 @@ def population_activations(
     x: torch.Tensor,
     layers: Sequence[str],
     batch_size: int = 1024,
+    *,
+    precision: str,
 ) -> dict[str, torch.Tensor]:
     """Activations ``{layer: [member, n, *shape]}`` of every member on inputs ``x`` (eval mode).
 
@@ -32,6 +36,10 @@ def population_activations(
         member sees them: flattened for an MLP, as given otherwise).
     batch_size : int
         Inputs per vectorized forward pass.
+    precision : {"fp32", "tf32", "bf16"}
+        The arithmetic of the forward pass (:mod:`pipeline.train.forward`): the precision of the
+        sweep that trained the parameters, so that a study reads what training computed.
+        Activations come back as float32 whatever it is.
     """
     unknown = [name for name in layers if name != "input" and name not in base.layer_names]
     if unknown:
@@ -41,13 +49,15 @@ def population_activations(
 
     def one(p, b, xb):
         acts = functional_call(base, (p, b), (xb,), {"return_activations": True})[1]
-        return tuple(acts[name] for name in wanted)
+        return tuple(acts[name].float() for name in wanted)
 
     members = next(iter(params.values())).shape[0]
     out = {name: [] for name in wanted}
     fn = torch.vmap(one, in_dims=(0, 0, None))
     for start in range(0, len(x), batch_size):
-        for name, value in zip(wanted, fn(params, buffers, x[start : start + batch_size])):
+        with precision_context(precision, x.device):
+            values = fn(params, buffers, x[start : start + batch_size])
+        for name, value in zip(wanted, values):
             out[name].append(value)
     result = {name: torch.cat(chunks, dim=1) for name, chunks in out.items()}
     if "input" in layers:

@@ -8,6 +8,9 @@ from typing import Mapping
 from .. import cadence
 
 OPTIMIZERS = ("sgd", "adam")
+# The arithmetic of a population's forward passes (pipeline.train.forward): plain float32, float32
+# with TF32 tensor-core matmuls on CUDA, bf16 autocast.
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class TrainingSettings:
     snapshot_metrics: bool = False
     thresholds: tuple[float, ...] = ()
     threshold_every: int = 1
+    precision: str = "fp32"
     eval_batch_size: int = 1024
 
     def __post_init__(self):
@@ -70,6 +74,8 @@ class TrainingSettings:
             raise ValueError(f"thresholds must be increasing training accuracies in (0, 1], got {self.thresholds}")
         if self.threshold_every < 1:
             raise ValueError(f"threshold_every must be >= 1, got {self.threshold_every}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def steps_per_epoch(self, n_train: int) -> int:
         """Optimizer steps of one epoch over ``n_train`` examples (the last batch may be partial)."""

@@ -96,6 +96,7 @@ def extract_layer_activations(
         saved = store.read_thresholds(path)
         population = store.open_population(path).attrs["spec"]
         members = population["members"]
+        precision = zoo.spec_precision(population)
         if population["sweep"] not in sweeps:
             sweeps.append(population["sweep"])
         for m in members:
@@ -111,7 +112,7 @@ def extract_layer_activations(
             params = {k: torch.as_tensor(v[reached, t]) for k, v in saved["params"].items()}
             buffers = {k: torch.as_tensor(v[reached, t]) for k, v in saved["buffers"].items()}
             for d, (x, _) in enumerate(batches):
-                for name, value in population_activations(base, params, buffers, x, layers).items():
+                for name, value in population_activations(base, params, buffers, x, layers, precision=precision).items():
                     blocks[name][reached, d, t] = value.reshape(len(reached), n_points, -1).numpy()
         for name in layers:
             per_layer[name].append(blocks[name].reshape(-1, *blocks[name].shape[2:]))

@@ -120,7 +120,7 @@ def extract_weight_trajectories(
         counts = np.zeros((len(spec["members"]), len(steps), data.num_outputs), dtype=np.int64)
         for s in range(len(steps)):
             state = {k: torch.as_tensor(v[:, s]) for k, v in params.items()}
-            logits = population_activations(base, state, {}, x_digit, ["output"])["output"]
+            logits = population_activations(base, state, {}, x_digit, ["output"], precision=zoo.spec_precision(spec))["output"]
             predicted = logits.argmax(-1).numpy()  # [member, image]
             for m in range(len(predicted)):
                 counts[m, s] = np.bincount(predicted[m], minlength=data.num_outputs)

@@ -197,7 +197,8 @@ def sample_probes(
     data = zoo.load_spec_dataset(spec, data_root, download)
     dev = select_device(device)
     base = build_model(spec["architecture"], data.input_shape, data.num_outputs).to("meta")
-    forward = population_forward(base, dev)
+    # the optima's own arithmetic: a landscape in another precision is another landscape
+    forward = population_forward(base, dev, precision=zoo.spec_precision(spec))
     targets = member_targets(data, zoo.members_of(spec), spec["training"]["seed"]).to(dev)
     x_train, x_test, y_test = data.x_train.to(dev), data.x_test.to(dev), data.y_test.to(dev)
     grid, naive = probe_coordinates(grid_points_per_axis, grid_extent, naive_directions, step_sizes)

@@ -95,7 +95,8 @@ def extract_representations(
     base = base.to("meta")
     activations = []
     for path in stores:
-        stored = store.open_population(path)["final"]["params"]
+        root = store.open_population(path)
+        stored, precision = root["final"]["params"], zoo.spec_precision(root.attrs["spec"])
         members = stored[base.weight_names[0]].shape[0]
         per_member = sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for _, a in stored.arrays())
         # a batch of networks at a time (~256 MB of weights), whatever the population size
@@ -104,7 +105,7 @@ def extract_representations(
             params, buffers = store.read_final_params(path, slice(start, start + batch))
             params = {k: torch.as_tensor(v) for k, v in params.items()}
             buffers = {k: torch.as_tensor(v) for k, v in buffers.items()}
-            acts = population_activations(base, params, buffers, x, [name])[name]
+            acts = population_activations(base, params, buffers, x, [name], precision=precision)[name]
             activations.append(acts.reshape(acts.shape[0], acts.shape[1], -1).numpy())
             del params, buffers, acts
     activations = np.concatenate(activations).astype(np.float32)
