@@ -3,6 +3,7 @@ counts of known line arrangements, tiling, point location, grid sampling, degene
 
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,17 +176,18 @@ def test_betti_summary_of_the_split_square():
     assert summary["peak_beta1"] == 2 and summary["peak_at_beta1"] == pytest.approx(13 / 15)  # all edges in
 
 
-def test_a_sliver_thinner_than_the_merge_distance_collapses_onto_its_neighbours_edge():
-    # three lines almost through one point: their tiny triangle (legs 1e-8) is a region of the
-    # decomposition, but its vertices merge, so it is no face; the rest is still a disc
+def test_a_tiny_triangle_above_the_tolerance_is_a_face_and_one_below_it_is_no_region():
+    # three lines almost through one point: their triangle (legs 1e-8, area 5e-17) is a real region,
+    # and a face of the complex (a merge distance above its legs once fused its corners); with legs
+    # 1e-13, below the tolerance, the third line passes through the crossing and makes no region
     weights = [np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.ones((1, 3))]
     regions = rc.decompose(weights, [np.array([0.0, 0.0, -1e-8]), np.zeros(1)], BOX)
-    assert len(regions) == 7 and regions.areas().min() < 1e-15
+    assert len(regions) == 7 and regions.areas().min() == pytest.approx(0.5e-16, rel=1e-3)
     complex_ = rc.cell_complex(regions)
-    assert len(complex_.face_edges) == 6 and complex_.euler_characteristic() == 1
-    assert len(set(complex_.face_region.tolist())) == 6 and regions.areas()[complex_.face_region].min() > 0.1
-    dual = complex_.dual_graph()
-    assert len(np.unique(dual)) == 6  # every face has a neighbour: the dual graph stays usable
+    assert len(complex_.face_edges) == 7 and complex_.euler_characteristic() == 1
+    assert len(np.unique(complex_.dual_graph())) == 7  # every face has a neighbour: the dual graph stays usable
+    below = rc.decompose(weights, [np.array([0.0, 0.0, -1e-13]), np.zeros(1)], BOX)
+    assert len(below) == 6 and rc.cell_complex(below).euler_characteristic() == 1
 
 
 def test_decision_boundary_segments_lie_where_the_network_margin_is_zero():
@@ -329,5 +331,108 @@ def test_trained_networks_with_slivers_give_a_disc(net):
     assert regions.areas().sum() == pytest.approx((box[1] - box[0]) * (box[3] - box[2]), abs=1e-9)
     complex_ = rc.cell_complex(regions)
     assert complex_.euler_characteristic() == 1
+    assert np.sum(complex_.edge_faces >= 0, axis=1).max() <= 2
     collapsed = np.setdiff1d(np.arange(len(regions)), complex_.face_region)
-    assert len(collapsed) >= 2 and regions.areas()[collapsed].sum() < 1e-9  # thinner than the merge distance
+    assert regions.areas()[collapsed].sum() < 1e-15  # a region is no face only if thinner than rounding
+
+
+def _nontiling_net(name):
+    from pathlib import Path
+
+    stored = np.load(Path(__file__).parent / "fixtures/relu_nontiling_nets.npz")
+    weights = [stored[f"{name}_{k}"].astype(np.float64) for k in range(3)]
+    biases = [stored[f"{name}_{k}"].astype(np.float64) for k in range(3, 6)]
+    return weights, biases, stored[f"{name}_box"]
+
+
+def _assert_tiles(regions, complex_, box):
+    area = (box[1] - box[0]) * (box[3] - box[2])
+    assert regions.areas().sum() == pytest.approx(area, rel=1e-12)
+    assert complex_.euler_characteristic() == 1
+    on_edge = np.sum(complex_.edge_faces >= 0, axis=1)
+    assert on_edge.max() <= 2 and on_edge.min() >= 1
+    # every face's edges close into a ring: each of its vertices meets two of its edges
+    for f in range(len(complex_.face_edges)):
+        ends = np.bincount(complex_.edges[complex_.face_edges[f]].ravel())
+        assert set(ends[ends > 0].tolist()) == {2}
+
+
+@pytest.mark.parametrize("name", ["moons1_step200", "moons4_step200"])
+def test_the_paper_nets_that_did_not_tile_now_tile(name):
+    # two 2-32-32-2 nets of the paper's relu_moons sweep (N(0, 3^2) initialization) at step 200 of
+    # a 300-epoch rehearsal (issue 17): near-concurrent lines make real regions with corners ~1e-8
+    # apart, which the old merge distance (1e-8 x the extent) fused into edges of three faces
+    weights, biases, box = _nontiling_net(name)
+    regions = rc.decompose(weights, biases, box)
+    complex_ = rc.cell_complex(regions)
+    _assert_tiles(regions, complex_, box)
+    assert len(complex_.face_edges) == len(regions)  # no region is lost, not even the tiny ones
+    assert len(np.unique(regions.patterns, axis=0)) == len(regions)  # one region per pattern
+    with pytest.raises(ValueError, match="more than two regions"):  # the old tolerances, for the record
+        rc.cell_complex(rc.decompose(weights, biases, box, tol=1e-9), tol=1e-8)
+
+
+def test_a_net_whose_tolerance_band_splits_neighbours_differently_tiles_at_a_tighter_one():
+    # a 2-32-32-2 net with N(0, 3^2) weights and biases N(0, (1e-6)^2): all lines within ~1e-7 of the
+    # origin; at the default tolerance one vertex lies in one region's band and outside its
+    # neighbour's, and tiled_complex re-checks at a tenth of it
+    weights, biases, box = _nontiling_net("random_bias1e-6_seed4")
+    with pytest.raises(ValueError, match="one region"):
+        rc.cell_complex(rc.decompose(weights, biases, box))
+    regions, complex_, tol = rc.tiled_complex(weights, biases, box)
+    assert tol == pytest.approx(rc.TOLERANCE / 10)
+    _assert_tiles(regions, complex_, box)
+    with pytest.raises(ValueError, match="no tolerance gives a tiling"):
+        rc.tiled_complex(weights, biases, box, retries=0)
+    with pytest.raises(ValueError, match="retries must be"):
+        rc.tiled_complex(weights, biases, box, retries=-1)
+
+
+def test_a_failing_item_is_recorded_and_the_rest_written(tmp_path, monkeypatch, caplog):
+    from pipeline import store, zoo
+    from pipeline.config import load_config
+    from pipeline.studies.relu_complex import figures, steps
+
+    config = load_config("config/test.yaml", overrides={"sweeps": {"relu_tiny_moons": {"epochs": 2}}})
+    spec = zoo.population_spec(config, "relu_tiny_moons", 0)
+    population = zoo.train_population_job(spec, tmp_path / "population.zarr", progress=False)
+    recorded = np.asarray(store.open_population(population)["snapshot_step"][...])
+    assert len(recorded) == 3
+    # the kernel fails on the last recorded step's weights only (a net it cannot tile)
+    bad = np.asarray(store.open_population(population)["params"]["layers.0.weight"][0, 2], dtype=np.float64)
+    kernel = rc.tiled_complex
+
+    def failing(weights, biases, box, *args, **kwargs):
+        if np.array_equal(weights[0], bad):
+            raise ValueError("an edge is shared by more than two regions: forced")
+        return kernel(weights, biases, box, *args, **kwargs)
+
+    monkeypatch.setattr(rc, "tiled_complex", failing)
+    settings = {k: config["relu_complex"][k] for k in ("box", "box_margin", "betti_orders", "filtration_points", "seed")}
+    complexes = tmp_path / "complexes.zarr"
+    with caplog.at_level("ERROR"):
+        steps.analyse_relu_complexes([str(population)], str(complexes), **settings)
+    assert "relu_tiny_moons" in caplog.text and f"at step {recorded[2]}" in caplog.text and "forced" in caplog.text
+    failed = store.read_array(complexes, "item_failed")
+    np.testing.assert_array_equal(failed, [[False, False, True]])
+    regions = store.read_array(complexes, "regions")
+    assert np.isnan(regions[0, 2]) and (regions[0, :2] >= 1).all()
+    assert np.isnan(store.read_array(complexes, "betti_curve")[0, 2]).all()
+    listed = store.open_array_store(complexes).attrs["failures"]
+    assert [(f["snapshot"], f["step"]) for f in listed] == [(2, int(recorded[2]))] and "forced" in listed[0]["reason"]
+    offsets = store.read_array(complexes, "face_offsets")
+    assert offsets[3] == offsets[2] and offsets[2] - offsets[1] == store.read_array(complexes, "faces")[0, 1]
+    tables = steps.tabulate_relu_complex(
+        [str(complexes)], str(tmp_path / "partitions.csv"), str(tmp_path / "loss_spikes.csv"),
+        grokking=config["relu_complex"]["grokking"], spike_ratio=config["relu_complex"]["spike_ratio"],
+    )
+    assert tables["partitions"]["failed_items"].tolist() == [1]
+    assert set(tables["loss_spikes"]["failed_items"]) == {1}
+    mean = store.read_array(complexes, "agreement_decision_unweighted")[0, :2].mean()
+    assert tables["partitions"]["decision_unweighted_mean"].iloc[0] == pytest.approx(mean)
+    names = ("fiedler_partitions", "agreement", "topology_vs_loss", "betti_curves")
+    written = figures.plot_relu_classification(
+        str(complexes), grokking=config["relu_complex"]["grokking"], spike_ratio=config["relu_complex"]["spike_ratio"],
+        **{name: str(tmp_path / f"{name}.png") for name in names},
+    )
+    assert len(written) == 4 and all(path.stat().st_size > 5000 for path in map(Path, written))

@@ -27,7 +27,11 @@ from typing import Sequence
 
 import numpy as np
 
-TOLERANCE = 1e-9
+# Relative tolerance of "a vertex lies on a line" (module docstring). The cell complex merges
+# vertices closer than TOLERANCE x the box's extent, which is below the distance the decomposition
+# resolves (TOLERANCE x its diameter): a merge distance above it fused distinct vertices of real
+# tiny regions (near-concurrent lines of N(0, 3^2)-initialized nets) and broke the tiling.
+TOLERANCE = 1e-11
 # Fiedler partitions of larger graphs use a sparse shift-invert solver (same result, tested)
 DENSE_FIEDLER_NODES = 500
 
@@ -290,7 +294,9 @@ class CellComplex:
 def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     """The cell complex of a decomposition (see :class:`CellComplex`).
 
-    Points closer than ``10 * tol`` times the extent of the box are one vertex. A vertex lies on
+    Points closer than ``tol`` times the extent of the box are one vertex: below the distance
+    :func:`decompose` with the same ``tol`` resolves (``tol`` times the diameter), so distinct
+    corners of real tiny regions stay distinct. A vertex lies on
     an edge (a neighbour split there) when its distance to the segment is below a thousandth of
     that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
     looser test would put the vertices of a sliver thinner than the merge distance on its own
@@ -305,7 +311,7 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
     points = polygons[valid]
     extent = np.ptp(points, axis=0).max() or 1.0
-    eps = 10 * tol * extent
+    eps = tol * extent
     on_edge = eps / 1000
     # merge coincident vertices: the connected groups of points within eps of each other
     pairs = cKDTree(points).query_pairs(eps, output_type="ndarray").reshape(-1, 2)
@@ -368,6 +374,36 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
         if not np.any(on_side, axis=0).all():
             raise ValueError("an edge inside the box has one region: a neighbour's vertex on it was missed (tolerance?)")
     return CellComplex(vertices, edges, face_edges, faces_of_edges, np.asarray(face_region, dtype=np.int64), face_rings)
+
+
+def tiled_complex(
+    weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: Sequence[float], tol: float = TOLERANCE, retries: int = 2
+) -> tuple[Regions, CellComplex, float]:
+    """:func:`decompose` then :func:`cell_complex`, re-checked with a tighter tolerance when the
+    complex is not a tiling.
+
+    The decomposition decides "on the line" region by region, and the same vertex can fall inside
+    one region's tolerance band and outside its neighbour's (a bent line has another slope and
+    offset there), which leaves a neighbour's vertex unmatched. Only features at the scale of the
+    band do this; a tenth of it resolves them. Each retry divides ``tol`` by 10.
+
+    Returns ``(regions, complex, tol used)``; raises ``ValueError`` (naming each tolerance's
+    reason) when no tolerance gives a complex with ``V - E + F = 1``.
+    """
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+    reasons = []
+    for _ in range(retries + 1):
+        regions = decompose(weights, biases, box, tol)
+        try:
+            complex_ = cell_complex(regions, tol)
+            if complex_.euler_characteristic() != 1:
+                raise ValueError(f"V - E + F = {complex_.euler_characteristic()}, not 1: the decomposition is not a tiling")
+            return regions, complex_, tol
+        except ValueError as error:
+            reasons.append(f"tol {tol:g}: {error}")
+        tol /= 10
+    raise ValueError("no tolerance gives a tiling (" + "; ".join(reasons) + ")")
 
 
 def fiedler_partition(n_nodes: int, edges: np.ndarray, node_weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:

@@ -38,6 +38,22 @@ def _shown_network(complexes: str, grokking: Mapping) -> tuple[int, dict]:
     return n, told[n]
 
 
+def _failed(complexes: str, shape: tuple) -> np.ndarray:
+    """``[network, snapshot]`` the items whose decomposition failed (stores before the flag: none)."""
+    root = store.open_array_store(complexes)
+    return store.read_array(complexes, "item_failed").astype(bool) if "item_failed" in root else np.zeros(shape, dtype=bool)
+
+
+def _kept(snapshot: int, failed: np.ndarray) -> int | None:
+    """The recorded step drawn for ``snapshot``: itself, else the nearest earlier, else later, item
+    that did not fail (None when every item of the network failed)."""
+    good = np.flatnonzero(~failed)
+    if not len(good):
+        return None
+    earlier = good[good <= snapshot]
+    return int(earlier[-1]) if len(earlier) else int(good[0])
+
+
 def _draw_partition(ax, faces: dict, side: np.ndarray, box, x, y) -> None:
     ax.add_collection(PolyCollection(faces["polygons"], facecolors=SIDE_COLOURS[side.astype(int)], edgecolors="0.35", linewidths=0.25))
     ax.add_collection(LineCollection(faces["boundary"], colors="k", linewidths=1.4))
@@ -74,13 +90,19 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
     steps = store.read_array(complexes, "step")
     x, y = store.read_array(complexes, "train_x"), store.read_array(complexes, "train_y")
     n, told = _shown_network(complexes, grokking)
-    shown = {"fits": max(told["fit"], 0), "end": len(steps) - 1}
+    failed = _failed(complexes, (len(networks), len(steps)))[n]
+    # a failed item has no faces: the nearest earlier item that did not fail stands for it
+    shown = {when: _kept(snapshot, failed) for when, snapshot in (("fits", max(told["fit"], 0)), ("end", len(steps) - 1))}
     agreements = tuple(f"agreement_{to}_{kind}" for to in ("decision", "labels") for kind in ("unweighted", "weighted"))
     names = ("train_accuracy", "test_accuracy") + agreements
     read = {name: store.read_array(complexes, name) for name in names}  # each stored series once
     aspect = (box[1] - box[0]) / (box[3] - box[2])
     fig, axes = plt.subplots(2, 2, figsize=(2 * 3.6 * aspect + 0.6, 2 * 3.6 + 1.2), constrained_layout=True)
     for row, (when, snapshot) in enumerate(shown.items()):
+        if snapshot is None:
+            for ax in axes[row]:
+                ax.set_axis_off(), ax.set_title(f"{when}: every item of this network failed", fontsize=8)
+            continue
         faces = item_faces(complexes, n, snapshot)
         for column, kind in enumerate(("unweighted", "weighted")):
             _draw_partition(axes[row, column], faces, faces[f"face_side_{kind}"], box, x, y)
@@ -140,7 +162,9 @@ def _draw_topology(files: FigureFiles, complexes: str, spike_ratio: float) -> No
 
     curves = store.read_array(complexes, "betti_curve")[0]
     filtration = store.read_array(complexes, "filtration")
+    failed = _failed(complexes, (len(networks), len(steps)))[0]
     shown = np.unique(np.linspace(0, len(steps) - 1, 4).round().astype(int))
+    shown = sorted({k for k in (_kept(int(s), failed) for s in shown) if k is not None})  # failed items skipped
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for s in shown:
         for dim in (0, 1):

@@ -70,8 +70,7 @@ def item_relu_complex(
     each scored by its face's side), each taking the better sign; and per face the drawing:
     polygon, sides (oriented to the decision), decision, points held, and the decision boundary.
     """
-    regions = rc.decompose(weights, biases, box)
-    complex_ = rc.cell_complex(regions)
+    regions, complex_, _ = rc.tiled_complex(weights, biases, box)
     dual = complex_.dual_graph()
     faces = complex_.face_region
     summary = rc.betti_summary(complex_, betti_orders, seed)
@@ -143,6 +142,11 @@ def analyse_relu_complexes(
     decision boundaries ``boundary`` ``[segments, 2, 2]`` with ``boundary_offsets``, and the
     training data ``train_x``, ``train_y``. Attrs: sweep, task, networks, their hyperparameters,
     the box.
+
+    An item whose decomposition fails (``ValueError`` from the kernel: no tiling) does not fail the
+    step: it is logged as an error naming the network, the step and the reason, flagged in
+    ``item_failed`` ``[network, snapshot]`` and listed in the attrs' ``failures`` (network,
+    snapshot, step, reason); its values are NaN and it holds no faces.
     """
     spec = store.open_population(stores[0]).attrs["spec"]
     data = zoo.load_spec_dataset(spec, data_root, download)
@@ -178,31 +182,51 @@ def analyse_relu_complexes(
         n, path, member, snapshot = item
         with store.checked(path):
             weights, biases = _network_parameters(store.open_population(path)["params"], member, snapshot, layers)
-        return n, snapshot, item_relu_complex(weights, biases, box, **settings)
+        # One bad item must not cost the sweep: its reason comes back instead of its values
+        try:
+            return n, snapshot, item_relu_complex(weights, biases, box, **settings)
+        except ValueError as error:
+            return n, snapshot, str(error)
 
-    results = {}
+    results, failures = {}, []
     with dask_client(threads=threads, **(dask_cluster or {})) as client:
         from dask.distributed import as_completed
 
         for future in as_completed(client.map(compute, items, pure=False)):
             n, snapshot, result = future.result()
+            if isinstance(result, str):
+                failures.append({"network": networks[n], "snapshot": int(snapshot), "step": int(steps[snapshot]), "reason": result})
+                log.error("%s at step %d (snapshot %d): no decomposition: %s", networks[n], steps[snapshot], snapshot, result)
+                continue
             results[n, snapshot] = result
+    failures.sort(key=lambda f: (networks.index(f["network"]), f["snapshot"]))
     shape = (len(networks), len(steps))
     order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
     arrays = {"step": steps, "filtration": filtration, **{name: np.concatenate(v) for name, v in metrics.items()}}
+    arrays["item_failed"] = np.array([key not in results for key in order]).reshape(shape)
     for name in SERIES + (AGREEMENTS if classification else ()):
-        arrays[name] = np.array([results[key][name] for key in order], dtype=np.float64).reshape(shape)
-    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] for key in order]).reshape(*shape, filtration_points, 2)
+        arrays[name] = np.array([results[key][name] if key in results else np.nan for key in order], dtype=np.float64).reshape(shape)
+    missing_curve = np.full((filtration_points, 2), np.nan)
+    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] if key in results else missing_curve for key in order])
+    arrays["betti_curve"] = arrays["betti_curve"].reshape(*shape, filtration_points, 2)
     if classification:
+        # a failed item holds no faces and no boundary (its offsets repeat)
+        empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
+        empty.update({name: np.zeros(0, dtype=bool) for name in ("face_side_unweighted", "face_side_weighted", "face_decision")})
+        empty["face_points"] = np.zeros(0, np.int64)
+        held = [results.get(key, empty) for key in order]
         for name in FACE_ARRAYS + ("face_vertices", "boundary"):
-            arrays[name] = np.concatenate([results[key][name] for key in order])
-        arrays["face_offsets"] = np.cumsum([0] + [len(results[key]["face_counts"]) for key in order])
-        arrays["boundary_offsets"] = np.cumsum([0] + [len(results[key]["boundary"]) for key in order])
+            arrays[name] = np.concatenate([item[name] for item in held])
+        arrays["face_offsets"] = np.cumsum([0] + [len(item["face_counts"]) for item in held])
+        arrays["boundary_offsets"] = np.cumsum([0] + [len(item["boundary"]) for item in held])
         arrays["train_x"], arrays["train_y"] = x_train, y_train
     attrs = {
         "sweep": spec["sweep"], "task": data.task, "dataset": spec["dataset"], "networks": networks, "members": members,
         "box": box, "hidden": list(spec["architecture"]["hidden"]), "betti_orders": betti_orders, "seed": seed,
+        "failures": failures,
     }
+    if failures:
+        log.error("%d of %d items failed; their values are NaN (item_failed, attrs 'failures')", len(failures), len(order))
     return store.write_array_store(complexes, arrays, attrs)
 
 
@@ -259,13 +283,18 @@ def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
     change = series[1:] / np.where(series[:-1] == 0, 1.0, series[:-1]) - 1.0  # change into step t, t >= 1
     at = np.zeros(len(change), dtype=bool)
     at[spikes - 1] = True
-    rho = spearmanr(loss, series).statistic if np.ptp(series) > 0 and np.ptp(loss) > 0 else np.nan
+    # a failed item (NaN) has no change into it or out of it, and no level
+    known = np.isfinite(change)
+    at, elsewhere = at & known, ~at & known
+    level = np.isfinite(series)
+    varied = level.sum() > 1 and np.ptp(series[level]) > 0 and np.ptp(loss[level]) > 0
+    rho = spearmanr(loss[level], series[level]).statistic if varied else np.nan
     return {
         "spikes": len(spikes),
         "rise_at_spikes": float(np.mean(change[at] > 0)) if at.any() else np.nan,
-        "rise_elsewhere": float(np.mean(change[~at] > 0)) if (~at).any() else np.nan,
+        "rise_elsewhere": float(np.mean(change[elsewhere] > 0)) if elsewhere.any() else np.nan,
         "change_at_spikes": float(np.median(change[at])) if at.any() else np.nan,
-        "change_elsewhere": float(np.median(change[~at])) if (~at).any() else np.nan,
+        "change_elsewhere": float(np.median(change[elsewhere])) if elsewhere.any() else np.nan,
         "spearman_with_loss": float(rho),
     }
 
@@ -276,7 +305,8 @@ def tabulate_relu_complex(
     """``partitions``: one row per classification network (its grokking, and its partitions'
     agreement with the decision and the labels at the fit, at the end, and averaged over
     training). ``loss_spikes``: one row per (network, series) with :func:`spike_response` of the
-    peak filtration value, the peak Betti numbers and the cell count."""
+    peak filtration value, the peak Betti numbers and the cell count. Both give each network's
+    ``failed_items`` (items without a decomposition; left out of means and changes)."""
     partition_rows, spike_rows = [], []
     for path in complexes:
         root = store.open_array_store(path)
@@ -284,8 +314,10 @@ def tabulate_relu_complex(
         members = root.attrs["members"]
         read = lambda name: store.read_array(path, name)  # noqa: E731
         loss = read("train_loss")
+        failed = read("item_failed").astype(bool) if "item_failed" in root else np.zeros(loss.shape, dtype=bool)
         for n, network in enumerate(root.attrs["networks"]):
-            identity = {"sweep": root.attrs["sweep"], "network": network, **members[n]}
+            # every row says how many of the network's items failed (their values are NaN, skipped)
+            identity = {"sweep": root.attrs["sweep"], "network": network, **members[n], "failed_items": int(failed[n].sum())}
             for series in ("peak_value", "peak_beta1", "cells"):
                 spike_rows.append({
                     **identity, "series": series, "snapshots": len(steps), "spike_ratio": spike_ratio,
@@ -297,13 +329,14 @@ def tabulate_relu_complex(
             row = {**identity, **{k: v for k, v in told.items() if k not in ("fit", "generalize")}}
             row["final_train_accuracy"] = float(read("train_accuracy")[n, -1])
             row["final_test_accuracy"] = float(read("test_accuracy")[n, -1])
-            row["final_regions"] = int(read("regions")[n, -1])
+            final_regions = read("regions")[n, -1]
+            row["final_regions"] = int(final_regions) if np.isfinite(final_regions) else np.nan  # NaN: the last item failed
             for name in AGREEMENTS[:4]:
                 values = read(name)[n]
                 short = name.removeprefix("agreement_")
                 row[f"{short}_at_fit"] = float(values[told["fit"]]) if told["fit"] >= 0 else np.nan
                 row[f"{short}_final"] = float(values[-1])
-                row[f"{short}_mean"] = float(values.mean())
+                row[f"{short}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
             partition_rows.append(row)
     tables = {"partitions": pd.DataFrame(partition_rows), "loss_spikes": pd.DataFrame(spike_rows)}
     write_result_table(tables["partitions"], partitions)
