@@ -185,7 +185,8 @@ def test_trajectories_of_two_batch_sizes_are_aligned_on_examples(tmp_path):
     assert recorded[0] == [0, 48, 96, 144, 192, 240, 288, 336, 384, 432]  # 144 steps per epoch at 10
     assert recorded[1] == [s // 2 for s in recorded[0]]  # 72 at 20: the same examples, half the steps
     out = steps.extract_weight_trajectories([str(p) for p in paths], str(tmp_path / "t.zarr"), layers=[], digit=9)
-    read = {name: store.read_array(out, name) for name in ("epoch", "examples", "step", "steps_per_epoch", "weights/hidden1", "test_accuracy")}
+    names = ("epoch", "examples", "step", "steps_per_epoch", "weights/hidden1", "test_accuracy")
+    read = {name: store.read_array(out, name) for name in names}
     assert read["weights/hidden1"].shape == (2, 10, 6, 64) and read["test_accuracy"].shape == (2, 10)
     np.testing.assert_array_equal(read["examples"], np.array(recorded[0]) * 10)
     np.testing.assert_allclose(read["epoch"], np.array(recorded[0]) / 144)
