@@ -31,8 +31,10 @@ rule extract_layer_activations:
     group:
         "activation_landscapes"
     resources:
-        mem_mb=per_network(2000, 10, EXPERIMENT_SWEEPS),
-        runtime=per_network(5, 0.1, EXPERIMENT_SWEEPS),
+        # one network's activations at a time plus the input batches and the data set, from the
+        # config (al.extraction_memory); the runtime from the size of the store it writes
+        mem_mb=lambda wildcards: al.extraction_mem_mb(config, wildcards.experiment),
+        runtime=lambda wildcards: al.extraction_runtime_min(config, wildcards.experiment),
     conda:
         CONDA_ENV
     shell:
@@ -59,7 +61,8 @@ rule compute_layer_landscapes:
     group:
         "activation_landscapes"
     resources:
-        mem_mb=per_network(2000, 20, EXPERIMENT_SWEEPS),
+        # one item per thread, whatever the networks (al.landscapes_mem_mb)
+        mem_mb=lambda wildcards, threads: al.landscapes_mem_mb(config, wildcards.experiment, threads),
         runtime=per_network(10, 5, EXPERIMENT_SWEEPS),
     conda:
         CONDA_ENV

@@ -95,26 +95,28 @@ def test_permutation_test_is_calibrated_on_null_data():
 
 def _activations_store(tmp_path, networks=2, thresholds=2, layers=3):
     """Network 0 reached both thresholds at step 0 (the same weights: the same activations);
-    network 1 reached the first at step 3, never the second. Layer 0 is the batch itself."""
+    network 1 reached the first at step 3, never the second. Layer 0 is the batch itself, stored
+    once (``inputs``); ``points[layer]`` gives every item's points as ``layers/<i>`` once held them."""
     rng = np.random.default_rng(5)
+    batch = rng.normal(size=(30, 4)).astype(np.float32)
     arrays = {
+        "inputs": batch[None],
         "labels": np.zeros((1, 30), dtype=np.int64),
         "draw": np.zeros(networks, dtype=np.int64),
         "threshold_step": np.array([[0, 0], [3, -1]]),
         "threshold_accuracy": np.array([[0.6, 0.6], [0.8, np.nan]]),
     }
-    batch = rng.normal(size=(30, 4)).astype(np.float32)
-    arrays["layers/0"] = np.broadcast_to(batch, (networks, thresholds, 30, 4)).copy()
+    points = {0: np.broadcast_to(batch, (networks, thresholds, 30, 4)).copy()}
     for layer in range(1, layers):
         arrays[f"layers/{layer}"] = rng.normal(size=(networks, thresholds, 30, 4)).astype(np.float32)
         arrays[f"layers/{layer}"][0, 1] = arrays[f"layers/{layer}"][0, 0]
-    for layer in range(layers):
         arrays[f"layers/{layer}"][1, 1] = np.nan
+        points[layer] = arrays[f"layers/{layer}"]
     path = tmp_path / "activations.zarr"
     attrs = {"layers": [f"l{i}" for i in range(layers)], "ends_with_relu": [False, True, False], "thresholds": [0.5, 0.9],
              "samples": ["a", "b"], "sweeps": ["s"], "draws": 1}
     store.write_array_store(path, arrays, attrs)
-    return str(path), arrays
+    return str(path), points
 
 
 def _counting(real, counter, limit=None):
@@ -134,14 +136,14 @@ def _counting(real, counter, limit=None):
 def test_a_killed_landscape_step_resumes_without_recomputing_finished_items(tmp_path, monkeypatch):
     import zarr
 
-    source, arrays = _activations_store(tmp_path)
+    source, points_of = _activations_store(tmp_path)
     settings = dict(local_homology=False, grid_width=0.01, homology_dimension=1, landscape_functions=2, threads=1)
     grid = steps.landscape_grid_of(False, 0.01)
     # every reached item computed alone, without the step's sharing of identical items
     expected = np.full((2, 2, 3, 2, len(grid)), np.nan, np.float32)
     for n, t in [(0, 0), (0, 1), (1, 0)]:
         for layer, relu in enumerate([False, True, False]):
-            points = arrays[f"layers/{layer}"][n, t].astype(np.float64)
+            points = points_of[layer][n, t].astype(np.float64)
             expected[n, t, layer] = steps.item_landscape(
                 points, local_homology=False, centre=not relu, dimension=1, grid=grid, functions=2
             )[0]
@@ -158,6 +160,164 @@ def test_a_killed_landscape_step_resumes_without_recomputing_finished_items(tmp_
     steps.compute_layer_landscapes(source, out, **settings)
     assert len((tmp_path / "second").read_text().splitlines()) == 5 - distinct_done
     np.testing.assert_array_equal(store.read_array(out, "landscapes"), expected)  # NaN where never reached
+
+
+@pytest.fixture(scope="module")
+def threshold_population(tmp_path_factory):
+    """Two digits MLPs trained one epoch with a threshold every network reaches (5 %) and one
+    none reaches (99.9 %), as train_population writes them."""
+    import torch
+
+    from pipeline import zoo
+    from pipeline.config import validate_config
+
+    config = validate_config({"sweeps": {"s": {
+        "dataset": "digits", "architecture": {"name": "mlp", "hidden": [6, 5]}, "optimizer": "adam",
+        "grid": {"lr": [0.01], "momentum": [0.9], "init_seed": [0, 1]}, "epochs": 1, "batch_size": 256,
+        "population_size": 2, "snapshot_thresholds": [0.05, 0.999], "threshold_every": 2,
+    }}})
+    path = tmp_path_factory.mktemp("population") / "population.zarr"
+    zoo.train_population_job(zoo.population_spec(config, "s", 0), path, progress=False, threads=torch.get_num_threads())
+    return str(path)
+
+
+BATCH = {"lattice_fraction": None, "size": 40, "draws": 2, "seed": 3, "label": None}
+
+
+def test_activations_hold_the_input_once_per_draw_and_every_network_as_computed_directly(threshold_population, tmp_path):
+    import torch
+
+    from pipeline import zoo
+    from pipeline.models import build_model
+    from pipeline.train import population_activations
+
+    out = tmp_path / "activations.zarr"
+    steps.extract_layer_activations([threshold_population], str(out), batch=BATCH)
+    root = store.open_array_store(out)
+    spec = store.open_population(threshold_population).attrs["spec"]
+    data = zoo.load_spec_dataset(spec)
+    batches = [steps.input_batch(spec, data, BATCH, d)[0] for d in range(2)]
+    # layer 0: one [point, features] batch per draw, each draw its own points, no copy per network
+    inputs = store.read_array(out, "inputs")
+    assert inputs.shape == (2, 40, 64) and sorted(root["layers"].keys()) == ["1", "2", "3"]
+    for d in range(2):
+        np.testing.assert_array_equal(inputs[d], batches[d].flatten(1).numpy())
+    assert not np.array_equal(inputs[0], inputs[1])
+    np.testing.assert_array_equal(store.read_array(out, "draw"), [0, 1, 0, 1])
+    # the other layers: what every network gives at each threshold, computed for the whole
+    # population at once (as the step did before it streamed one network at a time)
+    saved = store.read_thresholds(threshold_population)
+    assert (saved["step"][:, 0] >= 0).all() and (saved["step"][:, 1] < 0).all()
+    np.testing.assert_array_equal(store.read_array(out, "threshold_step"), np.repeat(saved["step"], 2, axis=0))
+    base = build_model(spec["architecture"], data.input_shape, data.num_outputs).to("meta")
+    params = {k: torch.as_tensor(v[:, 0]) for k, v in saved["params"].items()}
+    buffers = {k: torch.as_tensor(v[:, 0]) for k, v in saved["buffers"].items()}
+    names = ["hidden1", "hidden2", "output"]
+    for d, x in enumerate(batches):
+        direct = population_activations(base, params, buffers, x, names, precision=zoo.spec_precision(spec))
+        for i, name in enumerate(names, start=1):
+            stored = store.read_array(out, f"layers/{i}")
+            for network in range(2):
+                np.testing.assert_allclose(stored[2 * network + d, 0], direct[name][network].numpy(), rtol=1e-6, atol=1e-6)
+                assert np.isnan(stored[2 * network + d, 1]).all()  # 99.9 % never reached
+
+
+def test_a_killed_extraction_resumes_with_the_networks_it_lacks(threshold_population, tmp_path, monkeypatch):
+    import pipeline.train
+
+    whole = tmp_path / "whole.zarr"
+    steps.extract_layer_activations([threshold_population], str(whole), batch=BATCH)
+    real, calls = pipeline.train.population_activations, []
+
+    def dies_on_the_third(*args, **kwargs):  # one forward pass per (network, draw)
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.train, "population_activations", dies_on_the_third)
+    out = tmp_path / "activations.zarr"
+    with pytest.raises(RuntimeError, match="killed"):
+        steps.extract_layer_activations([threshold_population], str(out), batch=BATCH)
+    assert not out.exists()
+    calls.clear()
+    steps.extract_layer_activations([threshold_population], str(out), batch=BATCH)
+    assert len(calls) == 2  # the second network's two draws only
+    for name in ("inputs", "layers/1", "layers/3", "threshold_step", "labels"):
+        np.testing.assert_array_equal(store.read_array(out, name), store.read_array(whole, name))
+
+
+def test_input_landscapes_are_computed_once_per_draw_and_equal_the_batch_s(threshold_population, tmp_path, monkeypatch):
+    source = tmp_path / "activations.zarr"
+    steps.extract_layer_activations([threshold_population], str(source), batch=BATCH)
+    inputs = store.read_array(source, "inputs").astype(np.float64)
+    real, counter = steps.item_landscape, tmp_path / "calls"
+    monkeypatch.setattr(steps, "item_landscape", _counting(real, counter))
+    out = tmp_path / "landscapes.zarr"
+    steps.compute_layer_landscapes(
+        str(source), str(out), local_homology=True, grid_width=0.01, homology_dimension=1, landscape_functions=2, threads=1
+    )
+    # 4 samples (2 networks x 2 draws) x 4 layers at the one threshold reached: 16 items, and the
+    # input layer's 4 are the 2 draws' batches, so 2 + 4 x 3 = 14 computations
+    assert len(counter.read_text().splitlines()) == 14
+    values = store.read_array(out, "landscapes")
+    grid = steps.landscape_grid_of(True, 0.01)
+    for sample, d in enumerate([0, 1, 0, 1]):
+        direct = real(inputs[d], local_homology=True, centre=True, dimension=1, grid=grid, functions=2)[0]
+        np.testing.assert_array_equal(values[sample, 0, 0], direct)
+    assert np.isnan(values[:, 1]).all()
+
+
+def test_extraction_memory_grows_with_the_items_held_not_with_the_networks():
+    import copy
+
+    from pipeline.config import load_config
+    from pipeline.studies import activation_landscapes as al
+
+    paper = load_config("config/paper.yaml")
+    terms = al.extraction_memory(paper, "mnist")
+    # 784-128-64(x5)-10 at 8 thresholds: one network's 2,000 images in every layer after the input
+    assert terms["activations"] == 2000 * (128 + 5 * 64 + 10) * 8 * 4
+    assert terms["inputs"] == 5 * 2000 * 784 * 4 and terms["dataset"] == 70000 * 784 * 4
+    assert terms["written"] == 10 * 5 * terms["activations"]
+
+    def changed(edit):
+        config = copy.deepcopy(paper)
+        edit(config["activation_landscapes"]["experiments"]["mnist"], config["sweeps"]["mlp_mnist_deep"])
+        return al.extraction_memory(config, "mnist"), al.extraction_mem_mb(config, "mnist")
+
+    more_draws, mb = changed(lambda e, s: e["batch"].update(draws=10))
+    assert more_draws["inputs"] == 2 * terms["inputs"] and more_draws["activations"] == terms["activations"]
+    assert mb > al.extraction_mem_mb(paper, "mnist")
+    more_points, _ = changed(lambda e, s: e["batch"].update(size=4000))
+    assert more_points["activations"] == 2 * terms["activations"] and more_points["inputs"] == 2 * terms["inputs"]
+    more_thresholds, _ = changed(lambda e, s: s.update(snapshot_thresholds=[t / 20 for t in range(1, 17)]))
+    assert more_thresholds["activations"] == 2 * terms["activations"]
+    # streamed: twice the networks write twice the store in the same memory
+    more_networks, mb = changed(lambda e, s: s["grid"].update(init_seed=list(range(20))))
+    assert more_networks["written"] == 2 * terms["written"] and more_networks["activations"] == terms["activations"]
+    assert mb == al.extraction_mem_mb(paper, "mnist")
+    # the runtime follows the store written: 20x the networks, 20x the minutes past the fixed 5
+    # (each rounded up: 2 minutes for 1.47 GB, 25 for 29.3 GB)
+    many = copy.deepcopy(paper)
+    many["sweeps"]["mlp_mnist_deep"]["grid"]["init_seed"] = list(range(200))
+    assert al.extraction_runtime_min(many, "mnist") - 5 >= 10 * (al.extraction_runtime_min(paper, "mnist") - 5)
+
+
+def test_landscape_memory_is_one_item_per_thread():
+    import copy
+
+    from pipeline.config import load_config
+    from pipeline.studies import activation_landscapes as al
+
+    paper = load_config("config/paper.yaml")
+    one, two = (al.landscapes_mem_mb(paper, "mnist", threads) - al.LANDSCAPES_BASE_MB for threads in (1, 2))
+    assert two == 2 * one and one == 288  # 9 x 2,000^2 float64
+    bigger = copy.deepcopy(paper)
+    bigger["activation_landscapes"]["experiments"]["mnist"]["batch"]["size"] = 4000
+    assert al.landscapes_mem_mb(bigger, "mnist", 1) - al.LANDSCAPES_BASE_MB == 4 * one
+    bigger["sweeps"]["mlp_mnist_deep"]["grid"]["init_seed"] = list(range(100))
+    assert al.landscapes_mem_mb(bigger, "mnist", 1) - al.LANDSCAPES_BASE_MB == 4 * one
 
 
 def test_rings_and_spheres_follow_their_geometry():
@@ -215,6 +375,8 @@ def test_study_runs_end_to_end(finished_test_run):
     samples = activations.attrs["samples"]
     assert [name.split("/")[0] for name in samples] == ["mlp_thresholds__seed0"] * 2 + ["mlp_thresholds__seed1"] * 2
     assert [name.split("/")[-1] for name in samples] == ["draw0", "draw1"] * 2
-    batches = store.read_array(draws / "activations.zarr", "layers/0")[:, 0]
-    assert batches.shape[1] == 80 and not np.array_equal(batches[0], batches[1]) and np.array_equal(batches[0], batches[2])
+    # the input layer once per draw, not once per (network, threshold)
+    batches = store.read_array(draws / "activations.zarr", "inputs")
+    assert batches.shape[:2] == (2, 80) and not np.array_equal(batches[0], batches[1]) and "0" not in activations["layers"]
+    np.testing.assert_array_equal(store.read_array(draws / "activations.zarr", "draw"), [0, 1, 0, 1])
     assert pd.read_csv(draws / "tables/complexity.csv")["samples"].max() == 4

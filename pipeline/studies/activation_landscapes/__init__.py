@@ -4,6 +4,7 @@ module registers the study and names its outputs without importing torch or matp
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 from .. import Study
@@ -25,6 +26,122 @@ def experiment_sweeps(config: Mapping, experiment: str) -> list[str]:
     with ``variants: {dataset_options.seed: [...]}``), in config order."""
     named = config[NAME]["experiments"][experiment]["sweep"]
     return [s for s, sweep in config["sweeps"].items() if s == named or sweep.get("family") == named]
+
+
+# Input features of the data sets not loaded through torchvision (whose images' sizes are in
+# pipeline.data.TORCHVISION_SIZES), and classes of those with more than two: a rule's resources
+# follow from the config, without loading data or importing torch.
+_INPUT_FEATURES = {"digits": 64, "moons": 2, "circles": 2, "disks9": 2, "rings9": 2, "spheres9": 3, "regression2d": 2}
+_CLASSES = {"digits": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10}
+# extract_layer_activations' resident memory beyond what extraction_memory counts: the
+# interpreter with torch, Dask, zarr and pandas imported (795 MB measured), and a margin
+EXTRACTION_BASE_MB = 1000
+# Loading a torchvision data set (or generating its stand-in) holds up to ~3x its float32 size
+# (uint8 or generated pixels, the float copy, the normalized copy): 2.8x measured for MNIST's
+# stand-in; the forward pass holds each layer's per-batch pieces and their concatenation (2x).
+_DATASET_FACTOR, _FORWARD_FACTOR = 3, 2
+# Throughput at which the step writes compressed, checksummed float32 chunks, counted low for a
+# shared file system (one core measured ~100 MB/s on local disk)
+_WRITE_BYTES_PER_MINUTE = 20e6 * 60
+
+
+def batch_points(config: Mapping, experiment: str) -> int:
+    """The points of an experiment's input batch: its ``size``, or (at most: a kept ``label``
+    drops the other class) its ``lattice_fraction`` of the lattice data set's points."""
+    from ...data import _DISKS9_POINTS
+
+    batch = config[NAME]["experiments"][experiment]["batch"]
+    if batch["lattice_fraction"] is None:
+        return batch["size"]
+    options = config["sweeps"][experiment_sweeps(config, experiment)[0]].get("dataset_options") or {}
+    return int(round(batch["lattice_fraction"] * (options.get("n_samples") or _DISKS9_POINTS)))
+
+
+def extraction_memory(config: Mapping, experiment: str) -> dict[str, int]:
+    """The bytes ``extract_layer_activations`` holds at once for an experiment, term by term.
+
+    The step streams one network at a time, so no term it holds grows with the number of
+    networks; only ``written`` does.
+
+    Parameters
+    ----------
+    config : mapping
+        A validated config.
+    experiment : str
+        A key of ``activation_landscapes.experiments``.
+
+    Returns
+    -------
+    dict
+        ``activations``: one sample's slab, points x features summed over the layers after the
+        input x thresholds, float32 (one network on one draw of the batch at every threshold);
+        ``inputs``: the input layer, draws x points x input features; ``dataset``: the whole data
+        set as float32, from which the batches are drawn; ``parameters``: every threshold snapshot
+        of one population (read at once); ``written``: the whole store (for the runtime).
+    """
+    from ...data import TORCHVISION_SIZES, training_set_size
+    from ...zoo import sweep_size
+
+    settings = config[NAME]["experiments"][experiment]
+    sweeps = experiment_sweeps(config, experiment)
+    sweep = config["sweeps"][sweeps[0]]
+    name, options = sweep["dataset"], sweep.get("dataset_options") or {}
+    batch = settings["batch"]
+    if name in TORCHVISION_SIZES:
+        shape, train, test = TORCHVISION_SIZES[name]
+        stand_in = options.get("stand_in") or {}
+        in_features = int(math.prod(shape))
+        dataset_points = (stand_in.get("train") or train) + (stand_in.get("test") or test)
+    else:
+        in_features = _INPUT_FEATURES[name]
+        # the whole set is at most twice the training set (test_fraction < 1/2 in every config)
+        dataset_points = 2 * training_set_size(name, options)
+    points = batch_points(config, experiment)
+    architecture = sweep["architecture"]
+    widths = [in_features, *architecture["hidden"], _CLASSES.get(name, 2)]
+    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    thresholds = len(sweep["snapshot_thresholds"])
+    draws = batch["draws"]
+    networks = sum(sweep_size(config["sweeps"][s]) for s in sweeps)
+    per_sample = points * sum(widths[1:]) * thresholds * 4
+    return {
+        "activations": per_sample,
+        "inputs": draws * points * in_features * 4,
+        "dataset": dataset_points * in_features * 4,
+        "parameters": sweep["population_size"] * thresholds * n_params * 4,
+        "written": networks * draws * per_sample,
+    }
+
+
+def extraction_mem_mb(config: Mapping, experiment: str) -> int:
+    """``mem_mb`` of ``extract_layer_activations``: :data:`EXTRACTION_BASE_MB` + 2 x activations
+    (the forward pass's pieces and their concatenation) + 2 x inputs (as tensors and as the stored
+    array) + 3 x dataset (while it loads) + parameters, in MB, rounded up."""
+    terms = extraction_memory(config, experiment)
+    held = (
+        _FORWARD_FACTOR * terms["activations"] + 2 * terms["inputs"] + _DATASET_FACTOR * terms["dataset"] + terms["parameters"]
+    )
+    return EXTRACTION_BASE_MB + math.ceil(held / 1e6)
+
+
+def extraction_runtime_min(config: Mapping, experiment: str) -> int:
+    """``runtime`` (minutes) of ``extract_layer_activations``: 5 + the store's size at 20 MB/s."""
+    return 5 + math.ceil(extraction_memory(config, experiment)["written"] / _WRITE_BYTES_PER_MINUTE)
+
+
+# compute_layer_landscapes: the interpreter with Dask and gudhi (~200 MB measured) and a margin;
+# each of its threads holds one item, whose distance matrix, its copies and gudhi's Rips
+# filtration peaked at 7.2-8.2 x points^2 float64 (2,000 points local homology, 4,060 points plain)
+LANDSCAPES_BASE_MB = 1000
+_ITEM_MATRICES = 9
+
+
+def landscapes_mem_mb(config: Mapping, experiment: str, threads: int) -> int:
+    """``mem_mb`` of ``compute_layer_landscapes``: :data:`LANDSCAPES_BASE_MB` + threads x
+    9 x points^2 x 8 bytes (one item per thread), in MB, rounded up. It does not grow with the
+    networks: results go to the store as they arrive."""
+    points = batch_points(config, experiment)
+    return LANDSCAPES_BASE_MB + threads * math.ceil(_ITEM_MATRICES * points**2 * 8 / 1e6)
 
 
 def outputs(config: Mapping) -> list[str]:

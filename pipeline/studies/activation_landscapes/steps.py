@@ -45,15 +45,17 @@ def input_batch(spec: Mapping, data, batch: Mapping, draw: int = 0):
             keep = labels == batch["label"]
             x, labels = x[keep], labels[keep]
         return torch.as_tensor(x, dtype=torch.float32), np.asarray(labels)
-    x = torch.cat([data.x_train, data.x_test])
-    labels = torch.cat([data.y_train, data.y_test]).numpy()
-    if batch["label"] is not None:
-        keep = labels == batch["label"]
-        x, labels = x[torch.as_tensor(keep)], labels[keep]
-    if batch["size"] > len(x):
-        raise ValueError(f"batch.size {batch['size']} exceeds the {len(x)} points of {spec['dataset']!r}")
-    chosen = np.sort(np.random.default_rng(batch["seed"] + draw).choice(len(x), size=batch["size"], replace=False))
-    return x[torch.as_tensor(chosen)], labels[chosen]
+    # indexed in the training and test sets apart: their concatenation would be a second copy of
+    # the data set (220 MB for MNIST); the points and their order are the concatenation's
+    n_train = len(data.x_train)
+    labels = np.concatenate([data.y_train.numpy(), data.y_test.numpy()])
+    candidates = np.arange(len(labels)) if batch["label"] is None else np.flatnonzero(labels == batch["label"])
+    if batch["size"] > len(candidates):
+        raise ValueError(f"batch.size {batch['size']} exceeds the {len(candidates)} points of {spec['dataset']!r}")
+    chosen = candidates[np.sort(np.random.default_rng(batch["seed"] + draw).choice(len(candidates), size=batch["size"], replace=False))]
+    train, test = chosen[chosen < n_train], chosen[chosen >= n_train] - n_train
+    x = torch.cat([data.x_train[torch.as_tensor(train)], data.x_test[torch.as_tensor(test)]])
+    return x, labels[chosen]
 
 
 def extract_layer_activations(
@@ -67,9 +69,18 @@ def extract_layer_activations(
 ) -> Path:
     """Every layer's activations of each input batch, for every network at every threshold.
 
-    Writes ``layers/<i>`` ``[sample, threshold, point, features]`` (NaN where the network never
+    Streamed: one network's activations on one draw of the batch, at every threshold it reached,
+    are computed and written before the next network's, so memory holds about one such slab and
+    the input batches (:func:`~pipeline.studies.activation_landscapes.extraction_memory` sizes the
+    rule from it). Resumable: a killed run leaves ``<activations>.partial``, and the next run with
+    the same stores and batch extracts only the networks it lacks.
+
+    Writes ``inputs`` ``[draw, point, features]`` (layer 0, the batch as the networks see it,
+    stored once per draw: it is the same for every network and threshold), ``layers/<i>``
+    ``[sample, threshold, point, features]`` for the layers ``i >= 1`` (NaN where the network never
     reached the threshold; samples run over networks, then draws), ``threshold_step`` and
     ``threshold_accuracy`` ``[sample, threshold]``, ``labels`` ``[draw, point]``, ``draw``
+    ``[sample]`` (the draw of each sample's batch: its layer 0 is ``inputs[draw]``), ``done``
     ``[sample]``; attrs: layer names, whether each ends with a ReLU, thresholds, samples (named
     ``<sweep>/<network>``, with ``/draw<k>`` when there are several draws).
     """
@@ -83,50 +94,75 @@ def extract_layer_activations(
     data = zoo.load_spec_dataset(spec, data_root, download)
     draws = batch.get("draws", 1)
     batches = [input_batch(spec, data, batch, draw) for draw in range(draws)]
+    model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
+    input_shape = data.input_shape
+    del data  # the whole data set (220 MB for MNIST) is not needed past the batches
     n_points = len(batches[0][0])
     thresholds = list(spec["training"]["snapshot_thresholds"])
-    model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
     layers = ["input", *model.layer_names]
     relu = [False] + [spec["architecture"]["activation"] == "relu"] * (len(layers) - 2) + [False]
-    widths = {name: int(np.prod(shape)) for name, shape in zip(layers, _layer_shapes(model, data.input_shape))}
+    widths = [int(np.prod(shape)) for shape in _layer_shapes(model, input_shape)]
+    # layer 0 as every member sees it (flattened for an MLP), as population_activations gives it
+    inputs = np.stack([(x.flatten(1) if model.flattens_input else x).numpy() for x, _ in batches]).astype(np.float32)
     base = model.to("meta")
-    per_layer = {name: [] for name in layers}
-    steps, accuracies, samples, sweeps = [], [], [], []
-    for path in stores:
-        saved = store.read_thresholds(path)
-        population = store.open_population(path).attrs["spec"]
-        members = population["members"]
-        precision = zoo.spec_precision(population)
+    populations = [store.open_population(path).attrs["spec"] for path in stores]
+    samples, sweeps = [], []
+    for population in populations:
         if population["sweep"] not in sweeps:
             sweeps.append(population["sweep"])
-        for m in members:
+        for m in population["members"]:
             name = f"{population['sweep']}/{m['network']}"
             samples += [f"{name}/draw{d}" for d in range(draws)] if draws > 1 else [name]
-        steps.append(np.repeat(saved["step"], draws, axis=0))
-        accuracies.append(np.repeat(saved["accuracy"], draws, axis=0))
-        blocks = {name: np.full((len(members), draws, len(thresholds), n_points, widths[name]), np.nan, np.float32) for name in layers}
-        for t in range(len(thresholds)):
-            reached = np.flatnonzero(saved["step"][:, t] >= 0)
-            if not len(reached):
+    shape = (len(samples), len(thresholds))
+    identity = {"stores": [p["sweep"] + "/" + store.spec_hash(p) for p in populations], "batch": dict(batch), "layers": layers}
+    fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+    def create(root):
+        store.create_item_array(root, "inputs", inputs.shape, (1, *inputs.shape[1:]), "float32", np.nan)
+        group = root.require_group("layers")
+        for i in range(1, len(layers)):
+            store.create_item_array(group, str(i), (*shape, n_points, widths[i]), (1, 1, n_points, widths[i]), "float32", np.nan)
+        store.create_item_array(root, "threshold_step", shape, shape, "int64", -1)
+        store.create_item_array(root, "threshold_accuracy", shape, shape, "float32", np.nan)
+        store.create_item_array(root, "done", (len(samples),), (len(samples),), "bool", False)
+
+    root, resumed = store.open_resumable(activations, fingerprint, create)
+    done = root["done"][...]
+    root["inputs"][...] = inputs
+    first = 0  # the sample index of the population's first network's first draw
+    for path, population in zip(stores, populations):
+        members = len(population["members"])
+        if done[first : first + members * draws].all():
+            first += members * draws
+            continue
+        saved = store.read_thresholds(path)
+        precision = zoo.spec_precision(population)
+        block = slice(first, first + members * draws)
+        root["threshold_step"][block] = np.repeat(saved["step"], draws, axis=0)
+        root["threshold_accuracy"][block] = np.repeat(saved["accuracy"], draws, axis=0)
+        for m in range(members):
+            rows = slice(first + m * draws, first + (m + 1) * draws)
+            reached = np.flatnonzero(saved["step"][m] >= 0)
+            if done[rows].all():
                 continue
-            params = {k: torch.as_tensor(v[reached, t]) for k, v in saved["params"].items()}
-            buffers = {k: torch.as_tensor(v[reached, t]) for k, v in saved["buffers"].items()}
-            for d, (x, _) in enumerate(batches):
-                for name, value in population_activations(base, params, buffers, x, layers, precision=precision).items():
-                    blocks[name][reached, d, t] = value.reshape(len(reached), n_points, -1).numpy()
-        for name in layers:
-            per_layer[name].append(blocks[name].reshape(-1, *blocks[name].shape[2:]))
-    arrays = {
-        "labels": np.stack([labels for _, labels in batches]),
-        "draw": np.tile(np.arange(draws), len(samples) // draws),
-        "threshold_step": np.concatenate(steps),
-        "threshold_accuracy": np.concatenate(accuracies),
-    }
-    for i, name in enumerate(layers):
-        arrays[f"layers/{i}"] = np.concatenate(per_layer[name])
+            # this network's thresholds form the population of one vectorized forward pass
+            params = {k: torch.as_tensor(v[m, reached]) for k, v in saved["params"].items()}
+            buffers = {k: torch.as_tensor(v[m, reached]) for k, v in saved["buffers"].items()}
+            for d, (x, _) in enumerate(batches if len(reached) else []):
+                values = population_activations(base, params, buffers, x, layers[1:], precision=precision)
+                for i, name in enumerate(layers[1:], start=1):
+                    slab = values[name].reshape(len(reached), n_points, -1).numpy()
+                    for j, t in enumerate(reached):
+                        root[f"layers/{i}"][rows.start + d, t] = slab[j]
+                del values, slab
+            root["done"][rows] = True
+        first += members * draws
+    labels = np.stack([y for _, y in batches])
+    for name, value in (("labels", labels), ("draw", np.tile(np.arange(draws), len(samples) // draws))):
+        store.create_item_array(root, name, value.shape, value.shape, str(value.dtype), -1)[...] = value
+    log.info("activations of %d samples x %d thresholds (%s)", len(samples), len(thresholds), "resumed" if resumed else "fresh")
     attrs = {"layers": layers, "ends_with_relu": relu, "thresholds": thresholds, "samples": samples, "sweeps": sweeps, "draws": draws}
-    chunks = {f"layers/{i}": (1, 1, n_points, arrays[f"layers/{i}"].shape[-1]) for i in range(len(layers))}
-    return store.write_array_store(activations, arrays, attrs, chunks)
+    return store.publish_resumable(root, activations, attrs)
 
 
 def _layer_shapes(model, input_shape) -> list[tuple]:
@@ -167,7 +203,10 @@ def compute_layer_landscapes(
     dask_cluster: Mapping | None = None,
     threads: int = 1,
 ) -> Path:
-    """The persistence landscape of every (network, threshold, layer), one Dask task each.
+    """The persistence landscape of every (sample, threshold, layer), one Dask task per distinct item.
+
+    The input layer's items of one draw are one item (``inputs[draw]``): computed once per draw,
+    then written for every sample of that draw at every threshold it reached.
 
     Results go into ``<landscapes>.partial`` as they arrive; a killed run leaves them there and
     the next run (same activations and settings) computes only the missing items.
@@ -176,6 +215,8 @@ def compute_layer_landscapes(
     ``done``; attrs: the grid.
     """
     source = store.open_array_store(activations)
+    if "inputs" not in source:
+        raise store.StoreError(f"{activations} stores the input layer per network (an older layout): extract it again")
     layers, thresholds, samples = source.attrs["layers"], source.attrs["thresholds"], source.attrs["samples"]
     relu = source.attrs["ends_with_relu"]
     grid = landscape_grid_of(local_homology, grid_width)
@@ -216,7 +257,8 @@ def compute_layer_landscapes(
     def run(group):
         n, t, layer = group[0]
         with store.checked(activations):
-            points = np.asarray(source[f"layers/{layer}"][n, t], dtype=np.float64)
+            values = source["inputs"][int(draw[n])] if layer == 0 else source[f"layers/{layer}"][n, t]
+        points = np.asarray(values, dtype=np.float64)
         return group, *item_landscape(points, centre=not relu[layer], **kwargs)
 
     with dask_client(threads=threads, **(dask_cluster or {})) as client:
