@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASETS", "DATASET_TASKS", "TORCHVISION_SIZES", "DataUnavailableError", "Dataset", "evaluation_subset",
-    "lattice_dataset", "load_dataset", "missing_torchvision_files", "stand_in_pixels", "train_size",
+    "lattice_dataset", "load_dataset", "missing_torchvision_files", "stand_in_pixels", "training_set_size",
 ]
 
 # Every dataset and its task; the sweep schema's dataset enum lists the same names (tested).
@@ -618,18 +618,6 @@ def _smooth_fields(rng, count: int, height: int, width: int, channels: int, cell
     return out
 
 
-def train_size(name: str, dataset_options: Mapping | None = None, stand_in: Mapping | None = None) -> int | None:
-    """Training-set size a sweep sees, from its config alone (no data loaded, no torch): the
-    subsample size when ``n_samples`` subsamples a torchvision set, else the set's size (the
-    stand-in's, when ``stand_in`` is given as to :func:`load_dataset`). None for the embedded
-    datasets, whose size follows from a split computed at load."""
-    options = dataset_options or {}
-    if name not in TORCHVISION_SIZES:
-        return None
-    whole = (stand_in or {}).get("train") or TORCHVISION_SIZES[name][1]
-    return options.get("n_samples") or whole
-
-
 def prepare_dataset(
     dataset_marker: str | os.PathLike,
     *,
@@ -684,9 +672,7 @@ def missing_torchvision_files(name: str, root: str | os.PathLike) -> list[str]:
     return [os.path.join(folder, f) for f in _TORCHVISION_FILES[name] if not os.path.isfile(os.path.join(folder, f))]
 
 
-# Training-set sizes of the whole torchvision sets and of scikit-learn's digits, for
-# training_set_size (known numbers, so that no file is read)
-_TRAIN_SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
+# scikit-learn's digits, for training_set_size (a known number, so that no file is read)
 _DIGITS_POINTS = 1797
 
 
@@ -720,8 +706,8 @@ def training_set_size(name: str, dataset_options: Mapping | None = None) -> int:
         raise ValueError(f"unknown dataset name {name!r}; known datasets: {', '.join(DATASETS)}")
     options = {k: v for k, v in (dataset_options or {}).items() if v is not None}
     n_samples = options.get("n_samples")
-    if name in _TRAIN_SIZES:
-        whole = (options.get("stand_in") or {}).get("train") or _TRAIN_SIZES[name]
+    if name in TORCHVISION_SIZES:
+        whole = (options.get("stand_in") or {}).get("train") or TORCHVISION_SIZES[name][1]
     else:
         points = _DIGITS_POINTS if name == "digits" else n_samples or (_DISKS9_POINTS if name in LATTICE_DATASETS else _DEFAULT_SAMPLES)
         # the same rounding as _split (sklearn's of a fractional test_size)
