@@ -124,12 +124,20 @@ def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
 
 
 def test_failing_rule_is_reported_failed_not_waited_on(slurm_cluster, workdir):
-    # A torchvision dataset that is absent offline: the training job itself fails under SLURM.
+    # MNIST was prepared (its record is there) and its files were emptied since: the workflow
+    # starts (an absent dataset would stop it before any job) and the training job itself fails
+    # under SLURM when it reads them.
+    raw = workdir / "bad_data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"")
+    (workdir / "results" / "data").mkdir(parents=True)
+    (workdir / "results" / "data" / "mnist.json").write_text("{}")
     failing = workdir / "failing.yaml"
     failing.write_text(
         yaml.safe_dump(
             {
-                "data": {"root": str(workdir / "no_data"), "download": False},
+                "data": {"root": str(workdir / "bad_data"), "download": False},
                 "sweeps": {
                     "mlp_mnist": {
                         "dataset": "mnist",

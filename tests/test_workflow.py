@@ -132,3 +132,22 @@ def test_checkpoints_are_never_unpickled():
         text = path.read_text()
         for unsafe in ("torch.load(", "pickle.load", "allow_pickle=True"):
             assert unsafe not in text, f"{path}: {unsafe}"
+
+
+def test_an_absent_dataset_stops_snakemake_at_dag_time_naming_its_files(workdir):
+    # download off and no MNIST under data.root: nothing runs, and the message names the files
+    config = workdir / "absent.yaml"
+    root = workdir / "no_data"
+    config.write_text(yaml.safe_dump({
+        "data": {"root": str(root), "download": False},
+        "sweeps": {"mnist_mlp": {"dataset": "mnist", "architecture": {"name": "mlp", "hidden": [8]}, "epochs": 1}},
+    }))
+    result = run_snakemake("--cores", "1", "--configfile", str(config), workdir=workdir, check=False)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert str(root / "MNIST" / "raw" / "train-images-idx3-ubyte") in message and "data.download" in message
+    assert not (workdir / "results").exists()
+    # the same config with download on plans one prepare_datasets job before the training
+    config.write_text(config.read_text().replace("download: false", "download: true"))
+    counts = _job_counts(run_snakemake("--dry-run", "--cores", "1", "--configfile", str(config), workdir=workdir).stdout)
+    assert counts["prepare_datasets"] == 1 and counts["train_population"] == 1
