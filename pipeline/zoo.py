@@ -129,12 +129,13 @@ def spec_precision(spec: Mapping) -> str:
     return spec.get("training", {}).get("precision", UNRECORDED_PRECISION)
 
 
-def load_spec_dataset(spec: Mapping, data_root: str = "data", download: bool = False):
-    """The dataset a population spec trains on."""
+def load_spec_dataset(spec: Mapping, data_root: str = "data"):
+    """The dataset a population spec trains on, from ``data_root`` (never downloaded: the
+    workflow's prepare_datasets job fetches it first)."""
     from .data import load_dataset
 
     options = {k: v for k, v in spec["dataset_options"].items() if v is not None}
-    return load_dataset(spec["dataset"], root=data_root, download=download, **options)
+    return load_dataset(spec["dataset"], root=data_root, **options)
 
 
 def train_population_job(
@@ -142,7 +143,6 @@ def train_population_job(
     population_store: str | Path,
     *,
     data_root: str = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
     init_store: str | Path | None = None,
@@ -162,7 +162,7 @@ def train_population_job(
         From :func:`population_spec`.
     population_store : path
         The finished store's path.
-    data_root, download : dataset location and permission to download.
+    data_root : where the torchvision datasets are (prepared before; never downloaded here).
     device : {"auto", "cpu", "cuda"}
     threads : int
         Torch intra-op threads.
@@ -174,7 +174,7 @@ def train_population_job(
     """
     from .train import initial_population, population_from_states, repeat_state
 
-    data = load_spec_dataset(spec, data_root, download)
+    data = load_spec_dataset(spec, data_root)
     shape = (spec["architecture"], data.input_shape, data.num_outputs)
     if init_store:
         params, buffers = store.read_final_params(init_store, init_member)

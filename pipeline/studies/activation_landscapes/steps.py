@@ -64,7 +64,6 @@ def extract_layer_activations(
     *,
     batch: Mapping,
     data_root: str = "data",
-    download: bool = False,
     threads: int = 1,
 ) -> Path:
     """Every layer's activations of each input batch, for every network at every threshold.
@@ -91,7 +90,7 @@ def extract_layer_activations(
 
     torch.set_num_threads(threads)
     spec = store.open_population(stores[0]).attrs["spec"]
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     draws = batch.get("draws", 1)
     batches = [input_batch(spec, data, batch, draw) for draw in range(draws)]
     model = build_model(spec["architecture"], data.input_shape, data.num_outputs)

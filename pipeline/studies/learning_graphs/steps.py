@@ -32,7 +32,6 @@ def extract_weight_trajectories(
     layers: Sequence[str],
     digit: int,
     data_root: str = "data",
-    download: bool = False,
     threads: int = 1,
 ) -> Path:
     """Every network's recorded weights per layer, its accuracy, and how it classifies the test
@@ -68,7 +67,7 @@ def extract_weight_trajectories(
 
     torch.set_num_threads(threads)
     spec = store.open_population(stores[0]).attrs["spec"]
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
     chosen = list(layers) or list(model.layer_names)
     parameter = {name: f"layers.{i}.weight" for i, name in enumerate(model.layer_names)}

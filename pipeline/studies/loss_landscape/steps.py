@@ -121,7 +121,6 @@ def sample_jump_retrain(
     step_sizes: Sequence[float],
     retrain: Mapping,
     data_root: str = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
 ) -> Path:
@@ -132,7 +131,7 @@ def sample_jump_retrain(
     params, buffers = store.read_final_params(population_store)
     jr_spec = jump_retrain_spec(spec, seeds, step_sizes, retrain)
     members = jr_spec["members"]
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     start = population_from_states(
         spec["architecture"], data.input_shape, data.num_outputs,
         jump_states(params, members), {name: value[[m["optimum"] for m in members]] for name, value in buffers.items()},
@@ -179,7 +178,6 @@ def sample_probes(
     probe_seed: int,
     probe_batch: int,
     data_root: str = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
 ) -> Path:
@@ -194,7 +192,7 @@ def sample_probes(
     torch.set_num_threads(threads)
     spec = store.open_population(population_store).attrs["spec"]
     params, buffers = store.read_final_params(population_store)
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     dev = select_device(device)
     base = build_model(spec["architecture"], data.input_shape, data.num_outputs).to("meta")
     # the optima's own arithmetic: a landscape in another precision is another landscape

@@ -64,7 +64,6 @@ def extract_representations(
     n_points: int,
     eval_seed: int,
     data_root: str = "data",
-    download: bool = False,
     threads: int = 1,
 ) -> Path:
     """Hidden activations of every network of a sweep on the registered evaluation points.
@@ -83,7 +82,7 @@ def extract_representations(
     table = store.read_table(metrics).sort_values("member").reset_index(drop=True)
     _check_member_order(stores, table)
     spec = store.open_population(stores[0]).attrs["spec"]
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     if data.task != "classification":
         raise ValueError(f"network_manifold needs a classification sweep; {spec['sweep']!r} is {data.task}")
     indices = evaluation_subset(data, n_points, eval_seed)
@@ -499,7 +498,6 @@ def train_suggested_network(
     init_member: int,
     init_store: str | None = None,
     data_root: str = "data",
-    download: bool = False,
     device: str = "auto",
     threads: int = 1,
 ) -> Path:
@@ -510,7 +508,7 @@ def train_suggested_network(
         raise ValueError(f"sweep {sweep_name!r} is fine-tuned from another sweep: pass init_store (and init_member)")
     spec = suggested_spec(sweep_settings, sweep_name, store.read_json(suggestion))
     return zoo.train_population_job(
-        spec, network, data_root=data_root, download=download, device=device, threads=threads,
+        spec, network, data_root=data_root, device=device, threads=threads,
         init_store=init_store, init_member=init_member,
     )
 
