@@ -127,7 +127,6 @@ def analyse_relu_complexes(
     filtration_points: int,
     seed: int,
     data_root: str = "data",
-    download: bool = False,
     dask_cluster: Mapping | None = None,
     threads: int = 1,
 ) -> Path:
@@ -149,7 +148,7 @@ def analyse_relu_complexes(
     snapshot, step, reason); its values are NaN and it holds no faces.
     """
     spec = store.open_population(stores[0]).attrs["spec"]
-    data = zoo.load_spec_dataset(spec, data_root, download)
+    data = zoo.load_spec_dataset(spec, data_root)
     classification = data.task == "classification"
     if classification and data.num_outputs != 2:
         raise ValueError(f"sweep {spec['sweep']!r}: the Fiedler partition is 2-way; its dataset has {data.num_outputs} classes")
