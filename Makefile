@@ -62,6 +62,7 @@ benchmark: env
 	$(BIN)/python benchmarks/activation_landscapes.py
 	$(BIN)/python benchmarks/learning_graphs.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex_stress.py
 
 clean:
 	rm -rf results results-rehearsal logs .snakemake
