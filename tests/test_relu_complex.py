@@ -319,8 +319,9 @@ def test_study_runs_end_to_end(finished_test_run):
 @pytest.mark.parametrize("net", [0, 1])
 def test_trained_networks_with_slivers_give_a_disc(net):
     # two 2-16-16-2 networks met in training (moons, N(0, 3^2) initialization) whose
-    # decompositions hold slivers thinner than the merge distance: one collapses, one is kept
-    # whole without its vertices being taken for points on its own long edges
+    # decompositions hold slivers (areas below 1e-9) that the old merge distance collapsed; below
+    # the decomposition's resolution now, they stay faces whose corners are not taken for points
+    # on their own long edges
     from pathlib import Path
 
     stored = np.load(Path(__file__).parent / "fixtures/relu_degenerate_nets.npz")
