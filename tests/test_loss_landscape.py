@@ -205,3 +205,26 @@ def test_study_runs_end_to_end(finished_test_run):
         assert (base / f"figures/{name}.png").stat().st_size > 5000
     comparison = store.read_table(base / "embedding_comparison.parquet")
     assert {"PHATE", "t-SNE", "PCA", "UMAP"} <= set(comparison["method"])
+
+
+@pytest.mark.parametrize(
+    "block, key, items",
+    [
+        ({"seeds": [0], "step_sizes": [0.5], "retrain": {"epochs": 1}}, "loss_landscape.seeds", 3),
+        ({"naive_directions": 1, "step_sizes": [0.5, 1.0]}, "loss_landscape.naive_directions", 3),
+    ],
+)
+def test_too_few_samples_for_phate_are_refused_before_any_job(block, key, items):
+    from pipeline.config import ConfigError
+    from pipeline.kernels.embedding import PHATE_MIN_ITEMS, phate_embedding
+
+    grid = {"weight_decay": [0.0, 1e-4, 1e-3, 1e-2]}
+    sweeps = {"s": {"dataset": "digits", "architecture": {"name": "mlp", "hidden": [8]}, "grid": grid}}
+    base = {"sweeps": ["s"], "generalization_classes": 2, "classifiers": {"folds": 2}}
+    with pytest.raises(ConfigError) as info:
+        validate_config({"sweeps": sweeps, "loss_landscape": {**base, **block}})
+    assert f"config key '{key}'" in str(info.value) and f"gives {items} items" in str(info.value)
+    # the check's threshold is the embedding's own: one item fewer fails there, at run time
+    with pytest.raises(ValueError, match="PHATE needs"):
+        phate_embedding(np.ones((PHATE_MIN_ITEMS - 1,) * 2) - np.eye(PHATE_MIN_ITEMS - 1), 2, 0)
+    validate_config({"sweeps": sweeps, "loss_landscape": {**base, "seeds": [0], "step_sizes": [0.5], "retrain": {"epochs": 2}}})

@@ -6,6 +6,9 @@ import numpy as np
 
 from . import _checks
 
+# Fewest items PHATE embeds (its kNN graph and MDS need a few neighbours); config checks use it.
+PHATE_MIN_ITEMS = 4
+
 
 def phate_embedding(
     distances: np.ndarray, knn: int, seed: int, n_components: int = 2, mds_dist: str = "euclidean", potential: bool = False
@@ -44,8 +47,8 @@ def phate_embedding(
     import phate
 
     d = _checks.square(distances, "distances")
-    if d.shape[0] < 4:
-        raise ValueError(f"PHATE needs at least 4 items, got {d.shape[0]}")
+    if d.shape[0] < PHATE_MIN_ITEMS:
+        raise ValueError(f"PHATE needs at least {PHATE_MIN_ITEMS} items, got {d.shape[0]}")
     operator = phate.PHATE(
         n_components=n_components,
         knn=min(int(knn), len(d) - 2),

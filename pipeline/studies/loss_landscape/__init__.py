@@ -76,9 +76,10 @@ def outputs(config: Mapping) -> list[str]:
 
 def check(config: Mapping) -> list[str]:
     """Named sweeps (or families) exist and are classification sweeps; the memorization sweep
-    exists and has random labels; the example is a network of an optimum sweep; the
-    cross-validation has enough optima per class to stratify."""
+    exists and has random labels; the example is a network of an optimum sweep; each sampling
+    gives PHATE enough items; the cross-validation has enough optima per class to stratify."""
     from ...data import DATASET_TASKS
+    from ...kernels.embedding import PHATE_MIN_ITEMS
     from ...zoo import sweep_paramspace, sweep_size
 
     block, sweeps = config[NAME], config["sweeps"]
@@ -99,6 +100,20 @@ def check(config: Mapping) -> list[str]:
     networks = [n for s in optimum_sweeps(config) for n in sweep_paramspace(sweeps[s]).instance_patterns]
     if block["example"] is not None and block["example"] not in networks:
         problems.append(f"config key '{NAME}.example': {block['example']!r} is not a network of the optimum sweeps")
+    # each optimum's three samplings are embedded by PHATE apart: each must give it enough items
+    # (the optimum, then the samples), or the embedding step fails after all the sampling
+    samples = {
+        "jump-and-retrain (the optimum + seeds x step_sizes x (retrain.epochs + 1))":
+            (1 + len(block["seeds"]) * len(block["step_sizes"]) * (block["retrain"]["epochs"] + 1), "seeds"),
+        "naive (the optimum + naive_directions x step_sizes)":
+            (1 + block["naive_directions"] * len(block["step_sizes"]), "naive_directions"),
+    }
+    for sampling, (items, key) in samples.items():
+        if items < PHATE_MIN_ITEMS:
+            problems.append(
+                f"config key '{NAME}.{key}': the {sampling} sampling gives {items} items per optimum; "
+                f"its PHATE embedding needs at least {PHATE_MIN_ITEMS}"
+            )
     total = sum(sweep_size(sweeps[s]) for s in optimum_sweeps(config) if s != memorization)
     smallest = total // block["generalization_classes"]
     if block["classifiers"]["folds"] > smallest:
