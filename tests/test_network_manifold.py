@@ -315,3 +315,17 @@ def test_representation_weights_are_the_networks_final_weights(finished_test_run
         stored = representations[f"weights/{name}"][...]
         expected = np.concatenate([f[name].reshape(len(f[name]), -1) for f in finals])
         np.testing.assert_array_equal(stored, expected)
+
+
+def test_a_sweep_too_small_for_a_manifold_is_refused_before_any_job():
+    from pipeline.config import ConfigError, validate_config
+
+    def config(lrs, gft_knn=5):
+        sweep = {"dataset": "digits", "architecture": {"name": "mlp", "hidden": [8]}, "grid": {"lr": lrs}}
+        return {"sweeps": {"s": sweep}, "network_manifold": {"sweeps": ["s"], "gft_knn": gft_knn}}
+
+    with pytest.raises(ConfigError, match=r"network_manifold.sweeps\[0\]'.*has 5 networks.*at least 6"):
+        validate_config(config([0.1, 0.2, 0.3, 0.4, 0.5]))  # gft_knn 5 needs a 6th network
+    with pytest.raises(ConfigError, match="has 3 networks.*at least 4"):
+        validate_config(config([0.1, 0.2, 0.3], gft_knn=2))  # PHATE needs 4
+    validate_config(config([0.1, 0.2, 0.3, 0.4], gft_knn=3))

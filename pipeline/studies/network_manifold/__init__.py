@@ -50,8 +50,23 @@ def outputs(config: Mapping) -> list[str]:
 
 
 def check(config: Mapping) -> list[str]:
-    """The sweeps named in ``network_manifold.sweeps`` exist and are classification sweeps."""
-    return sweeps_named_in(config, NAME, task="classification")
+    """The sweeps named in ``network_manifold.sweeps`` exist, are classification sweeps, and hold
+    enough networks to embed (PHATE) and to smooth over (the GFT's kNN bandwidth)."""
+    from ...kernels.embedding import PHATE_MIN_ITEMS
+    from ...zoo import sweep_size
+
+    problems = sweeps_named_in(config, NAME, task="classification")
+    if problems:
+        return problems
+    needed = max(PHATE_MIN_ITEMS, config[NAME]["gft_knn"] + 1)
+    for index, name in enumerate(config[NAME]["sweeps"]):
+        size = sweep_size(config["sweeps"][name])
+        if size < needed:
+            problems.append(
+                f"config key '{NAME}.sweeps[{index}]': sweep {name!r} has {size} networks; its manifold needs at least "
+                f"{needed} (PHATE embeds {PHATE_MIN_ITEMS} or more, and network_manifold.gft_knn + 1)"
+            )
+    return problems
 
 
 _STEPS = f"pipeline.studies.{NAME}.steps"
