@@ -55,6 +55,7 @@ rehearse: env
 # Every benchmark, each printing its side-by-side ratios (~35 min on 2 cores).
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
+	$(BIN)/python benchmarks/dispatch_count.py
 	$(BIN)/python benchmarks/network_distances.py
 	$(BIN)/python benchmarks/pipeline_overhead.py
 	$(BIN)/python benchmarks/representations_memory.py

@@ -1,0 +1,74 @@
+"""Ops dispatched, and host syncs, per training step of a population (issue 18's launch count).
+
+On a GPU every dispatched aten op costs ~10-25 us of host time whatever its size, and a host
+sync (``bool(tensor)``, ``.item()``: aten ``_local_scalar_dense``) stalls the host until the device
+has caught up; a step that dispatches thousands of ops keeps the GPU waiting on Python. Counted on
+CPU, where the count is the same: a ``TorchDispatchMode`` sees every aten op of one
+``PopulationTrainer`` step (forward, backward, divergence check, optimizer update), after one
+warm-up step. The count does not depend on the batch size, so a small batch keeps this fast.
+
+    .venv/bin/python benchmarks/dispatch_count.py [--members 3] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from pipeline.data import Dataset
+from pipeline.train import Member, PopulationTrainer, TrainingSettings, initial_population
+
+ARCHITECTURES = {
+    "WRN-16-2": ({"name": "wide_resnet", "depth": 16, "width": 2}, (3, 32, 32)),
+    "ResNet-9": ({"name": "resnet9", "width": 64}, (3, 32, 32)),
+    "CNN": ({"name": "cnn", "channels": [32, 64], "hidden": 128}, (3, 32, 32)),
+    "MLP 784-50-20-10": ({"name": "mlp", "hidden": [50, 20]}, (1, 28, 28)),
+}
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts every aten op dispatched inside the block, by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_step(architecture, shape, members: int, batch: int, optimizer: str, augment: bool) -> Counter:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4 * batch, *shape, generator=generator)
+    y = torch.randint(0, 10, (4 * batch,), generator=generator)
+    data = Dataset("random", x, y, x[:batch], y[:batch], "classification", 10)
+    population = [Member(lr=0.1, momentum=0.9, weight_decay=5e-4, init_seed=i, label_noise=0.0) for i in range(members)]
+    settings = TrainingSettings(epochs=1, batch_size=batch, optimizer=optimizer, augment=augment)
+    trainer = PopulationTrainer(*initial_population(architecture, shape, 10, population), population, data, settings)
+    xb, yb = trainer.x_train[:batch], trainer.y_train[:, :batch]
+    trainer._train_step(trainer._augment(xb, 0), yb, 1.0)  # warm-up: lazy initializations
+    counter = OpCounter()
+    with counter:
+        trainer._train_step(trainer._augment(xb, 1), yb, 1.0)
+    return counter.ops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    options = parser.parse_args()
+    print(f"aten ops per training step, {options.members} members, batch {options.batch} (SGD, augmentation on images)")
+    for name, (architecture, shape) in ARCHITECTURES.items():
+        ops = count_step(architecture, shape, options.members, options.batch, "sgd", len(shape) == 3 and shape[0] == 3)
+        syncs = ops["aten._local_scalar_dense"]
+        top = ", ".join(f"{op.removeprefix('aten.')} {n}" for op, n in ops.most_common(5))
+        print(f"  {name:18s} {sum(ops.values()):6d} ops, {syncs} host syncs; most: {top}")
+
+
+if __name__ == "__main__":
+    main()
