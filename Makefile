@@ -52,7 +52,8 @@ dry-run-paper: env
 rehearse: env
 	$(BIN)/snakemake --cores $(CORES) --configfile config/paper.yaml config/rehearsal.yaml $(SNAKEMAKE_ARGS)
 
-# Every benchmark, each printing its side-by-side ratios (~35 min on 2 cores).
+# Every benchmark, each printing its side-by-side ratios (~1 h on 2 cores). benchmarks/rehearsal.py
+# is not one of them: it reads a finished `make rehearse`.
 benchmark: env
 	$(BIN)/python benchmarks/population_training.py
 	$(BIN)/python benchmarks/dispatch_count.py
@@ -61,6 +62,7 @@ benchmark: env
 	$(BIN)/python benchmarks/representations_memory.py
 	$(BIN)/python benchmarks/loss_landscape.py
 	$(BIN)/python benchmarks/activation_landscapes.py
+	$(BIN)/python benchmarks/activation_extraction_memory.py
 	$(BIN)/python benchmarks/learning_graphs.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex_stress.py
