@@ -1,4 +1,4 @@
-"""Where steps run: the Dask cluster of the Dask-parallel steps, and whether this host has a GPU.
+"""Where steps run: the Dask cluster of the Dask-parallel steps, and each sweep's device.
 
 ``compute.dask.cluster`` (passed to the steps as ``dask_cluster``):
 - ``local`` (default): an in-process cluster sized by the rule's threads;
@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 CLUSTERS = ("local", "address", "slurm")
-NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
 
-def nvidia_gpu_present() -> bool:
-    """Whether this host has an NVIDIA GPU that CUDA_VISIBLE_DEVICES does not hide.
-
-    Read from the driver rather than torch.cuda, whose import costs seconds: Snakemake asks
-    this each time it starts, to decide whether training jobs ask for a GPU.
-    """
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
+def device_of(device, sweep: str) -> str:
+    """The device setting of ``sweep``: ``device`` is the runtime's (``{"default": ..., "sweeps":
+    {name: ...}}``, as the workflow passes it, each sweep's ``device`` or ``compute.device``) or one
+    name for every sweep (``auto``, ``cpu``, ``cuda``: a step called by hand)."""
+    if isinstance(device, str):
+        return device
+    return device["sweeps"].get(sweep) or device["default"]
 
 
 def _verify_checksums_on_workers(client) -> None:

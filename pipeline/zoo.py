@@ -163,7 +163,8 @@ def train_population_job(
     population_store : path
         The finished store's path.
     data_root : where the torchvision datasets are (prepared before; never downloaded here).
-    device : {"auto", "cpu", "cuda"}
+    device : {"auto", "cpu", "cuda"} or mapping
+        The training device, or the runtime's per-sweep devices (:func:`pipeline.parallel.device_of`).
     threads : int
         Torch intra-op threads.
     init_store, init_member
@@ -219,10 +220,12 @@ def run_population(
         repeated, or each member its own); it must follow from ``spec`` alone, since a resumed
         run rebuilds it before loading its saved state.
     device, threads, progress
-        Training device (``auto``, ``cpu``, ``cuda``), torch threads, progress bar.
+        Training device (``auto``, ``cpu``, ``cuda``, or the runtime's per-sweep devices:
+        :func:`pipeline.parallel.device_of`), torch threads, progress bar.
     """
     import torch
 
+    from .parallel import device_of
     from .train import PopulationTrainer, select_device
 
     torch.set_num_threads(threads)
@@ -230,7 +233,8 @@ def run_population(
     output = Path(population_store)
     base, params, buffers = start
     settings = training_settings(spec["training"])
-    trainer = PopulationTrainer(base, params, buffers, members_of(spec), data, settings, select_device(device))
+    device = select_device(device_of(device, spec["sweep"]))
+    trainer = PopulationTrainer(base, params, buffers, members_of(spec), data, settings, device)
     log.info(
         "population %s/%s: %d networks, %d steps on %s (%d threads)",
         spec["sweep"], spec["population"], len(spec["members"]), trainer.total_steps, trainer.device, threads,

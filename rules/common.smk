@@ -15,7 +15,6 @@ from pipeline import zoo  # noqa: E402
 from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
 from pipeline.data import TORCHVISION_SIZES, missing_torchvision_files  # noqa: E402
-from pipeline.parallel import nvidia_gpu_present  # noqa: E402
 from pipeline.studies import registered  # noqa: E402
 
 try:
@@ -42,13 +41,22 @@ os.environ[RUNTIME_VARIABLE] = json.dumps(
     {
         "data_root": config["data"]["root"],
         "download_datasets": config["data"]["download"],
-        "device": config["compute"]["device"],
+        # each sweep's device (its own, else compute.device), read by a step for the sweep it runs
+        "device": {
+            "default": config["compute"]["device"],
+            "sweeps": {name: sweep["device"] for name, sweep in config["sweeps"].items() if sweep["device"]},
+        },
         "dask_cluster": config["compute"]["dask"],
     }
 )
-# Training jobs ask for a GPU when they will train on one. With device auto that is judged on
-# the host running Snakemake: on a cluster whose login node has no GPU, set compute.device: cuda.
-TRAINS_ON_GPU = config["compute"]["device"] == "cuda" or (config["compute"]["device"] == "auto" and nvidia_gpu_present())
+
+
+def sweep_device(sweep):
+    """A sweep's device: its own, else compute.device. From the config alone, never from the host
+    running Snakemake (a cluster's login node has no GPU; its compute nodes may)."""
+    return config["sweeps"][sweep]["device"] or config["compute"]["device"]
+
+
 ANALYSIS_THREADS = config["compute"]["analysis_threads"]
 TRAIN_THREADS = config["compute"]["train_threads"]
 
@@ -210,11 +218,11 @@ def init_member(wildcards):
 
 # Memory, time and GPUs of a training job of a sweep: the sweep's mem_mb and runtime (what one
 # population of its networks needs depends on the hardware, which the user knows; resources
-# never change what a job computes).
+# never change what a job computes), and GPUs for a cuda sweep only.
 TRAINING_RESOURCES = {
     "mem_mb": lambda wildcards: config["sweeps"][wildcards.sweep]["mem_mb"],
     "runtime": lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
-    "gpu": config["compute"]["gpus_per_training_job"] if TRAINS_ON_GPU else 0,
+    "gpu": lambda wildcards: config["compute"]["gpus_per_training_job"] if sweep_device(wildcards.sweep) == "cuda" else 0,
 }
 
 

@@ -151,3 +151,48 @@ def test_an_absent_dataset_stops_snakemake_at_dag_time_naming_its_files(workdir)
     config.write_text(config.read_text().replace("download: false", "download: true"))
     counts = _job_counts(run_snakemake("--dry-run", "--cores", "1", "--configfile", str(config), workdir=workdir).stdout)
     assert counts["prepare_datasets"] == 1 and counts["train_population"] == 1
+
+
+def _job_resources(output: str) -> list[tuple[str, dict, dict]]:
+    """(rule, wildcards, resources) of every job block of a dry run's output."""
+    jobs, rule = [], None
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            rule, wildcards = stripped.split()[1].rstrip(":"), {}
+        elif rule and stripped.startswith("wildcards:"):
+            wildcards = dict(item.split("=", 1) for item in stripped.removeprefix("wildcards:").strip().split(", "))
+        elif rule and stripped.startswith("resources:"):
+            resources = dict(item.split("=", 1) for item in stripped.removeprefix("resources:").strip().split(", "))
+            jobs.append((rule, wildcards, resources))
+            rule = None
+    return jobs
+
+
+def test_gpu_requests_come_from_each_sweeps_device_not_from_this_host(workdir):
+    # this host has no GPU: a cuda sweep's jobs ask for one all the same, a cpu sweep's never do
+    config = workdir / "devices.yaml"
+    sweep = {"dataset": "digits", "architecture": {"name": "mlp", "hidden": [8]}, "epochs": 1}
+    config.write_text(yaml.safe_dump({
+        "compute": {"device": "cpu", "gpus_per_training_job": 2},
+        "sweeps": {"on_gpu": {**sweep, "device": "cuda"}, "on_cpu": sweep, "also_cpu": {**sweep, "device": "auto"}},
+    }))
+    result = run_snakemake("--dry-run", "--cores", "1", "--configfile", str(config), workdir=workdir)
+    training = {w["sweep"]: int(r["gpu"]) for rule, w, r in _job_resources(result.stdout) if rule == "train_population"}
+    assert training == {"on_gpu": 2, "on_cpu": 0, "also_cpu": 0}
+
+
+def test_the_paper_dag_asks_gpus_for_its_cuda_sweeps_jobs_only(workdir):
+    from pipeline.config import load_config
+
+    paper = load_config(workdir / "config/paper.yaml")
+    result = run_snakemake("--dry-run", "--cores", "2", "--configfile", "config/paper.yaml", workdir=workdir)
+    jobs = _job_resources(result.stdout)
+    asking = {(rule, w.get("sweep")) for rule, w, r in jobs if int(r.get("gpu", 0)) > 0}
+    assert asking, "no job of the paper DAG asks for a GPU"
+    # only training-type jobs of cuda sweeps ask: training, J&R retraining, probes, suggested networks
+    assert {rule for rule, _ in asking} == {"train_population", "sample_jump_retrain", "sample_probes", "train_suggested_network"}
+    assert all(paper["sweeps"][sweep]["device"] == "cuda" for _, sweep in asking)
+    # and every training job of a cuda sweep asks
+    cuda_trainings = {w["sweep"] for rule, w, r in jobs if rule == "train_population" and paper["sweeps"][w["sweep"]]["device"] == "cuda"}
+    assert cuda_trainings and cuda_trainings <= {sweep for _, sweep in asking}

@@ -97,3 +97,23 @@ def test_threshold_snapshots_are_stored_with_their_steps(tmp_path):
         for name, value in saved["params"].items():
             np.testing.assert_array_equal(value[member, threshold], snapshots[name][member, index].compute())
     assert np.isnan(saved["params"]["layers.0.weight"][:, -1]).all()
+
+
+def test_a_cuda_sweep_fails_at_once_where_there_is_no_gpu(tmp_path):
+    import torch
+
+    from pipeline.parallel import device_of
+
+    if torch.cuda.is_available():
+        pytest.skip("this host has a GPU")
+    config = validate_config({"sweeps": {
+        "s": {"dataset": "digits", "architecture": {"name": "mlp", "hidden": [4]}, "epochs": 1, "device": "cuda"},
+    }})
+    # the runtime's per-sweep devices, as the workflow passes them
+    runtime = {"default": "cpu", "sweeps": {"s": "cuda"}}
+    assert device_of(runtime, "s") == "cuda" and device_of(runtime, "other") == "cpu" and device_of("auto", "s") == "auto"
+    path = tmp_path / "population_000.zarr"
+    with pytest.raises(RuntimeError, match="cuda"):
+        zoo.train_population_job(zoo.population_spec(config, "s", 0), path, device=runtime, progress=False)
+    # never trained on the CPU instead: nothing was written
+    assert not path.exists() and not store.partial_path(path).exists()

@@ -32,7 +32,10 @@ def select_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("compute.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+        raise RuntimeError(
+            "the device is 'cuda' (the sweep's device, or compute.device) but this host has no CUDA device: "
+            "the job did not get the GPU it asked for; it stops rather than train on the CPU"
+        )
     return torch.device(name)
 
 

@@ -34,7 +34,7 @@ from ...kernels import directions as directions_kernel
 from ...kernels import distances as distance_kernels
 from ...kernels import embedding, graphs
 from ...kernels import persistence as ph
-from ...parallel import dask_client
+from ...parallel import dask_client, device_of
 from ...tables import write_result_table
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def sample_probes(
     spec = store.open_population(population_store).attrs["spec"]
     params, buffers = store.read_final_params(population_store)
     data = zoo.load_spec_dataset(spec, data_root)
-    dev = select_device(device)
+    dev = select_device(device_of(device, spec["sweep"]))
     base = build_model(spec["architecture"], data.input_shape, data.num_outputs).to("meta")
     # the optima's own arithmetic: a landscape in another precision is another landscape
     forward = population_forward(base, dev, precision=zoo.spec_precision(spec))
