@@ -199,9 +199,9 @@ def sweep_metrics(sweep):
 
 
 def training_settings(sweep):
-    """A sweep's config less what says where and how it runs (resources, job split): a change
-    of those must not re-run a training."""
-    return {k: v for k, v in config["sweeps"][sweep].items() if k not in ("mem_mb", "runtime", "population_size")}
+    """A sweep's config less what says where and how it runs (resources, job split, device): a
+    change of those must not re-run a training."""
+    return {k: v for k, v in config["sweeps"][sweep].items() if k not in ("mem_mb", "runtime", "population_size", "device")}
 
 
 def init_store(wildcards):

@@ -118,9 +118,9 @@ def test_spike_ratio_reruns_only_the_relu_tables_and_loss_figures(finished_test_
 
 
 def test_resource_settings_rerun_nothing(finished_test_run, tmp_path):
-    # memory and time limits say where and how a job runs, not what it computes
+    # memory and time limits, and the device, say where and how a job runs, not what it computes
     sweeps = _test_config()["sweeps"]
-    roomier = {**sweeps["mlp_tiny"], "mem_mb": 3000, "runtime": 90}
+    roomier = {**sweeps["mlp_tiny"], "mem_mb": 3000, "runtime": 90, "device": "cpu"}
     override = _write_override(tmp_path, {"sweeps": {**sweeps, "mlp_tiny": roomier}})
     assert _dry_run_counts(finished_test_run, override) == {}
 
