@@ -6,7 +6,7 @@ CORES ?= all
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 SNAKEMAKE_ARGS ?=
 
-.PHONY: env run test test-quick lint dry-run-paper rehearse benchmark report clean
+.PHONY: env run test test-quick lint dry-run-paper plan-paper plan-rehearsal rehearse benchmark report clean
 
 # The environment is (re)built when the pins change; the stamp file marks a finished install.
 $(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.sh
@@ -46,6 +46,15 @@ report: env
 
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
+
+# The bill of config/paper.yaml before it runs: per rule and in total, jobs, GPU- and CPU-hours,
+# peak host and GPU memory, storage, the critical path (pipeline.plan; device figures: compute.plan).
+plan-paper: env
+	$(BIN)/python -m pipeline plan --configfile config/paper.yaml
+
+# The same estimates for the rehearsal, against what a finished `make rehearse` measured per job.
+plan-rehearsal: env
+	$(BIN)/python -m pipeline plan --configfile config/paper.yaml config/rehearsal.yaml --against results-rehearsal
 
 # The paper config's whole DAG on stand-in data with reduced counts (config/rehearsal.yaml over
 # config/paper.yaml), into results-rehearsal/: what to run before spending a GPU allocation.

@@ -66,6 +66,12 @@ def call(function, kwargs: dict, runtime: dict):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["plan"]:
+        # not a step: the bill of a config (pipeline.plan.report)
+        from .plan.report import main as plan
+
+        return plan(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("step", help="the step to run (the rule's name)")
     parser.add_argument("--args", default="{}", help="keyword arguments as a JSON object (the paths)")

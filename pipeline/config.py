@@ -135,7 +135,27 @@ def validate_config(config: dict | None) -> dict:
     _complete(config, schema, schema)
     _apply_stand_in(config)
     _check_cross_references(config)
+    _fit_gpu_memory(config)
     return config
+
+
+def _fit_gpu_memory(config: dict) -> None:
+    """Shrink the ``population_size`` of every cuda sweep whose population would not fit one GPU
+    (``compute.plan.gpu_memory_gb``, by :func:`pipeline.plan.fitting_members`), counting the
+    networks a study trains at once for each of the sweep's networks (jump-and-retrain: every seed
+    x step size of an optimum, in one population). The populations only split: what each network
+    computes is the same (a sweep's population_size is not among its recorded settings)."""
+    from . import plan, zoo
+    from .studies import registered
+
+    budget_mb = config["compute"]["plan"]["gpu_memory_gb"] * 1000
+    figures = plan.Figures.from_config(config)
+    for name, sweep in config["sweeps"].items():
+        if (sweep["device"] or config["compute"]["device"]) != "cuda":
+            continue
+        at_once = max([1] + [study.networks_trained_at_once(config, name) for study in registered().values()])
+        fit = plan.fitting_members(zoo.population_spec(config, name, 0), budget_mb, figures)
+        sweep["population_size"] = max(1, min(sweep["population_size"], fit // at_once))
 
 
 def _apply_stand_in(config: dict) -> None:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASETS", "DATASET_TASKS", "TORCHVISION_SIZES", "DataUnavailableError", "Dataset", "evaluation_subset",
-    "lattice_dataset", "load_dataset", "missing_torchvision_files", "stand_in_pixels", "training_set_size",
+    "dataset_geometry", "lattice_dataset", "load_dataset", "missing_torchvision_files", "stand_in_pixels",
+    "training_set_size",
 ]
 
 # Every dataset and its task; the sweep schema's dataset enum lists the same names (tested).
@@ -717,3 +718,33 @@ def training_set_size(name: str, dataset_options: Mapping | None = None) -> int:
     if n_samples is not None and n_samples > whole:
         raise ValueError(f"n_samples={n_samples} exceeds the {whole} training points of {name!r}")
     return n_samples if n_samples is not None else whole
+
+
+# input shape of one example and outputs (classes, or 1 for a regression), as load_dataset gives them
+_INPUT_SHAPES = {
+    "digits": (1, 8, 8), "moons": (2,), "circles": (2,), "disks9": (2,), "rings9": (2,), "spheres9": (3,),
+    "regression2d": (2,), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32),
+}
+
+
+def dataset_geometry(name: str, dataset_options: Mapping | None = None) -> dict:
+    """The shapes :func:`load_dataset` gives, from the arguments alone (no data read, no torch):
+    what the cost of training on it scales with.
+
+    Returns
+    -------
+    dict
+        ``input_shape`` (one example), ``outputs`` (classes; 1 for a regression), ``train`` and
+        ``test`` (example counts; :func:`training_set_size` for the training set).
+    """
+    train = training_set_size(name, dataset_options)
+    options = {k: v for k, v in (dataset_options or {}).items() if v is not None}
+    if name in TORCHVISION_SIZES:
+        test = (options.get("stand_in") or {}).get("test") or TORCHVISION_SIZES[name][2]
+    else:
+        points = _DIGITS_POINTS if name == "digits" else options.get("n_samples") or (
+            _DISKS9_POINTS if name in LATTICE_DATASETS else _DEFAULT_SAMPLES
+        )
+        test = math.ceil(float(options.get("test_fraction", 0.2)) * points)
+    outputs = 1 if DATASET_TASKS[name] == "regression" else (10 if name in ("digits", *TORCHVISION_SIZES) else 2)
+    return {"input_shape": _INPUT_SHAPES[name], "outputs": outputs, "train": train, "test": test}

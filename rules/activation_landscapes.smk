@@ -31,10 +31,12 @@ rule extract_layer_activations:
     group:
         "activation_landscapes"
     resources:
-        # one network's activations at a time plus the input batches and the data set, from the
-        # config (al.extraction_memory); the runtime from the size of the store it writes
-        mem_mb=lambda wildcards: al.extraction_mem_mb(config, wildcards.experiment),
-        runtime=lambda wildcards: al.extraction_runtime_min(config, wildcards.experiment),
+        # memory: one network's activations at a time plus the input batches and the data set, from
+        # the config (al.extraction_memory); time: the rule's unit costs x networks
+        **estimated(lambda wildcards: plan.analysis_estimate(
+            "extract_layer_activations", networks_read(wildcards, EXPERIMENT_SWEEPS), PLAN_FIGURES,
+            mb=al.extraction_mem_mb(config, wildcards.experiment),
+        )),
     conda:
         CONDA_ENV
     shell:
@@ -61,9 +63,13 @@ rule compute_layer_landscapes:
     group:
         "activation_landscapes"
     resources:
-        # one item per thread, whatever the networks (al.landscapes_mem_mb)
-        mem_mb=lambda wildcards, threads: al.landscapes_mem_mb(config, wildcards.experiment, threads),
-        runtime=per_network(10, 5, EXPERIMENT_SWEEPS),
+        # memory: the rule's measured base and one item per thread, whatever the networks
+        # (al.landscapes_mem_mb, less its own base); time: the rule's unit costs x networks
+        **estimated(lambda wildcards: plan.analysis_estimate(
+            "compute_layer_landscapes", networks_read(wildcards, EXPERIMENT_SWEEPS), PLAN_FIGURES,
+            mb=plan.analysis_estimate("compute_layer_landscapes", 0, PLAN_FIGURES).host_mb
+            + al.landscapes_mem_mb(config, wildcards.experiment, ANALYSIS_THREADS) - al.LANDSCAPES_BASE_MB,
+        )),
     conda:
         CONDA_ENV
     shell:
@@ -99,8 +105,7 @@ rule summarize_activation_landscapes:
     group:
         "activation_landscapes"
     resources:
-        mem_mb=per_network(2000, 20, EXPERIMENT_SWEEPS),
-        runtime=per_network(10, 0.5, EXPERIMENT_SWEEPS),
+        **analysed("summarize_activation_landscapes", EXPERIMENT_SWEEPS),
     conda:
         CONDA_ENV
     shell:
@@ -131,8 +136,7 @@ rule plot_activation_landscapes:
     group:
         "activation_landscapes"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("plot_activation_landscapes", []),
     conda:
         CONDA_ENV
     shell:

@@ -11,7 +11,7 @@ from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, workflow.basedir)
 
-from pipeline import zoo  # noqa: E402
+from pipeline import plan, zoo  # noqa: E402
 from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
 from pipeline.data import TORCHVISION_SIZES, missing_torchvision_files  # noqa: E402
@@ -163,21 +163,65 @@ def sweep_networks(sweep):
     return zoo.sweep_size(config["sweeps"][sweep])
 
 
-def per_network(base, each, sweeps=None):
-    """A resource that grows with the work: ``base + each x networks`` (rounded up), the networks
-    of the rule's ``{sweep}`` wildcard, or of ``sweeps`` (the sweeps read by a job without that wildcard,
-    as a list or as a function of the wildcards)."""
+def networks_read(wildcards, sweeps=None):
+    """The networks a job reads: those of its ``{sweep}`` wildcard, or of ``sweeps`` (a list, or a
+    function of the wildcards, for a job without that wildcard; None: every sweep)."""
+    if "sweep" in wildcards.keys():
+        chosen = [wildcards.sweep]
+    elif callable(sweeps):
+        chosen = sweeps(wildcards)
+    else:
+        chosen = list(sweeps if sweeps is not None else config["sweeps"])
+    return sum(sweep_networks(s) for s in chosen)
 
-    def amount(wildcards):
-        if "sweep" in wildcards.keys():
-            chosen = [wildcards.sweep]
-        elif callable(sweeps):
-            chosen = sweeps(wildcards)
-        else:
-            chosen = list(sweeps if sweeps is not None else config["sweeps"])
-        return math.ceil(base + each * sum(sweep_networks(s) for s in chosen))
 
-    return amount
+# ---------------------------------------------------------------------------------- resources
+# Every job's mem_mb, runtime and GPUs come from its estimate (pipeline.plan), the same one that
+# `python -m pipeline plan` bills: no constants. A retried job (the profile's retries: a job that
+# ran out of time or memory) asks for twice as much, then three times.
+PLAN_FIGURES = plan.Figures.from_config(config)
+
+
+def estimated(estimate_of, sweep_overrides=False):
+    """A rule's resources from ``estimate_of(wildcards) -> pipeline.plan.Estimate``, computed once
+    per job: the requests (mem_mb and runtime growing with the attempt, gpu) and the estimate itself
+    (estimate_s, estimate_mb, estimate_gpu_mb, storage_mb), which the plan reads from a dry run.
+    With ``sweep_overrides``, a sweep's own mem_mb or runtime (when set) replaces the request."""
+    known = {}
+
+    def values(wildcards):
+        key = tuple(sorted(wildcards.items()))
+        if key not in known:
+            known[key] = plan.resources(estimate_of(wildcards), PLAN_FIGURES)
+            if sweep_overrides:
+                sweep = config["sweeps"][wildcards.sweep]
+                known[key].update({name: sweep[name] for name in ("mem_mb", "runtime") if sweep[name] is not None})
+        return known[key]
+
+    def resource(name):
+        if name in ("mem_mb", "runtime"):
+            return lambda wildcards, attempt: values(wildcards)[name] * attempt
+        return lambda wildcards: values(wildcards)[name]
+
+    return {name: resource(name) for name in plan.RESOURCES}
+
+
+def analysed(rule, sweeps=None):
+    """Resources of an analysis job: its rule's measured unit costs x the networks it reads
+    (networks_read)."""
+    return estimated(lambda wildcards: plan.analysis_estimate(rule, networks_read(wildcards, sweeps), PLAN_FIGURES))
+
+
+def trained(spec_of):
+    """Resources of a training-type job: the estimate of the population spec ``spec_of(wildcards)``
+    trained on its sweep's device (``auto`` asks for no GPU, so it is estimated on the CPU)."""
+
+    def estimate(wildcards):
+        spec = spec_of(wildcards)
+        work = plan.training_work(spec, sweep_device(wildcards.sweep), TRAIN_THREADS)
+        return plan.training_estimate(work, PLAN_FIGURES, gpus=config["compute"]["gpus_per_training_job"])
+
+    return estimated(estimate, sweep_overrides=True)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -216,14 +260,13 @@ def init_member(wildcards):
     return source[2] if source else 0
 
 
-# Memory, time and GPUs of a training job of a sweep: the sweep's mem_mb and runtime (what one
-# population of its networks needs depends on the hardware, which the user knows; resources
-# never change what a job computes), and GPUs for a cuda sweep only.
-TRAINING_RESOURCES = {
-    "mem_mb": lambda wildcards: config["sweeps"][wildcards.sweep]["mem_mb"],
-    "runtime": lambda wildcards: config["sweeps"][wildcards.sweep]["runtime"],
-    "gpu": lambda wildcards: config["compute"]["gpus_per_training_job"] if sweep_device(wildcards.sweep) == "cuda" else 0,
-}
+def one_network(spec):
+    """A population spec of its first member alone."""
+    return {**spec, "members": spec["members"][:1]}
+
+
+# A training job's resources: its population's estimate (trained()).
+TRAINING_RESOURCES = trained(lambda wildcards: zoo.population_spec(config, wildcards.sweep, int(wildcards.population)))
 
 
 def all_targets():

@@ -29,8 +29,7 @@ rule extract_weight_trajectories:
     group:
         "learning_graphs"
     resources:
-        mem_mb=per_network(2000, 50, RUN_SWEEPS),
-        runtime=per_network(5, 0.5, RUN_SWEEPS),
+        **analysed("extract_weight_trajectories", RUN_SWEEPS),
     conda:
         CONDA_ENV
     shell:
@@ -64,8 +63,7 @@ rule build_learning_graphs:
     group:
         "learning_graphs"
     resources:
-        mem_mb=per_network(2000, 100, RUN_SWEEPS),
-        runtime=per_network(10, 2, RUN_SWEEPS),
+        **analysed("build_learning_graphs", RUN_SWEEPS),
     conda:
         CONDA_ENV
     shell:
@@ -97,8 +95,7 @@ rule tabulate_learning_graphs:
     group:
         "learning_graphs"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("tabulate_learning_graphs", []),
     conda:
         CONDA_ENV
     shell:
@@ -130,8 +127,7 @@ rule plot_learning_graphs:
     group:
         "learning_graphs"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("plot_learning_graphs", []),
     conda:
         CONDA_ENV
     shell:

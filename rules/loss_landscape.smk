@@ -7,6 +7,29 @@ from pipeline.studies import loss_landscape as ll
 LL_POPULATIONS = ll.populations(config)
 
 
+def optima_spec(wildcards):
+    return zoo.population_spec(config, wildcards.sweep, int(wildcards.population))
+
+
+def jump_retrain_spec(wildcards):
+    """The retraining population of a store's optima (every optimum x seed x step size)."""
+    from pipeline.studies.loss_landscape.steps import jump_retrain_spec
+
+    settings = config["loss_landscape"]
+    return jump_retrain_spec(optima_spec(wildcards), settings["seeds"], settings["step_sizes"], settings["retrain"])
+
+
+def probes_estimate(wildcards):
+    """Every grid and naive point around every optimum of a store, evaluated on the training and
+    test sets, probe_batch points at a time."""
+    settings = config["loss_landscape"]
+    points = settings["grid_points_per_axis"] ** 3 + settings["naive_directions"] * len(settings["step_sizes"])
+    return plan.evaluation_estimate(
+        optima_spec(wildcards), points, settings["probe_batch"], sweep_device(wildcards.sweep), TRAIN_THREADS,
+        PLAN_FIGURES, gpus=config["compute"]["gpus_per_training_job"],
+    )
+
+
 rule sample_jump_retrain:
     input:
         population_store=lambda wildcards: population_store(wildcards.sweep, wildcards.population),
@@ -21,7 +44,7 @@ rule sample_jump_retrain:
         paths=step_paths,
     threads: TRAIN_THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **trained(jump_retrain_spec),
     conda:
         CONDA_ENV
     shell:
@@ -44,7 +67,7 @@ rule sample_probes:
         paths=step_paths,
     threads: TRAIN_THREADS
     resources:
-        **TRAINING_RESOURCES,
+        **estimated(probes_estimate, sweep_overrides=True),
     conda:
         CONDA_ENV
     shell:
@@ -69,8 +92,7 @@ rule embed_landscape:
     group:
         "loss_landscape"
     resources:
-        mem_mb=per_network(1500, 50),
-        runtime=per_network(5, 1),
+        **analysed("embed_landscape"),
     conda:
         CONDA_ENV
     shell:
@@ -90,8 +112,7 @@ rule compare_embeddings:
         settings=study_settings("loss_landscape", "example", "tree", "phate_knn", "phate_seed"),
         paths=step_paths,
     resources:
-        mem_mb=2000,
-        runtime=20,
+        **analysed("compare_embeddings", []),
     conda:
         CONDA_ENV
     shell:
@@ -125,8 +146,7 @@ rule tabulate_loss_landscape:
         paths=step_paths,
     threads: ANALYSIS_THREADS
     resources:
-        mem_mb=per_network(1000, 20, ll.optimum_sweeps(config)),
-        runtime=per_network(10, 0.5, ll.optimum_sweeps(config)),
+        **analysed("tabulate_loss_landscape", ll.optimum_sweeps(config)),
     conda:
         CONDA_ENV
     shell:
@@ -157,8 +177,7 @@ rule plot_loss_landscape:
         settings=study_settings("loss_landscape", "example", "complex"),
         paths=step_paths,
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("plot_loss_landscape", []),
     conda:
         CONDA_ENV
     shell:

@@ -22,8 +22,7 @@ rule extract_representations:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(2000, 5),
-        runtime=per_network(5, 0.05),
+        **analysed("extract_representations"),
     conda:
         CONDA_ENV
     shell:
@@ -46,8 +45,7 @@ rule compute_network_matrices:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1500, 2),
-        runtime=per_network(5, 0.05),
+        **analysed("compute_network_matrices"),
     conda:
         CONDA_ENV
     shell:
@@ -71,8 +69,7 @@ rule compute_network_distances:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1500, 2),
-        runtime=per_network(5, 0.05),
+        **analysed("compute_network_distances"),
     conda:
         CONDA_ENV
     shell:
@@ -97,8 +94,7 @@ rule characterize_networks:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1500, 2),
-        runtime=per_network(5, 0.1),
+        **analysed("characterize_networks"),
     conda:
         CONDA_ENV
     shell:
@@ -121,8 +117,7 @@ rule compute_persistence:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1500, 5),
-        runtime=per_network(5, 0.2),
+        **analysed("compute_persistence"),
     conda:
         CONDA_ENV
     shell:
@@ -147,8 +142,7 @@ rule embed_networks:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1500, 1),
-        runtime=per_network(5, 0.05),
+        **analysed("embed_networks"),
     conda:
         CONDA_ENV
     shell:
@@ -183,8 +177,7 @@ rule plot_network_manifold:
     group:
         "network_manifold"
     resources:
-        mem_mb=per_network(1000, 1),
-        runtime=per_network(5, 0.01),
+        **analysed("plot_network_manifold"),
     conda:
         CONDA_ENV
     shell:
@@ -212,8 +205,7 @@ rule suggest_hyperparameters:
         settings=study_settings("network_manifold", "suggestion_top"),
         paths=step_paths,
     resources:
-        mem_mb=per_network(500, 1),
-        runtime=per_network(2, 0.01),
+        **analysed("suggest_hyperparameters"),
     conda:
         CONDA_ENV
     shell:
@@ -239,7 +231,8 @@ rule train_suggested_network:
         paths=step_paths,
     threads: TRAIN_THREADS
     resources:
-        **TRAINING_RESOURCES,
+        # one network of the sweep (the suggestion is known only once suggest_hyperparameters ran)
+        **trained(lambda wildcards: one_network(zoo.population_spec(config, wildcards.sweep, 0))),
     conda:
         CONDA_ENV
     shell:
@@ -269,8 +262,7 @@ rule tabulate_suggestion:
         settings=lambda wildcards: step_args(sweep_name=wildcards.sweep),
         paths=step_paths,
     resources:
-        mem_mb=per_network(500, 1),
-        runtime=per_network(2, 0.01),
+        **analysed("tabulate_suggestion"),
     conda:
         CONDA_ENV
     shell:
@@ -302,8 +294,7 @@ rule tabulate_network_manifold:
         settings=study_settings("network_manifold", "sweeps", "top", "gft_knn"),
         paths=step_paths,
     resources:
-        mem_mb=per_network(500, 1, NM["sweeps"]),
-        runtime=per_network(2, 0.01, NM["sweeps"]),
+        **analysed("tabulate_network_manifold", NM["sweeps"]),
     conda:
         CONDA_ENV
     shell:

@@ -31,8 +31,7 @@ rule analyse_relu_complexes:
     group:
         "relu_complex"
     resources:
-        mem_mb=per_network(2000, 100),
-        runtime=per_network(5, 2),
+        **analysed("analyse_relu_complexes"),
     conda:
         CONDA_ENV
     shell:
@@ -63,8 +62,7 @@ rule tabulate_relu_complex:
     group:
         "relu_complex"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("tabulate_relu_complex", []),
     conda:
         CONDA_ENV
     shell:
@@ -97,8 +95,7 @@ rule plot_relu_classification:
     group:
         "relu_complex"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("plot_relu_classification", []),
     conda:
         CONDA_ENV
     shell:
@@ -131,8 +128,7 @@ rule plot_relu_regression:
     group:
         "relu_complex"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **analysed("plot_relu_regression", []),
     conda:
         CONDA_ENV
     shell:

@@ -18,8 +18,10 @@ rule prepare_datasets:
         settings=lambda wildcards: step_args(dataset=wildcards.dataset, stand_in=TORCHVISION_DATASETS[wildcards.dataset]),
         paths=step_paths,
     resources:
-        mem_mb=4000,
-        runtime=60,
+        # torchvision's loaders (torch imported); the download's time is the network's
+        **estimated(lambda wildcards: plan.analysis_estimate(
+            "prepare_datasets", 0, PLAN_FIGURES, mb=PLAN_FIGURES.base_mb + PLAN_FIGURES.torch_mb,
+        )),
     conda:
         CONDA_ENV
     shell:
@@ -69,8 +71,7 @@ rule collect_sweep_metrics:
         settings=step_args(),
         paths=step_paths,
     resources:
-        mem_mb=per_network(500, 1),
-        runtime=per_network(2, 0.01),
+        **analysed("collect_sweep_metrics"),
     conda:
         CONDA_ENV
     shell:

@@ -19,6 +19,10 @@ def _no_problems(config: Mapping) -> list[str]:
     return []
 
 
+def _one_at_a_time(config: Mapping, sweep: str) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Study:
     """What the foundation needs to know of a study.
@@ -38,6 +42,10 @@ class Study:
         naming its config key; empty when the config is fine.
     title : str
         One line for the docs and the report.
+    networks_trained_at_once : callable(config, sweep) -> int
+        How many networks the study trains in one population for each network of ``sweep``
+        (1 when it trains none): a GPU's memory must hold that many per network of a population
+        (``pipeline.config`` splits the sweep's populations to fit).
     """
 
     name: str
@@ -45,6 +53,7 @@ class Study:
     outputs: Callable[[Mapping], list[str]]
     check: Callable[[Mapping], list[str]] = field(default=_no_problems)
     title: str = ""
+    networks_trained_at_once: Callable[[Mapping, str], int] = field(default=_one_at_a_time)
 
 
 @functools.cache

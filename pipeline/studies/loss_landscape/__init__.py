@@ -124,8 +124,16 @@ def check(config: Mapping) -> list[str]:
     return problems
 
 
+def networks_trained_at_once(config: Mapping, sweep: str) -> int:
+    """Jump-and-retrain retrains every seed x step size of each optimum of a store in one population."""
+    if sweep not in optimum_sweeps(config):
+        return 1
+    return len(config[NAME]["seeds"]) * len(config[NAME]["step_sizes"])
+
+
 STUDY = Study(
     name=NAME,
+    networks_trained_at_once=networks_trained_at_once,
     title="Horoi et al., geometry and topology of loss landscapes (paper 002)",
     steps={
         **{
