@@ -228,3 +228,32 @@ def test_too_few_samples_for_phate_are_refused_before_any_job(block, key, items)
     with pytest.raises(ValueError, match="PHATE needs"):
         phate_embedding(np.ones((PHATE_MIN_ITEMS - 1,) * 2) - np.eye(PHATE_MIN_ITEMS - 1), 2, 0)
     validate_config({"sweeps": sweeps, "loss_landscape": {**base, "seeds": [0], "step_sizes": [0.5], "retrain": {"epochs": 2}}})
+
+
+def test_half_precision_retrained_snapshots_keep_the_gram_within_its_stated_bound():
+    # the bound of loss_landscape.retrain.snapshot_dtype: an optimum, jumps of every step size
+    # along norm-matched random directions, retrainings that return towards it with SGD noise
+    from pipeline.kernels import distances as distance_kernels
+    from pipeline.studies.loss_landscape.steps import jump_retrain_spec
+
+    rng = np.random.default_rng(0)
+    optimum = rng.normal(0, 0.05, 60_000).astype(np.float32)
+    rows = [optimum]
+    for _ in range(4):
+        direction = rng.normal(0, 1, optimum.size)
+        direction *= np.linalg.norm(optimum) / np.linalg.norm(direction)
+        for step in (0.25, 0.5, 0.75, 1.0):
+            rows += [(optimum + step * direction * 0.6**epoch + rng.normal(0, 1e-3, optimum.size)).astype(np.float32) for epoch in range(10)]
+    vectors = np.stack(rows)
+    exact = distance_kernels.cosine_distances_from_gram(distance_kernels.gram_matrix(vectors))
+    half = distance_kernels.cosine_distances_from_gram(distance_kernels.gram_matrix(vectors.astype(np.float16).astype(np.float32)))
+    apart = ~np.eye(len(vectors), dtype=bool)
+    assert exact[apart].min() < 1e-3 and exact.max() > 0.4  # the span of distances the bound is stated for
+    error = np.abs(half - exact)
+    assert error.max() < 1e-5 and (error[apart] / exact[apart]).max() < 1e-3
+    # and the setting reaches the retraining's spec (null: the optimum's storage)
+    spec = {"training": {"schedule": {"milestones": [], "gamma": 0.1}, "snapshot_dtype": "float32", "epochs": 1},
+            "members": [], "sweep": "s", "population": 0, "dataset": "digits", "dataset_options": {}, "architecture": {}}
+    retrain = {"epochs": 2, "lr": None, "momentum": None, "weight_decay": None}
+    assert jump_retrain_spec(spec, [0], [1.0], {**retrain, "snapshot_dtype": "float16"})["training"]["snapshot_dtype"] == "float16"
+    assert jump_retrain_spec(spec, [0], [1.0], {**retrain, "snapshot_dtype": None})["training"]["snapshot_dtype"] == "float32"

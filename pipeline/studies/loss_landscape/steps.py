@@ -82,6 +82,7 @@ def jump_retrain_spec(spec: Mapping, seeds: Sequence[int], step_sizes: Sequence[
         "schedule": {"milestones": [], "gamma": spec["training"]["schedule"]["gamma"]},
         "snapshot_every": "epoch",
         "snapshot_metrics": True,
+        "snapshot_dtype": retrain.get("snapshot_dtype") or spec["training"]["snapshot_dtype"],
     }
     return {
         "sweep": spec["sweep"],
