@@ -36,7 +36,7 @@ rule extract_layer_activations:
         **estimated(lambda wildcards: plan.analysis_estimate(
             "extract_layer_activations", networks_read(wildcards, EXPERIMENT_SWEEPS), PLAN_FIGURES,
             mb=al.extraction_mem_mb(config, wildcards.experiment),
-        )),
+        ), resumable=True),
     conda:
         CONDA_ENV
     shell:
@@ -64,12 +64,14 @@ rule compute_layer_landscapes:
         "activation_landscapes"
     resources:
         # memory: the rule's measured base and one item per thread, whatever the networks
-        # (al.landscapes_mem_mb, less its own base); time: the rule's unit costs x networks
-        **estimated(lambda wildcards: plan.analysis_estimate(
-            "compute_layer_landscapes", networks_read(wildcards, EXPERIMENT_SWEEPS), PLAN_FIGURES,
-            mb=plan.analysis_estimate("compute_layer_landscapes", 0, PLAN_FIGURES).host_mb
+        # (al.landscapes_mem_mb, less its own base); time: its items at their measured cost, over
+        # the threads. Resumable: past compute.plan.max_runtime_min it runs as several attempts.
+        **estimated(lambda wildcards: plan.Estimate(
+            plan.analysis_estimate("compute_layer_landscapes", 0, PLAN_FIGURES).seconds
+            + al.landscapes_cpu_seconds(config, wildcards.experiment) / ANALYSIS_THREADS / PLAN_FIGURES.cpu_speed,
+            plan.analysis_estimate("compute_layer_landscapes", 0, PLAN_FIGURES).host_mb
             + al.landscapes_mem_mb(config, wildcards.experiment, ANALYSIS_THREADS) - al.LANDSCAPES_BASE_MB,
-        )),
+        ), resumable=True),
     conda:
         CONDA_ENV
     shell:

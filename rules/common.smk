@@ -182,24 +182,26 @@ def networks_read(wildcards, sweeps=None):
 PLAN_FIGURES = plan.Figures.from_config(config)
 
 
-def estimated(estimate_of, sweep_overrides=False):
+def estimated(estimate_of, sweep_overrides=False, resumable=False):
     """A rule's resources from ``estimate_of(wildcards) -> pipeline.plan.Estimate``, computed once
     per job: the requests (mem_mb and runtime growing with the attempt, gpu) and the estimate itself
     (estimate_s, estimate_mb, estimate_gpu_mb, storage_mb), which the plan reads from a dry run.
-    With ``sweep_overrides``, a sweep's own mem_mb or runtime (when set) replaces the request."""
+    With ``sweep_overrides``, a sweep's own mem_mb or runtime (when set) replaces the request. A
+    ``resumable`` job (its step continues from what a killed attempt saved) asks for at most
+    compute.plan.max_runtime_min, the same at every attempt: a longer one runs as several."""
     known = {}
 
     def values(wildcards):
         key = tuple(sorted(wildcards.items()))
         if key not in known:
-            known[key] = plan.resources(estimate_of(wildcards), PLAN_FIGURES)
+            known[key] = plan.resources(estimate_of(wildcards), PLAN_FIGURES, resumable=resumable)
             if sweep_overrides:
                 sweep = config["sweeps"][wildcards.sweep]
                 known[key].update({name: sweep[name] for name in ("mem_mb", "runtime") if sweep[name] is not None})
         return known[key]
 
     def resource(name):
-        if name in ("mem_mb", "runtime"):
+        if name == "mem_mb" or (name == "runtime" and not resumable):
             return lambda wildcards, attempt: values(wildcards)[name] * attempt
         return lambda wildcards: values(wildcards)[name]
 
@@ -221,7 +223,8 @@ def trained(spec_of):
         work = plan.training_work(spec, sweep_device(wildcards.sweep), TRAIN_THREADS)
         return plan.training_estimate(work, PLAN_FIGURES, gpus=config["compute"]["gpus_per_training_job"])
 
-    return estimated(estimate, sweep_overrides=True)
+    # training resumes from its last checkpoint (a snapshot's state)
+    return estimated(estimate, sweep_overrides=True, resumable=True)
 
 
 # ---------------------------------------------------------------------------------- training

@@ -121,3 +121,15 @@ def test_the_paper_plan_fits_one_gpu_and_bills_every_job():
     assert table.loc["total", "jobs"] == len(jobs) and table.loc["total", "gpu_hours"] > 0
     seconds, chain = critical_path(jobs, dag)
     assert chain[0] == "prepare_datasets" and 0 < seconds < jobs["estimate_s"].sum()
+
+
+def test_a_resumable_job_past_the_time_limit_asks_for_the_limit_and_counts_its_attempts():
+    config = load_config(overrides={"compute": {"plan": {"max_runtime_min": 30}}})
+    figures = plan.Figures.from_config(config)
+    long = plan.Estimate(seconds=3600, host_mb=500)  # 2 h requested with the x2 margin
+    assert plan.requests(long, figures, resumable=True)["runtime"] == 30
+    assert plan.resources(long, figures, resumable=True)["attempts"] == 4
+    # one that cannot resume asks for all of it, and the plan marks it as unable to fit
+    assert plan.requests(long, figures)["runtime"] == 120 and plan.resources(long, figures)["attempts"] == 0
+    short = plan.Estimate(seconds=60, host_mb=500)
+    assert plan.resources(short, figures)["attempts"] == plan.resources(short, figures, resumable=True)["attempts"] == 1

@@ -52,6 +52,7 @@ class Figures:
     store_mb_per_s: float
     runtime_margin: float
     memory_margin: float
+    max_runtime_min: int | None
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Figures":
@@ -245,28 +246,41 @@ def analysis_estimate(rule: str, units: float, figures: Figures, mb: float | Non
 
 
 # ----------------------------------------------------------------------------- requests
-def requests(estimate: Estimate, figures: Figures) -> dict[str, int]:
+def attempts(estimate: Estimate, figures: Figures) -> int:
+    """The attempts a resumable job takes when each may run ``max_runtime_min`` at most."""
+    if figures.max_runtime_min is None:
+        return 1
+    return max(1, math.ceil(estimate.seconds * figures.runtime_margin / 60 / figures.max_runtime_min))
+
+
+def requests(estimate: Estimate, figures: Figures, resumable: bool = False) -> dict[str, int]:
     """What a job asks the scheduler for: its estimate with the config's margins (time at least
-    5 minutes, memory at least 1 GB: a scheduler's granularity), and its GPUs."""
+    5 minutes, memory at least 1 GB: a scheduler's granularity), and its GPUs. A ``resumable``
+    job asks for ``max_runtime_min`` at most (it continues in the next attempt)."""
+    runtime = max(5, math.ceil(estimate.seconds * figures.runtime_margin / 60))
+    if resumable and figures.max_runtime_min is not None:
+        runtime = min(runtime, figures.max_runtime_min)
     return {
-        "runtime": max(5, math.ceil(estimate.seconds * figures.runtime_margin / 60)),
+        "runtime": runtime,
         "mem_mb": max(1000, math.ceil(estimate.host_mb * figures.memory_margin)),
         "gpu": estimate.gpus,
     }
 
 
-RESOURCES = ("runtime", "mem_mb", "gpu", "estimate_s", "estimate_mb", "estimate_gpu_mb", "storage_mb", "units")
+RESOURCES = ("runtime", "mem_mb", "gpu", "estimate_s", "estimate_mb", "estimate_gpu_mb", "storage_mb", "units", "attempts")
 
 
-def resources(estimate: Estimate, figures: Figures) -> dict[str, int]:
+def resources(estimate: Estimate, figures: Figures, resumable: bool = False) -> dict[str, int]:
     """A job's Snakemake resources: :func:`requests`, and the estimate itself (``estimate_s``,
     ``estimate_mb``, ``estimate_gpu_mb``, ``storage_mb``, ``units``), which the plan reads back
     from a dry run."""
     return {
-        **requests(estimate, figures),
+        **requests(estimate, figures, resumable),
         "estimate_s": math.ceil(estimate.seconds),
         "estimate_mb": math.ceil(estimate.host_mb),
         "estimate_gpu_mb": math.ceil(estimate.gpu_mb),
         "storage_mb": math.ceil(estimate.storage_mb),
         "units": math.ceil(estimate.units),
+        # attempts needed within max_runtime_min; 0: one cannot finish it and it cannot resume
+        "attempts": attempts(estimate, figures) if resumable else int(attempts(estimate, figures) == 1),
     }

@@ -94,12 +94,11 @@ def critical_path(jobs: pd.DataFrame, d3dag: dict) -> tuple[float, list[str]]:
     return total, [rule_of[job] for job in chain if job in rule_of]
 
 
-def dry_run_jobs(configfiles, overrides=()) -> tuple[pd.DataFrame, dict]:
+def dry_run_jobs(configfiles) -> tuple[pd.DataFrame, dict]:
     """The config's jobs (:func:`parse_jobs`) and its DAG, from a dry run in a scratch folder."""
-    extra = ["--config", *overrides] if overrides else []
     with tempfile.TemporaryDirectory() as scratch:
-        jobs = parse_jobs(_snakemake(configfiles, ["--dry-run", *extra], scratch))
-        dag = json.loads(_snakemake(configfiles, ["--d3dag", *extra], scratch))
+        jobs = parse_jobs(_snakemake(configfiles, ["--dry-run"], scratch))
+        dag = json.loads(_snakemake(configfiles, ["--d3dag"], scratch))
     jobs = jobs[jobs["rule"] != "all"].reset_index(drop=True)
     for name in ("gpu", "estimate_gpu_mb", "storage_mb"):
         jobs[name] = jobs.get(name, pd.Series(0, index=jobs.index)).fillna(0)
@@ -207,7 +206,6 @@ def main(argv=None) -> int:
         "--configfile", nargs="+", action="append", required=True,
         help="config files, merged in order (as Snakemake's); with --write-profiles, repeat it for each config to profile",
     )
-    parser.add_argument("--config", nargs="*", default=[], help="KEY=VALUE overrides, as Snakemake's --config")
     parser.add_argument("--against", type=Path, help="a finished run's results folder: estimate against measurement per job")
     parser.add_argument(
         "--write-profiles", action="store_true",
@@ -224,7 +222,7 @@ def main(argv=None) -> int:
 
     config = load_config(*options.configfile)
     figures = Figures.from_config(config)
-    jobs, dag = dry_run_jobs(options.configfile, options.config)
+    jobs, dag = dry_run_jobs(options.configfile)
     table = bill(jobs)
     seconds, chain = critical_path(jobs, dag)
     print(f"# Plan of {' + '.join(options.configfile)}: {len(jobs)} jobs\n")
@@ -246,6 +244,13 @@ def main(argv=None) -> int:
     if len(over):
         print(f"\nOver the GPU's {figures.gpu_memory_gb:g} GB (compute.plan.gpu_memory_gb): {len(over)} jobs, "
               f"up to {over['estimate_gpu_mb'].max() / 1000:.1f} GB ({', '.join(sorted(set(over['rule'])))}).")
+    if figures.max_runtime_min is not None:
+        several = jobs[jobs["attempts"] > 1]
+        unfit = jobs[jobs["attempts"] == 0]
+        print(f"\nTime limit {figures.max_runtime_min} min (compute.plan.max_runtime_min): "
+              + (f"{len(several)} resumable jobs run as several attempts, up to {int(several['attempts'].max())} "
+                 f"(the profile's retries must be at least {int(several['attempts'].max()) - 1}); " if len(several) else "every job fits one attempt; ")
+              + (f"{len(unfit)} jobs cannot fit ({', '.join(sorted(set(unfit['rule'])))})." if len(unfit) else "no job over it that cannot resume."))
     print(
         f"\nDevice figures (compute.plan): GPU {dict(figures.gpu_tflops)} TFLOP/s achieved, {figures.gpu_op_us:g} us per op on the "
         f"host; CPU x{figures.cpu_speed:g} the reference core; start-up {figures.startup_s:g} s; margins x{figures.runtime_margin:g} "

@@ -144,6 +144,32 @@ def landscapes_mem_mb(config: Mapping, experiment: str, threads: int) -> int:
     return LANDSCAPES_BASE_MB + threads * math.ceil(_ITEM_MATRICES * points**2 * 8 / 1e6)
 
 
+# compute_layer_landscapes: CPU seconds of one item of 4,000 points (two at once on two cores:
+# 12.5 s each, docs/performance.md), scaled by points^2 (the distance matrix and the Rips edges)
+LANDSCAPE_ITEM_SECONDS, LANDSCAPE_ITEM_POINTS = 25.0, 4000
+
+
+def landscape_items(config: Mapping, experiment: str) -> int:
+    """The (sample, threshold, layer) items of an experiment's landscapes, at most: every network
+    x draw x threshold x layer after the input, and the input layer once per draw (items whose
+    activations coincide are computed once, so fewer run)."""
+    from ...zoo import sweep_size
+
+    sweeps = experiment_sweeps(config, experiment)
+    sweep = config["sweeps"][sweeps[0]]
+    networks = sum(sweep_size(config["sweeps"][s]) for s in sweeps)
+    draws = config[NAME]["experiments"][experiment]["batch"]["draws"]
+    layers = len(sweep["architecture"]["hidden"]) + 1
+    return networks * draws * len(sweep["snapshot_thresholds"]) * layers + draws
+
+
+def landscapes_cpu_seconds(config: Mapping, experiment: str) -> float:
+    """CPU seconds of an experiment's landscapes: :func:`landscape_items` x the measured seconds
+    of an item, scaled by the batch's points squared."""
+    scale = (batch_points(config, experiment) / LANDSCAPE_ITEM_POINTS) ** 2
+    return landscape_items(config, experiment) * LANDSCAPE_ITEM_SECONDS * scale
+
+
 def outputs(config: Mapping) -> list[str]:
     """Every store, table and figure of every experiment."""
     targets = []
