@@ -196,3 +196,27 @@ def test_the_paper_dag_asks_gpus_for_its_cuda_sweeps_jobs_only(workdir):
     # and every training job of a cuda sweep asks
     cuda_trainings = {w["sweep"] for rule, w, r in jobs if rule == "train_population" and paper["sweeps"][w["sweep"]]["device"] == "cuda"}
     assert cuda_trainings and cuda_trainings <= {sweep for _, sweep in asking}
+
+
+def test_the_slurm_profile_sends_gpu_jobs_to_its_gpu_partition_and_the_others_to_its_cpu_partition(workdir):
+    """The partition of each job of the paper DAG, as the slurm plugin picks it from the profile's
+    partitions.yaml and the job's resources (tests/test_slurm.py submits for real)."""
+    import logging
+    from types import SimpleNamespace
+
+    from conftest import REPO
+    from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
+
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    # no slurm_partition anywhere: it would override the partitions file for every job
+    assert "slurm_partition" not in (profile.get("default-resources") or {})
+    partitions = read_partition_file(REPO / "profiles/slurm" / profile["slurm-partition-config"])
+    [gpu_partition] = [p.name for p in partitions if p.limits.max_gpu > 0]
+    [cpu_partition] = [p.name for p in partitions if p.limits.max_gpu == 0]
+    result = run_snakemake("--dry-run", "--cores", "2", "--configfile", "config/paper.yaml", workdir=workdir)
+    chosen = {}
+    for rule, wildcards, resources in _job_resources(result.stdout):
+        job = SimpleNamespace(name=rule, threads=1, resources=resources)
+        partition = get_best_partition(partitions, job, logging.getLogger("test"))
+        chosen.setdefault(int(resources.get("gpu", 0)) > 0, set()).add(partition)
+    assert chosen == {True: {gpu_partition}, False: {cpu_partition}}
