@@ -149,6 +149,13 @@ def training_work(spec: Mapping, device: str, threads: int) -> TrainingWork:
     )
 
 
+def gpu_step_seconds(profile: Mapping, members: int, batch: int, precision: str, figures: Figures) -> float:
+    """One training step of a population on a GPU: its arithmetic at the achieved FLOP/s of the
+    precision, or the host's dispatch of its ops, whichever is longer."""
+    arithmetic = members * batch * profile["train_flops"] / (figures.gpu_tflops[precision] * 1e12)
+    return max(arithmetic, profile["step_ops"] * figures.gpu_op_us * 1e-6)
+
+
 def training_estimate(work: TrainingWork, figures: Figures, gpus: int = 1) -> Estimate:
     """Time and memory of a :class:`TrainingWork` on its device.
 
