@@ -59,7 +59,8 @@ def main() -> None:
             "seconds": round(seconds, 3), "per_unit_seconds": round(per_unit_seconds, 5),
             "mb": round(mb, 1), "per_unit_mb": round(per_unit_mb, 3), "jobs": len(group),
         }
-        print(f"{rule:34s} {len(group):3d} jobs  {seconds:7.2f} s + {per_unit_seconds:.4f} s/unit   {mb:7.1f} MB + {per_unit_mb:.3f} MB/unit")
+        print(f"{rule:34s} {len(group):3d} jobs  {seconds:7.2f} s + {per_unit_seconds:.4f} s/unit   "
+              f"{mb:7.1f} MB + {per_unit_mb:.3f} MB/unit")
     UNIT_COSTS_FILE.write_text(json.dumps({
         "measured": f"{' + '.join(options.configfile)} -> {options.results} ({platform.node()}, fitted {datetime.date.today()})",
         "rules": rules,

@@ -243,7 +243,8 @@ def test_half_precision_retrained_snapshots_keep_the_gram_within_its_stated_boun
         direction = rng.normal(0, 1, optimum.size)
         direction *= np.linalg.norm(optimum) / np.linalg.norm(direction)
         for step in (0.25, 0.5, 0.75, 1.0):
-            rows += [(optimum + step * direction * 0.6**epoch + rng.normal(0, 1e-3, optimum.size)).astype(np.float32) for epoch in range(10)]
+            for epoch in range(10):
+                rows.append((optimum + step * direction * 0.6**epoch + rng.normal(0, 1e-3, optimum.size)).astype(np.float32))
     vectors = np.stack(rows)
     exact = distance_kernels.cosine_distances_from_gram(distance_kernels.gram_matrix(vectors))
     half = distance_kernels.cosine_distances_from_gram(distance_kernels.gram_matrix(vectors.astype(np.float16).astype(np.float32)))

@@ -19,7 +19,8 @@ def test_mlp_flops_and_saved_activations_are_the_hand_counts():
     from pipeline.plan.profiles import network_profile
 
     # 2-6-6-2 ReLU MLP: a forward pass is 2 x (2*6 + 6*6 + 6*2) multiply-adds per example
-    profile = network_profile({"name": "mlp", "hidden": [6, 6], "activation": "relu", "bias": True, "init": "default", "init_std": 0.01}, (2,), 2)
+    mlp = {"name": "mlp", "hidden": [6, 6], "activation": "relu", "bias": True, "init": "default", "init_std": 0.01}
+    profile = network_profile(mlp, (2,), 2)
     assert profile["forward_flops"] == 2 * (2 * 6 + 6 * 6 + 6 * 2)
     # the backward computes weight and input gradients of every layer but the input's gradient
     assert profile["train_flops"] == profile["forward_flops"] + 2 * (2 * 6 + 6 * 6 + 6 * 2) + 2 * (6 * 6 + 6 * 2)
@@ -32,7 +33,8 @@ def test_dataset_geometry_is_what_the_loader_gives():
                           ("cifar10", {"stand_in": {"train": 40, "test": 20}})]:
         data = load_dataset(name, **options)
         geometry = dataset_geometry(name, options)
-        assert geometry == {"input_shape": data.input_shape, "outputs": data.num_outputs, "train": len(data.x_train), "test": len(data.x_test)}
+        loaded = {"input_shape": data.input_shape, "outputs": data.num_outputs, "train": len(data.x_train), "test": len(data.x_test)}
+        assert geometry == loaded
 
 
 def test_the_profile_table_is_what_the_engine_measures_now():
@@ -133,3 +135,20 @@ def test_a_resumable_job_past_the_time_limit_asks_for_the_limit_and_counts_its_a
     assert plan.requests(long, figures)["runtime"] == 120 and plan.resources(long, figures)["attempts"] == 0
     short = plan.Estimate(seconds=60, host_mb=500)
     assert plan.resources(short, figures)["attempts"] == plan.resources(short, figures, resumable=True)["attempts"] == 1
+
+
+@pytest.mark.slow
+def test_the_gpu_check_script_runs_on_the_cpu():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/gpu_check.py"), "--device", "cpu", "--seconds", "0.1",
+         "--configfile", str(REPO / "config/test.yaml"), "--sweeps", "mlp_tiny"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| mlp")]
+    # one row per precision; CPU float32 against itself is exact
+    assert [row.split("|")[3].strip() for row in rows] == ["fp32", "tf32", "bf16"]
+    assert rows[0].split("|")[-3].strip() == "0.0e+00"

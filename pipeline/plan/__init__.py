@@ -134,7 +134,9 @@ def training_work(spec: Mapping, device: str, threads: int) -> TrainingWork:
     n_train, n_test = geometry["train"], geometry["test"]
     per_epoch = steps_per_epoch(n_train, training["batch_size"])
     steps = training["epochs"] * per_epoch
-    snapshots = len(snapshot_steps(training["snapshot_every"], epochs=training["epochs"], batch_size=training["batch_size"], n_train=n_train))
+    snapshots = len(
+        snapshot_steps(training["snapshot_every"], epochs=training["epochs"], batch_size=training["batch_size"], n_train=n_train)
+    )
     evals = training["epochs"] * n_test
     if training.get("snapshot_metrics"):
         evals += snapshots * (n_train + n_test)
@@ -214,7 +216,8 @@ def evaluation_estimate(
     held += 0.2 * 4096 * profile["activation_bytes"]
     host = figures.base_mb + figures.torch_mb + dataset / MB
     if device == "cuda":
-        arithmetic = evaluated * examples * profile["forward_flops"] / (figures.gpu_tflops[spec["training"].get("precision", "fp32")] * 1e12)
+        rate = figures.gpu_tflops[spec["training"].get("precision", "fp32")] * 1e12
+        arithmetic = evaluated * examples * profile["forward_flops"] / rate
         seconds = figures.startup_s + max(arithmetic, passes * profile["step_ops"] / 3 * figures.gpu_op_us * 1e-6)
         return Estimate(seconds, host + held / MB, (held + dataset) / MB + 500, 0.0, gpus)
     per_core = evaluated * examples * profile["cpu_example_seconds"] / 3 + passes * profile["cpu_step_seconds"] / 3

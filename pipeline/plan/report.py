@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -74,7 +73,10 @@ def critical_path(jobs: pd.DataFrame, d3dag: dict) -> tuple[float, list[str]]:
     rule_of = dict(zip(jobs["jobid"], jobs["rule"]))
     node_job = {node["id"]: node["value"]["jobid"] for node in d3dag["nodes"]}
     # the two dry runs number their jobs alike (the same DAG, built the same way): checked
-    mismatched = [n["value"]["jobid"] for n in d3dag["nodes"] if n["value"]["jobid"] in rule_of and rule_of[n["value"]["jobid"]] != n["value"]["rule"]]
+    mismatched = [
+        node["value"]["jobid"] for node in d3dag["nodes"]
+        if node["value"]["jobid"] in rule_of and rule_of[node["value"]["jobid"]] != node["value"]["rule"]
+    ]
     if mismatched:
         raise RuntimeError(f"the DAG and the dry run number jobs differently (jobs {mismatched[:5]})")
     parents: dict[int, list[int]] = {}
@@ -247,10 +249,12 @@ def main(argv=None) -> int:
     if figures.max_runtime_min is not None:
         several = jobs[jobs["attempts"] > 1]
         unfit = jobs[jobs["attempts"] == 0]
+        most = int(several["attempts"].max()) if len(several) else 1
         print(f"\nTime limit {figures.max_runtime_min} min (compute.plan.max_runtime_min): "
-              + (f"{len(several)} resumable jobs run as several attempts, up to {int(several['attempts'].max())} "
-                 f"(the profile's retries must be at least {int(several['attempts'].max()) - 1}); " if len(several) else "every job fits one attempt; ")
-              + (f"{len(unfit)} jobs cannot fit ({', '.join(sorted(set(unfit['rule'])))})." if len(unfit) else "no job over it that cannot resume."))
+              + (f"{len(several)} resumable jobs run as several attempts, up to {most} "
+                 f"(the profile's retries must be at least {most - 1}); " if len(several) else "every job fits one attempt; ")
+              + (f"{len(unfit)} jobs cannot fit ({', '.join(sorted(set(unfit['rule'])))})." if len(unfit)
+                 else "no job over it that cannot resume."))
     print(
         f"\nDevice figures (compute.plan): GPU {dict(figures.gpu_tflops)} TFLOP/s achieved, {figures.gpu_op_us:g} us per op on the "
         f"host; CPU x{figures.cpu_speed:g} the reference core; start-up {figures.startup_s:g} s; margins x{figures.runtime_margin:g} "
