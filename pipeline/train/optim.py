@@ -84,3 +84,50 @@ def member_update(
     torch._foreach_add_(denom, ADAM_EPS)
     step_sizes = torch._foreach_div(neg_lr, [1 - b**t for b in mom])
     torch._foreach_addcdiv_(params, torch._foreach_mul(m, step_sizes), denom)
+
+
+def flat_update(
+    optimizer: str,
+    params: torch.Tensor,
+    grads: torch.Tensor,
+    state: Mapping[str, torch.Tensor],
+    lr: torch.Tensor,
+    momentum: torch.Tensor,
+    weight_decay: torch.Tensor,
+    step: int,
+) -> None:
+    """:func:`member_update` on flat member-major buffers ``[member, numel]``: a handful of ops
+    whatever the number of parameter tensors (each a view into these buffers).
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "adam"}
+    params, grads : Tensor
+        ``[member, numel]``: every parameter of each member in one row (``grads`` is consumed:
+        L2 decay is added to it).
+    state : mapping
+        ``{slot: Tensor [member, numel]}`` for the slots of :func:`optimizer_slots`, updated in place.
+    lr, momentum, weight_decay : Tensor
+        ``[member]`` values (lr already scaled by the schedule and zero for frozen members).
+    step : int
+        0-based index of this step (Adam's bias correction).
+
+    Notes
+    -----
+    The same arithmetic as :func:`member_update`, in the same order; every tensor keeps its
+    address (in-place updates only), as a CUDA graph needs.
+    """
+    wd, mom, neg_lr = weight_decay[:, None], momentum[:, None], (-lr)[:, None]
+    grads.addcmul_(params, wd)  # L2 decay added to the gradient, as torch.optim does
+    m = state["m"]
+    if optimizer == "sgd":
+        torch.addcmul(grads, m, mom, out=m)  # the new momentum: g + mu * m
+        params.addcmul_(m, neg_lr)  # p -= lr * m
+        return
+    v = state["v"]
+    t = step + 1
+    m.mul_(mom).addcmul_(grads, 1 - mom)
+    v.mul_(ADAM_BETA2).addcmul_(grads, grads, value=1 - ADAM_BETA2)
+    denom = v.sqrt().div_(math.sqrt(1 - ADAM_BETA2**t)).add_(ADAM_EPS)
+    step_size = neg_lr / (1 - mom**t)
+    params.addcdiv_(m * step_size, denom)
