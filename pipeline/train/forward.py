@@ -226,7 +226,7 @@ def _mlp_forward(base: MLP, params, x) -> torch.Tensor:
     whatever precision context the caller set.
 
     Equal to the vmapped module (tested) but about 1.7x faster per training step: the shared
-    minibatch makes the first layer of all members one GEMM, activations are kept as
+    minibatch is one input to every member's first layer, activations are kept as
     ``[member, features, batch]`` so every matmul and every weight gradient is contiguous (vmap's
     weight gradients come out transposed, which makes each optimizer pass strided).
     """
@@ -234,12 +234,11 @@ def _mlp_forward(base: MLP, params, x) -> torch.Tensor:
     bias = base.layers[0].bias is not None
     weight = params["layers.0.weight"]
     m, width, fan_in = weight.shape
-    flat_weight, x = weight.reshape(m * width, fan_in), x.flatten(1).T
-    if bias:
-        h = torch.addmm(params["layers.0.bias"].reshape(m * width, 1), flat_weight, x)
-    else:
-        h = flat_weight @ x
-    h = h.view(m, width, -1)
+    # every member's first layer on the one shared minibatch: a batched GEMM over an expanded
+    # (stride-0) input, which takes the weights as they are (views into the trainer's flat
+    # buffer: no copy, unlike folding them into one [member * width, fan_in] matrix)
+    x = x.flatten(1).T.expand(m, fan_in, -1)
+    h = torch.baddbmm(params["layers.0.bias"][:, :, None], weight, x) if bias else torch.bmm(weight, x)
     for i in range(1, layers):
         h = base.activation(h)
         weight = params[f"layers.{i}.weight"]
