@@ -434,3 +434,23 @@ def test_parameters_gradients_and_optimizer_slots_live_in_flat_buffers(digits):
     assert {k: v.data_ptr() for k, v in trainer.params.items()} == pointers
     for name, value in trainer.numpy_params().items():
         np.testing.assert_array_equal(value, state[f"params__{name}"])
+
+
+@pytest.mark.parametrize("arch", list(CONV))
+def test_conv_activations_are_the_engines_forward_layer_by_layer(digits, arch):
+    """The readout of the convolutional nets (their folded path) equals the vmapped modules'
+    layers in float32, and in bf16 it really computes in bf16, as the engine's forward does."""
+    members = [make_member(lr=0.1, init_seed=seed) for seed in range(2)]
+    base, params, buffers = initial_population(CONV[arch], digits.input_shape, digits.num_outputs, members)
+    x = digits.x_test[:7]
+    layers = ["input", *base.layer_names]
+    acts = population_activations(base, params, buffers, x, layers, batch_size=4, precision="fp32")
+    base.eval()
+    vmapped = torch.vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,), {"return_activations": True})[1],
+                         in_dims=(0, 0, None))(params, buffers, x)
+    for name in base.layer_names:
+        torch.testing.assert_close(acts[name], vmapped[name], rtol=1e-5, atol=1e-5)
+    bf16 = population_activations(base, params, buffers, x, ["output"], precision="bf16")["output"]
+    engine = population_forward(base, torch.device("cpu"), precision="bf16")(params, buffers, x)
+    torch.testing.assert_close(bf16, engine, rtol=0, atol=0)
+    assert float((bf16 - acts["output"]).norm() / acts["output"].norm()) > 1e-4  # bf16 took effect

@@ -25,6 +25,9 @@ from torch.func import functional_call
 from ..models import CNN, MLP, ResNet9, WideResNet
 from .settings import PRECISIONS
 
+# models with a folded path (:func:`_folded_forward`)
+FOLDED = (CNN, ResNet9, WideResNet)
+
 Forward = Callable[[Mapping[str, torch.Tensor], Mapping[str, torch.Tensor], torch.Tensor], torch.Tensor]
 
 
@@ -111,7 +114,7 @@ def population_forward(base: torch.nn.Module, device: torch.device, *, precision
             return out.float().contiguous()
 
         return mlp
-    if isinstance(base, (CNN, ResNet9, WideResNet)):
+    if isinstance(base, FOLDED):
         def folded(params, buffers, x):
             with precision_context(precision, device):
                 out = _folded_forward(base, params, buffers, x)
@@ -181,6 +184,10 @@ class _Folded:
         """``[batch, member * C, ...]`` to each member's flattened features ``[member, batch, C * ...]``."""
         return h.reshape(h.shape[0], self.members, -1).transpose(0, 1)
 
+    def unfold(self, h: torch.Tensor) -> torch.Tensor:
+        """``[batch, member * C, ...]`` to ``[member, batch, C, ...]`` (an activation as vmap returns it)."""
+        return h.reshape(h.shape[0], self.members, -1, *h.shape[2:]).transpose(0, 1)
+
     def linear(self, h: torch.Tensor, name: str) -> torch.Tensor:
         """``[member, batch, in]`` to ``[member, batch, out]``."""
         weight = self.params[f"{name}.weight"].transpose(1, 2)
@@ -188,37 +195,68 @@ class _Folded:
         return torch.bmm(h, weight) if bias is None else torch.baddbmm(bias.unsqueeze(1), h, weight)
 
 
-def _folded_forward(base: torch.nn.Module, params, buffers, x: torch.Tensor) -> torch.Tensor:
+def _folded_forward(base: torch.nn.Module, params, buffers, x: torch.Tensor, acts: dict | None = None) -> torch.Tensor:
     """Every member's output ``[member, batch, out]`` of a CNN, ResNet-9 or Wide ResNet (see
-    :class:`_Folded`), in whatever precision context the caller set; BatchNorm in ``base``'s mode."""
+    :class:`_Folded`), in whatever precision context the caller set; BatchNorm in ``base``'s mode.
+
+    With ``acts`` (a dict), fills it with every layer of ``base.layer_names`` as
+    ``[member, batch, ...]`` (the layers of the models' ``return_activations``).
+    """
     f = _Folded(base, params, buffers)
+    keep = (lambda name, h: acts.__setitem__(name, f.unfold(h))) if acts is not None else (lambda name, h: None)
     h = x.reshape(x.shape[0], *base.image_shape)
     if isinstance(base, CNN):
         for i, pool in enumerate(base.pools):
             h = pool(F.relu(f.conv(h, f"convs.{i}", shared=i == 0)))
+            keep(f"conv{i + 1}", h)
         h = F.relu(f.linear(f.features(h), "fc"))
-        return f.linear(h, "head")
-    if isinstance(base, ResNet9):
+        if acts is not None:
+            acts["fc"] = h
+        out = f.linear(h, "head")
+    elif isinstance(base, ResNet9):
         def conv_bn(h, name, shared=False):
             return F.relu(f.batch_norm(f.conv(h, f"{name}.conv", shared), f"{name}.bn"))
 
         h = conv_bn(h, "prep", shared=True)
+        keep("prep", h)
         for name in ("layer1", "layer2", "layer3"):
             layer = getattr(base, name)
             h = layer.pool(conv_bn(h, f"{name}.conv"))
             if layer.residual:
                 h = h + conv_bn(conv_bn(h, f"{name}.res1"), f"{name}.res2")
-        return f.linear(f.features(base.pool(h)), "head")
-    # Wide ResNet: pre-activation blocks (models._WideBlock)
-    h = f.conv(h, "conv1", shared=True)
-    for g in (1, 2, 3):
-        for i, block in enumerate(getattr(base, f"group{g}")):
-            name = f"group{g}.{i}"
-            pre = F.relu(f.batch_norm(h, f"{name}.bn1"))
-            out = f.conv(F.relu(f.batch_norm(f.conv(pre, f"{name}.conv1"), f"{name}.bn2")), f"{name}.conv2")
-            h = out + (f.conv(pre, f"{name}.shortcut") if block.projection else h)
-    h = base.pool(F.relu(f.batch_norm(h, "bn")))
-    return f.linear(f.features(h), "fc")
+            keep(name, h)
+        h = f.features(base.pool(h))
+        if acts is not None:
+            acts["pool"] = h
+        out = f.linear(h, "head")
+    else:  # Wide ResNet: pre-activation blocks (models._WideBlock)
+        h = f.conv(h, "conv1", shared=True)
+        keep("conv1", h)
+        for g in (1, 2, 3):
+            for i, block in enumerate(getattr(base, f"group{g}")):
+                name = f"group{g}.{i}"
+                pre = F.relu(f.batch_norm(h, f"{name}.bn1"))
+                out = f.conv(F.relu(f.batch_norm(f.conv(pre, f"{name}.conv1"), f"{name}.bn2")), f"{name}.conv2")
+                h = out + (f.conv(pre, f"{name}.shortcut") if block.projection else h)
+            keep(f"group{g}", h)
+        h = f.features(base.pool(F.relu(f.batch_norm(h, "bn"))))
+        if acts is not None:
+            acts["pool"] = h
+        out = f.linear(h, "fc")
+    if acts is not None:
+        acts["output"] = out
+    return out
+
+
+def folded_activations(base: torch.nn.Module, params, buffers, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """Every layer's activations ``{name: [member, batch, ...]}`` by the folded path, for the
+    models that have one (:data:`FOLDED`; None for others), in whatever precision context the
+    caller set: what the engine's forward computes, layer by layer (:mod:`.readout`)."""
+    if not isinstance(base, FOLDED):
+        return None
+    acts: dict[str, torch.Tensor] = {}
+    _folded_forward(base, params, buffers, x, acts)
+    return acts
 
 
 def _mlp_forward(base: MLP, params, x) -> torch.Tensor:
