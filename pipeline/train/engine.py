@@ -140,7 +140,6 @@ class PopulationTrainer:
         self.active = torch.ones(m, dtype=torch.bool, **to)
         self.diverged_at = torch.full((m,), -1, dtype=torch.int64, **to)
         self._logged_divergence: set[int] = set()
-        self._zero = torch.zeros((), **to)
         self._generators: dict[torch.device, torch.Generator] = {}
         # the step at which each member first reached each training-accuracy threshold (-1: not yet)
         self.threshold_step = np.full((m, len(settings.thresholds)), -1, dtype=np.int64)
@@ -268,7 +267,8 @@ class PopulationTrainer:
             finite = torch.isfinite(losses) & torch.isfinite(grads.sum(1))
             self.diverged_at.masked_fill_(self.active & ~finite, self.step)
             self.active &= finite
-            torch.where(self.active[:, None], grads, self._zero, out=grads)
+            # (a masked fill: on CPU torch.where with a broadcast mask takes ~1.5x as long)
+            grads.masked_fill_(~self.active[:, None], 0.0)
             for (dtype, flat), saved in zip(self._flat_buffers.items(), saved_buffers):
                 torch.where(self.active[self._buffer_members[dtype]], flat, saved, out=flat)
             flat_update(
