@@ -140,6 +140,8 @@ class PopulationTrainer:
         self.active = torch.ones(m, dtype=torch.bool, **to)
         self.diverged_at = torch.full((m,), -1, dtype=torch.int64, **to)
         self._logged_divergence: set[int] = set()
+        self._step_tensor = torch.zeros((), dtype=torch.int64, **to)
+        self._lr_factor = torch.ones((), dtype=torch.float32, **to)
         self._generators: dict[torch.device, torch.Generator] = {}
         # the step at which each member first reached each training-accuracy threshold (-1: not yet)
         self.threshold_step = np.full((m, len(settings.thresholds)), -1, dtype=np.int64)
@@ -248,7 +250,19 @@ class PopulationTrainer:
         A member whose loss or gradient is not finite is frozen at this step (``diverged_at``),
         on the device: its gradient is zeroed, its learning rate is 0 from now on and its
         BatchNorm statistics are put back; :meth:`_log_divergence` reports it later.
+
+        The step's number and learning-rate factor reach the device as tensors filled here, so
+        that :meth:`_device_step` reads no Python number that changes between steps: the same
+        ops on the same tensors every step (for a given batch shape), as a CUDA graph or
+        ``torch.compile`` wants them.
         """
+        self._step_tensor.fill_(self.step)
+        self._lr_factor.fill_(lr_factor)
+        self._device_step(x, y)
+        self.acc.count += len(x)
+
+    def _device_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """:meth:`_train_step`'s work on the device: every tensor it writes keeps its address."""
         self.base.train()
         # BatchNorm statistics of a frozen (or newly diverging) member must not move either.
         saved_buffers = [flat.clone() for flat in self._flat_buffers.values()]
@@ -265,7 +279,7 @@ class PopulationTrainer:
             grads = self._flat_grad
             # a sum is non-finite when any term is (or when it overflows, i.e. diverges anyway)
             finite = torch.isfinite(losses) & torch.isfinite(grads.sum(1))
-            self.diverged_at.masked_fill_(self.active & ~finite, self.step)
+            torch.where(self.active & ~finite, self._step_tensor, self.diverged_at, out=self.diverged_at)
             self.active &= finite
             # (a masked fill: on CPU torch.where with a broadcast mask takes ~1.5x as long)
             grads.masked_fill_(~self.active[:, None], 0.0)
@@ -273,11 +287,10 @@ class PopulationTrainer:
                 torch.where(self.active[self._buffer_members[dtype]], flat, saved, out=flat)
             flat_update(
                 self.settings.optimizer, self._flat, grads, self._flat_opt,
-                self.lr * (lr_factor * self.active), self.momentum, self.weight_decay, self.step,
+                self.lr * (self._lr_factor * self.active), self.momentum, self.weight_decay, self._step_tensor,
             )
             self.acc.loss_sum += torch.where(self.active, losses.detach().double(), 0.0) * len(x)
             self.acc.correct += torch.where(self.active, correct, 0)
-            self.acc.count += len(x)
 
     def _log_divergence(self) -> None:
         """Log each member that diverged since the last call, with its step (one host sync)."""
