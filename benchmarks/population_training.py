@@ -6,8 +6,10 @@ achieved FLOP/s of the population run as a fraction of dense float32 matmul FLOP
 this machine in the same run.
 
 Before and after in the same run: ``--baseline REV`` (default: 2ffb281, the commit before issue
-18's item 5) first measures revision REV's ``pipeline`` the same way, in a subprocess
-(benchmarks/baseline.py), and prints both sides; ``--baseline none`` measures this checkout only.
+18's item 5) measures revision REV's ``pipeline`` the same way, in a subprocess
+(benchmarks/baseline.py), in alternation with this checkout (one repeat of each side at a time, so
+that a change in the machine's load hits both), and prints both sides; ``--baseline none``
+measures this checkout only.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/population_training.py [--epochs 2] [--alone 10] [--threads 2] \\
         [--repeats 3] [--baseline REV]
@@ -123,11 +125,25 @@ def measure(options) -> dict:
         "pipeline": pipeline.__file__,
         "header": f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "
         f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads, best of {options.repeats}",
-        "networks": n, "alone": len(alone), "seconds_population": seconds_population, "seconds_alone": seconds_alone,
+        "networks": n, "alone": len(alone), "epochs": options.epochs,
+        "seconds_population": seconds_population, "seconds_alone": seconds_alone,
         "rate_population": n * options.epochs / seconds_population,
         "rate_alone": len(alone) * options.epochs / seconds_alone,
         "flops": flops, "peak": peak, "ceiling": ceiling,
     }
+
+
+def best(results: list[dict]) -> dict:
+    """The best of repeated measurements of one side: the least time, the most FLOP/s (noise
+    only ever adds time)."""
+    out = dict(results[0])
+    for key in ("seconds_population", "seconds_alone"):
+        out[key] = min(r[key] for r in results)
+    for key in ("peak", "ceiling"):
+        out[key] = max(r[key] for r in results) if results[0][key] else None
+    out["rate_population"] = out["networks"] * out["epochs"] / out["seconds_population"]
+    out["rate_alone"] = out["alone"] * out["epochs"] / out["seconds_alone"]
+    return out
 
 
 def report(r: dict, repeats: int) -> None:
@@ -156,10 +172,16 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (what --baseline reads)")
     options = parser.parse_args()
     before = None
-    if options.baseline != "none":
-        args = [f"--{k}={getattr(options, k)}" for k in ("config", "sweep", "epochs", "alone", "threads", "repeats")]
-        before = measure_at(options.baseline, __file__, args)
-    after = measure(options)
+    if options.baseline == "none":
+        after = measure(options)
+    else:
+        once = argparse.Namespace(**{**vars(options), "repeats": 1})
+        args = [f"--{k}={getattr(once, k)}" for k in ("config", "sweep", "epochs", "alone", "threads", "repeats")]
+        befores, afters = [], []
+        for _ in range(options.repeats):
+            befores.append(measure_at(options.baseline, __file__, args))
+            afters.append(measure(once))
+        before, after = best(befores), best(afters)
     if options.json:
         print(json.dumps(after))
         return
