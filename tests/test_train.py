@@ -417,7 +417,7 @@ def test_a_diverging_member_is_frozen_at_its_exact_step_and_logged(digits, caplo
         torch.testing.assert_close(trainer.buffers[name][[0, 2]], clean.buffers[name][[0, 2]], rtol=0, atol=0)
 
 
-def test_parameters_gradients_and_optimizer_slots_live_in_flat_buffers(digits):
+def test_parameters_and_optimizer_slots_live_in_flat_buffers(digits):
     """Views into one member-major buffer each, updated in place: the addresses a CUDA graph
     captures stay valid across steps and across a resume."""
     trainer = _trainer(digits, [make_member(lr=0.1, momentum=0.9), make_member(lr=0.05, init_seed=1)], optimizer="adam")
@@ -425,7 +425,6 @@ def test_parameters_gradients_and_optimizer_slots_live_in_flat_buffers(digits):
     pointers = {k: v.data_ptr() for k, v in trainer.params.items()}
     for name, param in trainer.params.items():
         assert param.is_leaf and param.requires_grad and param._base is flat
-        assert param.grad._base is trainer._flat_grad
         for slot in trainer.opt:
             assert trainer.opt[slot][name]._base is trainer._flat_opt[slot]
     state = trainer.state_dict()

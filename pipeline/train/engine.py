@@ -20,7 +20,6 @@ through callbacks, and ``pipeline.zoo`` connects those to the store.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -34,10 +33,6 @@ from .optim import flat_update, optimizer_slots
 from .settings import Member, TrainingSettings
 
 log = logging.getLogger(__name__)
-
-# The gradients accumulate into views of the flat gradient buffer (strided like the parameters,
-# by design: the buffer is what the optimizer reads); autograd warns that such a layout may be slow.
-_LAYOUT_WARNING = "grad and param do not obey the gradient layout contract"
 
 
 def select_device(name: str) -> torch.device:
@@ -161,18 +156,15 @@ class PopulationTrainer:
 
         Member-major: each member's hyperparameters broadcast as ``[member, 1]`` over the flat
         buffers. The parameters are leaves of their own (views of a buffer that does not require
-        grad), and their ``.grad`` are views into the flat gradient, into which autograd
-        accumulates in place. A BatchNorm's running statistics must be contiguous ``[member, C]``
-        (the folded forward updates them as one ``[member * C]`` vector), hence the parameter-major
-        blocks there.
+        grad); a step concatenates their gradients into the flat gradient. A BatchNorm's running
+        statistics must be contiguous ``[member, C]`` (the folded forward updates them as one
+        ``[member * C]`` vector), hence the parameter-major blocks there.
         """
         to = dict(device=self.device)
         self._layout = {k: tuple(v.shape[1:]) for k, v in params.items()}
         self._flat = torch.cat([v.detach().to(**to).reshape(m, -1) for v in params.values()], 1) if params else torch.zeros(m, 0, **to)
         self._flat_grad = torch.zeros_like(self._flat)
         self.params = {k: v.requires_grad_(True) for k, v in self._views(self._flat).items()}
-        for k, grad in self._views(self._flat_grad).items():
-            self.params[k].grad = grad
         self._param_list = list(self.params.values())
         # buffers: one flat buffer per dtype (BatchNorm: float32 statistics, int64 batch counts)
         self._flat_buffers: dict[torch.dtype, torch.Tensor] = {}
@@ -266,16 +258,15 @@ class PopulationTrainer:
         self.base.train()
         # BatchNorm statistics of a frozen (or newly diverging) member must not move either.
         saved_buffers = [flat.clone() for flat in self._flat_buffers.values()]
-        self._flat_grad.zero_()
         # the backward's matmuls in the forward's float32 mode (TF32 or not); autocast, which
         # the forward sets itself, must not cover the backward
         with matmul_precision(self.settings.precision, self.device):
             losses, correct = member_losses(self._forward_all(self.params, self.buffers, x), y, self.classification)
-            # accumulates into the parameters' .grad: views of self._flat_grad
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_LAYOUT_WARNING)
-                torch.autograd.backward(losses.sum(), inputs=self._param_list)
+            grads = torch.autograd.grad(losses.sum(), self._param_list)
         with torch.no_grad():
+            # into the flat gradient in one pass (letting autograd accumulate into views of it
+            # would take a zeroing pass and a read-add-write pass)
+            torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1, out=self._flat_grad)
             grads = self._flat_grad
             # a sum is non-finite when any term is (or when it overflows, i.e. diverges anyway)
             finite = torch.isfinite(losses) & torch.isfinite(grads.sum(1))
