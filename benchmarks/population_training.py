@@ -124,7 +124,7 @@ def measure(options) -> dict:
     return {
         "pipeline": pipeline.__file__,
         "header": f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "
-        f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads, best of {options.repeats}",
+        f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads",
         "networks": n, "alone": len(alone), "epochs": options.epochs,
         "seconds_population": seconds_population, "seconds_alone": seconds_alone,
         "rate_population": n * options.epochs / seconds_population,
@@ -185,7 +185,7 @@ def main():
     if options.json:
         print(json.dumps(after))
         return
-    print(after["header"])
+    print(f"{after['header']}, best of {options.repeats}")
     if before is not None:
         print(f"--- before: {options.baseline} ---")
         report(before, options.repeats)
