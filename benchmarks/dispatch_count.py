@@ -7,17 +7,24 @@ CPU, where the count is the same: a ``TorchDispatchMode`` sees every aten op of 
 ``PopulationTrainer`` step (forward, backward, divergence check, optimizer update), after one
 warm-up step. The count does not depend on the batch size, so a small batch keeps this fast.
 
-    .venv/bin/python benchmarks/dispatch_count.py [--members 3] [--batch 8]
+Before and after in the same run: ``--baseline REV`` (default: 2ffb281, the commit before issue
+18's item 5) counts revision REV's ``pipeline`` too, in a subprocess (benchmarks/baseline.py),
+and prints both side by side with their ratio; ``--baseline none`` counts this checkout only.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/dispatch_count.py [--members 3] [--batch 8] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 
 import torch
+from baseline import DEFAULT_BASELINE, measure_at
 from torch.utils._python_dispatch import TorchDispatchMode
 
+import pipeline
 from pipeline.data import Dataset
 from pipeline.train import Member, PopulationTrainer, TrainingSettings, initial_population
 
@@ -57,17 +64,42 @@ def count_step(architecture, shape, members: int, batch: int, optimizer: str, au
     return counter.ops
 
 
+def count_all(members: int, batch: int) -> dict[str, dict[str, int]]:
+    """``{architecture: {op: count}}`` of one step each (SGD, augmentation on images)."""
+    return {
+        name: dict(count_step(architecture, shape, members, batch, "sgd", len(shape) == 3 and shape[0] == 3))
+        for name, (architecture, shape) in ARCHITECTURES.items()
+    }
+
+
+def summary(ops: dict[str, int]) -> str:
+    top = ", ".join(f"{op.removeprefix('aten.')} {n}" for op, n in Counter(ops).most_common(5))
+    return f"{sum(ops.values()):6d} ops, {ops.get('aten._local_scalar_dense', 0)} host syncs; most: {top}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="revision to count beside this checkout; 'none': only this one")
+    parser.add_argument("--json", action="store_true", help="print the counts as one JSON line (what --baseline reads)")
     options = parser.parse_args()
+    counts = count_all(options.members, options.batch)
+    if options.json:
+        print(json.dumps({"pipeline": pipeline.__file__, "counts": counts}))
+        return
     print(f"aten ops per training step, {options.members} members, batch {options.batch} (SGD, augmentation on images)")
-    for name, (architecture, shape) in ARCHITECTURES.items():
-        ops = count_step(architecture, shape, options.members, options.batch, "sgd", len(shape) == 3 and shape[0] == 3)
-        syncs = ops["aten._local_scalar_dense"]
-        top = ", ".join(f"{op.removeprefix('aten.')} {n}" for op, n in ops.most_common(5))
-        print(f"  {name:18s} {sum(ops.values()):6d} ops, {syncs} host syncs; most: {top}")
+    before = None
+    if options.baseline != "none":
+        args = ["--members", str(options.members), "--batch", str(options.batch)]
+        before = measure_at(options.baseline, __file__, args)["counts"]
+    for name, ops in counts.items():
+        if before is None:
+            print(f"  {name:18s} {summary(ops)}")
+            continue
+        print(f"  {name:18s} before ({options.baseline}): {summary(before[name])}")
+        print(f"  {'':18s} after  (this tree): {summary(ops)}")
+        print(f"  {'':18s} ops before / after: {sum(before[name].values()) / sum(ops.values()):.2f} x")
 
 
 if __name__ == "__main__":

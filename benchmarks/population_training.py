@@ -5,18 +5,28 @@ side by side in one run. Prints networks x epochs per second for each, their rat
 achieved FLOP/s of the population run as a fraction of dense float32 matmul FLOP/s measured on
 this machine in the same run.
 
-    .venv/bin/python benchmarks/population_training.py [--epochs 2] [--alone 10] [--threads 2] [--repeats 3]
+Before and after in the same run: ``--baseline REV`` (default: 2ffb281, the commit before issue
+18's item 5) measures revision REV's ``pipeline`` the same way, in a subprocess
+(benchmarks/baseline.py), in alternation with this checkout (one repeat of each side at a time, so
+that a change in the machine's load hits both), and prints both sides; ``--baseline none``
+measures this checkout only.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/population_training.py [--epochs 2] [--alone 10] [--threads 2] \\
+        [--repeats 3] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import torch
+from baseline import DEFAULT_BASELINE, measure_at
 from torch.utils.flop_counter import FlopCounterMode
 
+import pipeline
 from pipeline.config import load_config
 from pipeline.train import Member, PopulationTrainer, initial_population
 from pipeline.zoo import GRID_KEYS, load_spec_dataset, population_spec, training_settings
@@ -78,17 +88,9 @@ def matmuls_alone_flops_per_second(widths, members, batch, repeats=50) -> float:
     return flops * repeats / (time.perf_counter() - start)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
-    parser.add_argument("--sweep", default="mlp_digits")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--alone", type=int, default=10, help="networks timed one at a time (the rate is per network)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="timings of each side; the best is kept")
-    options = parser.parse_args()
+def measure(options) -> dict:
+    """Both sides' rates, the FLOPs and the FLOP/s figures of this ``pipeline`` (see the module docstring)."""
     torch.set_num_threads(options.threads)
-
     config = load_config(options.config)
     sweep = config["sweeps"][options.sweep]
     whole = {**sweep, "population_size": 10**9}  # every network in one population
@@ -96,9 +98,6 @@ def main():
     members = [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
     data = load_spec_dataset(spec)
     n = len(members)
-    print(f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "
-          f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads, "
-          f"best of {options.repeats}")
 
     # FLOPs of the population run (training steps and per-epoch evaluation), counted once.
     counter = FlopCounterMode(display=False)
@@ -122,19 +121,82 @@ def main():
         ceiling = max(
             matmuls_alone_flops_per_second(widths, n, spec["training"]["batch_size"]) for _ in range(options.repeats)
         )
+    return {
+        "pipeline": pipeline.__file__,
+        "header": f"sweep {options.sweep}: {n} networks {spec['architecture']}, {len(data.x_train)} training points, "
+        f"batch {spec['training']['batch_size']}, {options.epochs} epochs, {options.threads} threads",
+        "networks": n, "alone": len(alone), "epochs": options.epochs,
+        "seconds_population": seconds_population, "seconds_alone": seconds_alone,
+        "rate_population": n * options.epochs / seconds_population,
+        "rate_alone": len(alone) * options.epochs / seconds_alone,
+        "flops": flops, "peak": peak, "ceiling": ceiling,
+    }
 
-    rate_population = n * options.epochs / seconds_population
-    rate_alone = len(alone) * options.epochs / seconds_alone
-    achieved = flops / seconds_population
-    print(f"(a) one at a time : {rate_alone:10.2f} networks x epochs / s  ({len(alone)} networks, {seconds_alone:.2f} s)")
-    print(f"(b) population    : {rate_population:10.2f} networks x epochs / s  ({n} networks, {seconds_population:.2f} s)")
-    print(f"ratio (b)/(a)     : {rate_population / rate_alone:10.1f} x   (target >= 50 x)")
-    print(f"achieved          : {achieved / 1e9:10.2f} GFLOP/s ({flops / 1e9:.2f} GFLOP counted)")
-    print(f"dense matmul      : {peak / 1e9:10.2f} GFLOP/s (2048 x 2048 float32, best of {options.repeats})")
-    print(f"matmul fraction   : {achieved / peak:10.1%}   (target >= 40 %)")
-    if ceiling:
-        print(f"matmuls alone     : {ceiling / 1e9:10.2f} GFLOP/s = {ceiling / peak:.1%} of dense: a step's own matmul "
+
+def best(results: list[dict]) -> dict:
+    """The best of repeated measurements of one side: the least time, the most FLOP/s (noise
+    only ever adds time)."""
+    out = dict(results[0])
+    for key in ("seconds_population", "seconds_alone"):
+        out[key] = min(r[key] for r in results)
+    for key in ("peak", "ceiling"):
+        out[key] = max(r[key] for r in results) if results[0][key] else None
+    out["rate_population"] = out["networks"] * out["epochs"] / out["seconds_population"]
+    out["rate_alone"] = out["alone"] * out["epochs"] / out["seconds_alone"]
+    return out
+
+
+def report(r: dict, repeats: int) -> None:
+    achieved = r["flops"] / r["seconds_population"]
+    print(f"(a) one at a time : {r['rate_alone']:10.2f} networks x epochs / s  ({r['alone']} networks, {r['seconds_alone']:.2f} s)")
+    print(f"(b) population    : {r['rate_population']:10.2f} networks x epochs / s  "
+          f"({r['networks']} networks, {r['seconds_population']:.2f} s)")
+    print(f"ratio (b)/(a)     : {r['rate_population'] / r['rate_alone']:10.1f} x   (target >= 50 x)")
+    print(f"achieved          : {achieved / 1e9:10.2f} GFLOP/s ({r['flops'] / 1e9:.2f} GFLOP counted)")
+    print(f"dense matmul      : {r['peak'] / 1e9:10.2f} GFLOP/s (2048 x 2048 float32, best of {repeats})")
+    print(f"matmul fraction   : {achieved / r['peak']:10.1%}   (target >= 40 %)")
+    if r["ceiling"]:
+        print(f"matmuls alone     : {r['ceiling'] / 1e9:10.2f} GFLOP/s = {r['ceiling'] / r['peak']:.1%} of dense: a step's own matmul "
               "shapes with nothing else, the fraction's ceiling")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "config" / "config.yaml"))
+    parser.add_argument("--sweep", default="mlp_digits")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--alone", type=int, default=10, help="networks timed one at a time (the rate is per network)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="timings of each side; the best is kept")
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="revision to measure first, the same way; 'none': only this checkout")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line (what --baseline reads)")
+    options = parser.parse_args()
+    before = None
+    if options.baseline == "none":
+        after = measure(options)
+    else:
+        once = argparse.Namespace(**{**vars(options), "repeats": 1})
+        args = [f"--{k}={getattr(once, k)}" for k in ("config", "sweep", "epochs", "alone", "threads", "repeats")]
+        befores, afters = [], []
+        for _ in range(options.repeats):
+            befores.append(measure_at(options.baseline, __file__, args))
+            afters.append(measure(once))
+        before, after = best(befores), best(afters)
+    if options.json:
+        print(json.dumps(after))
+        return
+    print(f"{after['header']}, best of {options.repeats}")
+    if before is not None:
+        print(f"--- before: {options.baseline} ---")
+        report(before, options.repeats)
+        print("--- after: this tree ---")
+    report(after, options.repeats)
+    if before is not None:
+        ratio = lambda r: r["rate_population"] / r["rate_alone"]  # noqa: E731
+        fraction = lambda r: r["flops"] / r["seconds_population"] / r["peak"]  # noqa: E731
+        print(f"before -> after   : ratio {ratio(before):.1f} x -> {ratio(after):.1f} x, matmul fraction "
+              f"{fraction(before):.1%} -> {fraction(after):.1%}, "
+              f"population rate x{after['rate_population'] / before['rate_population']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Population training engine: equals per-model torch.optim training, isolates divergence,
-is deterministic, and resumes bit-identically."""
+is deterministic, resumes bit-identically, and never waits for the device within a step."""
 
 import itertools
+import logging
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from pipeline.data import load_dataset
 from pipeline.models import build_model
@@ -18,6 +21,7 @@ from pipeline.train import (
     population_activations,
     population_from_states,
 )
+from pipeline.train.forward import population_forward, vmapped_forward
 
 ARCH = {"name": "mlp", "hidden": [12, 6]}
 
@@ -287,3 +291,165 @@ def test_a_threshold_snapshot_holds_the_first_step_at_or_above_its_threshold(dig
             for name, value in event[4].items():
                 np.testing.assert_array_equal(value[position], params[recorded][name][m])
     assert (trainer.threshold_step[0] >= 0).sum() >= 2 and trainer.threshold_step[1, -1] == -1
+
+
+# Small convolutional nets on 8x8 digits: every layer kind the folded forward has (shared first
+# convolution, grouped convolutions, strided and projection shortcuts, BatchNorm, pools, linear).
+CONV = {
+    "cnn": {"name": "cnn", "channels": [4, 8], "hidden": 16},
+    "resnet9": {"name": "resnet9", "width": 4},
+    "wide_resnet": {"name": "wide_resnet", "depth": 10, "width": 1},
+}
+
+
+def close(got: torch.Tensor, want: torch.Tensor, precision: str) -> None:
+    if precision == "bf16" and got.is_floating_point():
+        # bf16 keeps 8 significant bits: ~15 roundings' worth (as tests/test_precision.py)
+        assert float((got - want).norm() / want.norm()) < 3e-2
+    else:
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
+@pytest.mark.parametrize("arch", list(CONV))
+def test_folded_conv_forward_equals_the_vmapped_module(digits, arch, precision):
+    """Outputs, gradients and BatchNorm statistics, in train then eval mode. bf16: the vmapped
+    convolutions escape CPU autocast (float32), the folded ones do not, so they agree to bf16's
+    resolution only; the float32 modes agree to float32 reorderings."""
+    members = [make_member(lr=0.1, init_seed=seed) for seed in range(3)]
+    base, params, buffers = initial_population(CONV[arch], digits.input_shape, digits.num_outputs, members)
+    params = {k: v.requires_grad_(True) for k, v in params.items()}
+    folded_buffers = {k: v.clone() for k, v in buffers.items()}
+    x = digits.x_train[:16].reshape(16, 1, 8, 8)
+    for train in (True, False):
+        base.train(train)
+        folded = population_forward(base, torch.device("cpu"), precision=precision)(params, folded_buffers, x)
+        vmapped = vmapped_forward(base, torch.device("cpu"), precision=precision)(params, buffers, x)
+        assert folded.shape == (3, 16, digits.num_outputs) and folded.dtype == torch.float32
+        close(folded.detach(), vmapped.detach(), precision)
+        for name in buffers:  # BatchNorm statistics (of bf16 or float32 activations) and batch counts
+            close(folded_buffers[name], buffers[name], precision)
+        if precision != "bf16":
+            grads = torch.autograd.grad(folded.square().sum(), list(params.values()))
+            expected = torch.autograd.grad(vmapped.square().sum(), list(params.values()))
+            for got, want in zip(grads, expected):
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    if arch != "cnn":
+        assert all(int(v.min()) == 1 for k, v in folded_buffers.items() if k.endswith("num_batches_tracked"))
+
+
+class _OpCounter(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("arch", [ARCH, CONV["wide_resnet"]])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_step_never_waits_for_the_device(digits, arch, optimizer):
+    """No aten._local_scalar_dense (bool(tensor), .item(): a host sync on a GPU) in a step, not
+    even in the step where a member diverges; and the step's op count does not grow with the
+    number of parameter tensors (the update and the divergence check run on flat buffers)."""
+    members = [make_member(lr=0.1, momentum=0.9, weight_decay=1e-3), make_member(lr=0.1, momentum=0.9, init_seed=1)]
+    base, params, buffers = initial_population(arch, digits.input_shape, digits.num_outputs, members)
+    settings = TrainingSettings(epochs=1, batch_size=16, optimizer=optimizer, augment=True)
+    trainer = PopulationTrainer(base, params, buffers, members, digits, settings)
+    x, y = digits.x_train[:16].reshape(16, 1, 8, 8), trainer.y_train[:, :16]
+    for step in range(4):
+        if step == 2:  # member 1 diverges in this step
+            with torch.no_grad():
+                next(iter(trainer.params.values()))[1].fill_(float("inf"))
+        counter = _OpCounter()
+        with counter:
+            trainer._train_step(trainer._augment(x, step), y, 1.0)
+        trainer.step += 1
+        assert counter.ops["aten._local_scalar_dense"] == 0
+    assert trainer.diverged_at.tolist() == [-1, 2]
+    # the optimizer and the divergence check: a fixed number of ops, not a few per parameter tensor
+    update = counter.ops["aten.addcmul_"] + counter.ops["aten.addcmul"] + counter.ops["aten.isfinite"]
+    assert update <= 6, counter.ops
+
+
+def test_a_diverging_member_is_frozen_at_its_exact_step_and_logged(digits, caplog):
+    """Member 1's output weights are made huge before step 5: its loss overflows and it is
+    frozen at step 5 (its parameters and BatchNorm statistics stay as they were), logged once
+    with that step by the end of the epoch, and the others train on as if it were not there."""
+    arch = CONV["wide_resnet"]
+    members = [make_member(lr=0.05, momentum=0.9, init_seed=s) for s in range(3)]
+
+    def trainer_with(poison):
+        base, params, buffers = initial_population(arch, digits.input_shape, digits.num_outputs, members)
+        trainer = PopulationTrainer(base, params, buffers, members, digits, TrainingSettings(epochs=1, batch_size=32))
+        step = trainer._train_step
+        seen = {}
+
+        def poisoned(x, y, lr_factor):
+            if poison and trainer.step == 5:
+                with torch.no_grad():
+                    trainer.params["fc.weight"][1].fill_(1e38)  # finite, but the logits overflow
+                seen["params"] = {k: v[1].detach().clone() for k, v in trainer.params.items()}
+                seen["buffers"] = {k: v[1].clone() for k, v in trainer.buffers.items()}
+            step(x, y, lr_factor)
+
+        trainer._train_step = poisoned
+        return trainer, seen
+
+    trainer, seen = trainer_with(poison=True)
+    clean, _ = trainer_with(poison=False)
+    with caplog.at_level(logging.WARNING, logger="pipeline.train.engine"):
+        trainer.run(progress=False)
+    clean.run(progress=False)
+    assert trainer.diverged_at.tolist() == [-1, 5, -1]
+    assert trainer.active.tolist() == [True, False, True]
+    messages = [r.getMessage() for r in caplog.records if "diverged" in r.getMessage()]
+    assert messages == ["member 1 diverged at step 5: frozen"]
+    for name, value in seen["params"].items():
+        torch.testing.assert_close(trainer.params[name][1].detach(), value, rtol=0, atol=0)
+    for name, value in seen["buffers"].items():
+        torch.testing.assert_close(trainer.buffers[name][1], value, rtol=0, atol=0)
+    for name in clean.params:
+        torch.testing.assert_close(trainer.params[name][[0, 2]].detach(), clean.params[name][[0, 2]].detach(), rtol=0, atol=0)
+    for name in clean.buffers:
+        torch.testing.assert_close(trainer.buffers[name][[0, 2]], clean.buffers[name][[0, 2]], rtol=0, atol=0)
+
+
+def test_parameters_and_optimizer_slots_live_in_flat_buffers(digits):
+    """Views into one member-major buffer each, updated in place: the addresses a CUDA graph
+    captures stay valid across steps and across a resume."""
+    trainer = _trainer(digits, [make_member(lr=0.1, momentum=0.9), make_member(lr=0.05, init_seed=1)], optimizer="adam")
+    flat = trainer._flat
+    pointers = {k: v.data_ptr() for k, v in trainer.params.items()}
+    for name, param in trainer.params.items():
+        assert param.is_leaf and param.requires_grad and param._base is flat
+        for slot in trainer.opt:
+            assert trainer.opt[slot][name]._base is trainer._flat_opt[slot]
+    state = trainer.state_dict()
+    trainer.run(progress=False)
+    trainer.load_state_dict(state)
+    assert {k: v.data_ptr() for k, v in trainer.params.items()} == pointers
+    for name, value in trainer.numpy_params().items():
+        np.testing.assert_array_equal(value, state[f"params__{name}"])
+
+
+@pytest.mark.parametrize("arch", list(CONV))
+def test_conv_activations_are_the_engines_forward_layer_by_layer(digits, arch):
+    """The readout of the convolutional nets (their folded path) equals the vmapped modules'
+    layers in float32, and in bf16 it really computes in bf16, as the engine's forward does."""
+    members = [make_member(lr=0.1, init_seed=seed) for seed in range(2)]
+    base, params, buffers = initial_population(CONV[arch], digits.input_shape, digits.num_outputs, members)
+    x = digits.x_test[:7]
+    layers = ["input", *base.layer_names]
+    acts = population_activations(base, params, buffers, x, layers, batch_size=4, precision="fp32")
+    base.eval()
+    vmapped = torch.vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,), {"return_activations": True})[1],
+                         in_dims=(0, 0, None))(params, buffers, x)
+    for name in base.layer_names:
+        torch.testing.assert_close(acts[name], vmapped[name], rtol=1e-5, atol=1e-5)
+    bf16 = population_activations(base, params, buffers, x, ["output"], precision="bf16")["output"]
+    engine = population_forward(base, torch.device("cpu"), precision="bf16")(params, buffers, x)
+    torch.testing.assert_close(bf16, engine, rtol=0, atol=0)
+    assert float((bf16 - acts["output"]).norm() / acts["output"].norm()) > 1e-4  # bf16 took effect

@@ -1,9 +1,17 @@
 """The population training engine: many same-architecture networks trained in one process.
 
 The members' parameters are stacked along a leading member axis and one forward pass over a
-shared minibatch is vectorized with ``torch.vmap`` + ``torch.func.functional_call`` (MLPs take a
-faster path of their own, tested equal). Each member has its own learning rate, momentum, weight
-decay, initialization and label noise; the optimizers are per member (:mod:`.optim`).
+shared minibatch computes every member (:func:`.forward.population_forward`). Each member has its
+own learning rate, momentum, weight decay, initialization and label noise; the optimizers are per
+member (:mod:`.optim`).
+
+Few ops per step (each costs ~10-25 us of host time on a GPU, whatever its size): every
+parameter, gradient and optimizer slot is a view into one flat member-major buffer
+``[member, numel]`` per population, so the divergence check and the optimizer update are a
+handful of ops whatever the number of parameter tensors; a step never waits for the device (no
+``bool(tensor)``/``.item()``: which members diverged is computed on the device and read at the
+epoch's end); BatchNorm buffers (two flat buffers too) are saved and restored only where there
+are any; augmentation offsets are drawn on the device.
 
 This module does no file I/O: a trainer reports snapshots, epoch metrics and its resumable state
 through callbacks, and ``pipeline.zoo`` connects those to the store.
@@ -21,7 +29,7 @@ import torch.nn.functional as F
 
 from ..data import Dataset
 from .forward import evaluate_members, matmul_precision, member_losses, population_forward
-from .optim import member_update, optimizer_slots, per_member
+from .optim import flat_update, optimizer_slots
 from .settings import Member, TrainingSettings
 
 log = logging.getLogger(__name__)
@@ -39,11 +47,14 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _seeded(*parts: int) -> torch.Generator:
+def _seed_of(*parts: int) -> int:
     # Derive independent streams from (seed, purpose, index) so that resuming at any step, or
     # changing who else is in the population, never shifts a random draw.
-    seed = int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
-    return torch.Generator().manual_seed(seed)
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _seeded(*parts: int) -> torch.Generator:
+    return torch.Generator().manual_seed(_seed_of(*parts))
 
 
 _PURPOSE_ORDER, _PURPOSE_AUGMENT, _PURPOSE_LABELS = 1, 2, 3
@@ -110,8 +121,7 @@ class PopulationTrainer:
         self.channels_last = self.device.type == "cuda"
         m = len(self.members)
         to = dict(device=self.device)
-        self.params = {k: v.detach().to(**to).clone().requires_grad_(True) for k, v in params.items()}
-        self.buffers = {k: v.detach().to(**to).clone() for k, v in buffers.items()}
+        self._init_storage(params, buffers, m)
         self.x_train = data.x_train.to(**to)
         self.x_test = data.x_test.to(**to)
         self.y_test = data.y_test.to(**to)
@@ -119,12 +129,15 @@ class PopulationTrainer:
         self.lr = torch.tensor([mb.lr for mb in self.members], dtype=torch.float32, **to)
         self.momentum = torch.tensor([mb.momentum for mb in self.members], dtype=torch.float32, **to)
         self.weight_decay = torch.tensor([mb.weight_decay for mb in self.members], dtype=torch.float32, **to)
-        self.opt = {
-            slot: {k: torch.zeros_like(v, requires_grad=False) for k, v in self.params.items()}
-            for slot in optimizer_slots(settings.optimizer)
-        }
+        self._flat_opt = {slot: torch.zeros_like(self._flat) for slot in optimizer_slots(settings.optimizer)}
+        # {slot: {name: view}}: the names a resumable state records
+        self.opt = {slot: self._views(flat) for slot, flat in self._flat_opt.items()}
         self.active = torch.ones(m, dtype=torch.bool, **to)
         self.diverged_at = torch.full((m,), -1, dtype=torch.int64, **to)
+        self._logged_divergence: set[int] = set()
+        self._step_tensor = torch.zeros((), dtype=torch.int64, **to)
+        self._lr_factor = torch.ones((), dtype=torch.float32, **to)
+        self._generators: dict[torch.device, torch.Generator] = {}
         # the step at which each member first reached each training-accuracy threshold (-1: not yet)
         self.threshold_step = np.full((m, len(settings.thresholds)), -1, dtype=np.int64)
         self.threshold_accuracy = np.full((m, len(settings.thresholds)), np.nan)
@@ -136,6 +149,51 @@ class PopulationTrainer:
         self.snapshot_steps = settings.snapshot_steps(self.n_train)
         self._forward_all = population_forward(base, self.device, precision=settings.precision)
 
+    # --------------------------------------------------------------- storage
+    def _init_storage(self, params: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor], m: int) -> None:
+        """Parameters as views ``[member, *shape]`` into one flat member-major buffer ``[member, numel]``
+        (their gradients likewise), and buffers as contiguous blocks of one flat buffer per dtype.
+
+        Member-major: each member's hyperparameters broadcast as ``[member, 1]`` over the flat
+        buffers. The parameters are leaves of their own (views of a buffer that does not require
+        grad); a step concatenates their gradients into the flat gradient. A BatchNorm's running
+        statistics must be contiguous ``[member, C]`` (the folded forward updates them as one
+        ``[member * C]`` vector), hence the parameter-major blocks there.
+        """
+        to = dict(device=self.device)
+        self._layout = {k: tuple(v.shape[1:]) for k, v in params.items()}
+        self._flat = torch.cat([v.detach().to(**to).reshape(m, -1) for v in params.values()], 1) if params else torch.zeros(m, 0, **to)
+        self._flat_grad = torch.zeros_like(self._flat)
+        self.params = {k: v.requires_grad_(True) for k, v in self._views(self._flat).items()}
+        self._param_list = list(self.params.values())
+        # buffers: one flat buffer per dtype (BatchNorm: float32 statistics, int64 batch counts)
+        self._flat_buffers: dict[torch.dtype, torch.Tensor] = {}
+        self._buffer_members: dict[torch.dtype, torch.Tensor] = {}
+        self.buffers = {}
+        for dtype in dict.fromkeys(v.dtype for v in buffers.values()):
+            names = [k for k, v in buffers.items() if v.dtype == dtype]
+            flat = torch.cat([buffers[k].detach().to(**to).reshape(-1) for k in names])
+            offset = 0
+            for k in names:
+                n = buffers[k].numel()
+                self.buffers[k] = flat[offset : offset + n].view(buffers[k].shape)
+                offset += n
+            self._flat_buffers[dtype] = flat
+            # each element's member: to restore frozen members' statistics with one torch.where
+            self._buffer_members[dtype] = torch.cat(
+                [torch.arange(m, **to).repeat_interleave(buffers[k][0].numel()) for k in names]
+            )
+        self.buffers = {k: self.buffers[k] for k in buffers}
+
+    def _views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{name: [member, *shape]}`` views into a flat ``[member, numel]`` buffer."""
+        views, offset = {}, 0
+        for k, shape in self._layout.items():
+            n = int(np.prod(shape, dtype=np.int64))
+            views[k] = flat[:, offset : offset + n].view(flat.shape[0], *shape)
+            offset += n
+        return views
+
     # ------------------------------------------------------------------ data
     def _member_labels(self) -> torch.Tensor:
         return member_targets(self.data, self.members, self.settings.seed)
@@ -144,22 +202,31 @@ class PopulationTrainer:
         return torch.randperm(self.n_train, generator=_seeded(self.settings.seed, _PURPOSE_ORDER, epoch))
 
     def _augment(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        """Random crop (zero padding H/8) and horizontal flip, drawn from a per-step stream."""
+        """Random crop (zero padding H/8) and horizontal flip, drawn from a per-step stream.
+
+        The draws come from a generator on ``x``'s device seeded with ``(seed, step)``: nothing
+        crosses from the host but the seed, and a resumed run draws what an uninterrupted one
+        did. (On CPU the same draws as before; a CUDA generator draws other numbers from the
+        same seed, deterministically.)
+        """
         if x.dim() != 4:
             return x
-        gen = _seeded(self.settings.seed, _PURPOSE_AUGMENT, step)
+        gen = self._generators.get(x.device)
+        if gen is None:
+            gen = self._generators[x.device] = torch.Generator(device=x.device)
+        gen.manual_seed(_seed_of(self.settings.seed, _PURPOSE_AUGMENT, step))
         b, _, h, w = x.shape
         pad = max(1, h // 8)
-        dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-        dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-        flip = torch.rand(b, generator=gen) < 0.5
+        to = dict(device=x.device)
+        dy = torch.randint(0, 2 * pad + 1, (b, 1), generator=gen, **to)
+        dx = torch.randint(0, 2 * pad + 1, (b, 1), generator=gen, **to)
+        flip = torch.rand(b, 1, generator=gen, **to) < 0.5
         padded = F.pad(x, (pad, pad, pad, pad))
-        rows = (dy[:, None] + torch.arange(h)[None, :]).to(x.device)
-        cols = dx[:, None] + torch.arange(w)[None, :]
-        cols = torch.where(flip[:, None], cols.flip(1), cols).to(x.device)
-        batch = torch.arange(b, device=x.device)[:, None, None]
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-        return out.permute(0, 3, 1, 2).contiguous()
+        rows = dy + torch.arange(h, **to)
+        # a flipped crop reads its columns right to left
+        cols = dx + torch.where(flip, torch.arange(w - 1, -1, -1, **to), torch.arange(w, **to))
+        batch = torch.arange(b, **to)[:, None, None]
+        return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
 
     def _new_accumulator(self) -> EpochAccumulator:
         m = len(self.members)
@@ -170,38 +237,58 @@ class PopulationTrainer:
 
     # ------------------------------------------------------------------ step
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, lr_factor: float) -> None:
+        """One optimizer step of every member, without waiting for the device.
+
+        A member whose loss or gradient is not finite is frozen at this step (``diverged_at``),
+        on the device: its gradient is zeroed, its learning rate is 0 from now on and its
+        BatchNorm statistics are put back; :meth:`_log_divergence` reports it later.
+
+        The step's number and learning-rate factor reach the device as tensors filled here, so
+        that :meth:`_device_step` reads no Python number that changes between steps: the same
+        ops on the same tensors every step (for a given batch shape), as a CUDA graph or
+        ``torch.compile`` wants them.
+        """
+        self._step_tensor.fill_(self.step)
+        self._lr_factor.fill_(lr_factor)
+        self._device_step(x, y)
+        self.acc.count += len(x)
+
+    def _device_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """:meth:`_train_step`'s work on the device: every tensor it writes keeps its address."""
         self.base.train()
         # BatchNorm statistics of a frozen (or newly diverging) member must not move either.
-        saved_buffers = {k: v.clone() for k, v in self.buffers.items()}
-        names = list(self.params)
-        params = [self.params[k] for k in names]
+        saved_buffers = [flat.clone() for flat in self._flat_buffers.values()]
         # the backward's matmuls in the forward's float32 mode (TF32 or not); autocast, which
         # the forward sets itself, must not cover the backward
         with matmul_precision(self.settings.precision, self.device):
             losses, correct = member_losses(self._forward_all(self.params, self.buffers, x), y, self.classification)
-            grads = list(torch.autograd.grad(losses.sum(), params))
+            grads = torch.autograd.grad(losses.sum(), self._param_list)
         with torch.no_grad():
-            finite = torch.isfinite(losses)
-            for g in grads:
-                # a sum is non-finite when any term is (or when it overflows, i.e. diverges anyway)
-                finite &= torch.isfinite(g.flatten(1).sum(1))
-            newly = self.active & ~finite
-            if bool(newly.any()):
-                self.diverged_at[newly] = self.step
-                for index in torch.nonzero(newly).flatten().tolist():
-                    log.warning("member %d diverged at step %d: frozen", index, self.step)
-                self.active &= finite
-            if not bool(self.active.all()):
-                grads = [torch.where(per_member(self.active, g), g, torch.zeros((), device=g.device)) for g in grads]
-                for k, v in self.buffers.items():
-                    v.copy_(torch.where(per_member(self.active, v), v, saved_buffers[k]))
-            member_update(
-                self.settings.optimizer, params, names, grads, self.opt,
-                self.lr * lr_factor * self.active, self.momentum, self.weight_decay, self.step,
+            # into the flat gradient in one pass (letting autograd accumulate into views of it
+            # would take a zeroing pass and a read-add-write pass)
+            torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1, out=self._flat_grad)
+            grads = self._flat_grad
+            # a sum is non-finite when any term is (or when it overflows, i.e. diverges anyway)
+            finite = torch.isfinite(losses) & torch.isfinite(grads.sum(1))
+            torch.where(self.active & ~finite, self._step_tensor, self.diverged_at, out=self.diverged_at)
+            self.active &= finite
+            # (a masked fill: on CPU torch.where with a broadcast mask takes ~1.5x as long)
+            grads.masked_fill_(~self.active[:, None], 0.0)
+            for (dtype, flat), saved in zip(self._flat_buffers.items(), saved_buffers):
+                torch.where(self.active[self._buffer_members[dtype]], flat, saved, out=flat)
+            flat_update(
+                self.settings.optimizer, self._flat, grads, self._flat_opt,
+                self.lr * (self._lr_factor * self.active), self.momentum, self.weight_decay, self._step_tensor,
             )
             self.acc.loss_sum += torch.where(self.active, losses.detach().double(), 0.0) * len(x)
             self.acc.correct += torch.where(self.active, correct, 0)
-            self.acc.count += len(x)
+
+    def _log_divergence(self) -> None:
+        """Log each member that diverged since the last call, with its step (one host sync)."""
+        for index, step in enumerate(self.diverged_at.tolist()):
+            if step >= 0 and index not in self._logged_divergence:
+                log.warning("member %d diverged at step %d: frozen", index, step)
+                self._logged_divergence.add(index)
 
     def lr_factor(self, step: int) -> float:
         passed = sum(step >= round(f * self.total_steps) for f in self.settings.milestones)
@@ -271,10 +358,13 @@ class PopulationTrainer:
             for k, v in self.buffers.items():
                 v.copy_(torch.as_tensor(state[f"buffers/{k}"], **to))
             for slot, tensors in self.opt.items():
-                for k in tensors:
-                    tensors[k] = torch.as_tensor(state[f"opt_{slot}/{k}"], **to).clone()
-        self.active = torch.as_tensor(state["active"], **to).clone()
-        self.diverged_at = torch.as_tensor(state["diverged_at"], **to).clone()
+                for k, v in tensors.items():
+                    v.copy_(torch.as_tensor(state[f"opt_{slot}/{k}"], **to))
+            # in place: the step's tensors keep their addresses (a captured CUDA graph's inputs)
+            self.active.copy_(torch.as_tensor(state["active"], **to))
+            self.diverged_at.copy_(torch.as_tensor(state["diverged_at"], **to))
+        # the state was saved after its divergences were logged (run() logs before each checkpoint)
+        self._logged_divergence = set(np.flatnonzero(state["diverged_at"] >= 0).tolist())
         self.step = int(state["step"][0])
         self.threshold_step = np.array(state["threshold_step"], dtype=np.int64)
         self.threshold_accuracy = np.array(state["threshold_accuracy"], dtype=np.float64)
@@ -362,6 +452,7 @@ class PopulationTrainer:
             if bar is not None:
                 bar.update(1)
             if self.step % self.steps_per_epoch == 0:
+                self._log_divergence()
                 metrics = self.epoch_metrics()
                 self.acc = self._new_accumulator()
                 if on_epoch_end:
@@ -371,6 +462,8 @@ class PopulationTrainer:
             if self.step in snapshot_index:
                 snapshot(snapshot_index[self.step])
                 if on_checkpoint and self.step < self.total_steps:
+                    self._log_divergence()
                     on_checkpoint(self.step, self.state_dict())
+        self._log_divergence()
         if bar is not None:
             bar.close()

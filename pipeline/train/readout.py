@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import torch
 from torch.func import functional_call
 
-from .forward import precision_context
+from .forward import FOLDED, folded_activations, precision_context
 
 
 @torch.no_grad()
@@ -51,9 +51,16 @@ def population_activations(
         acts = functional_call(base, (p, b), (xb,), {"return_activations": True})[1]
         return tuple(acts[name].float() for name in wanted)
 
+    def folded(p, b, xb):
+        acts = folded_activations(base, p, b, xb)
+        return tuple(acts[name].float() for name in wanted)
+
     members = next(iter(params.values())).shape[0]
     out = {name: [] for name in wanted}
-    fn = torch.vmap(one, in_dims=(0, 0, None))
+    # The convolutional nets' folded path is the engine's forward: under bf16 its convolutions
+    # run in bf16, which vmapped ones do not (they escape CPU autocast), so a study reads what
+    # training computed; the MLP's vmapped layers are what its own path computes.
+    fn = folded if isinstance(base, FOLDED) else torch.vmap(one, in_dims=(0, 0, None))
     for start in range(0, len(x), batch_size):
         with precision_context(precision, x.device):
             values = fn(params, buffers, x[start : start + batch_size])
