@@ -157,7 +157,7 @@ def main() -> int:
         members = options.members or len(spec["members"])
         batch = spec["training"]["batch_size"]
         data = stand_in(spec["dataset"], batch * 400)
-        profile = plan.network_profile(spec["architecture"], geometry["input_shape"], geometry["outputs"])
+        profile = plan.network_profile(spec["architecture"], geometry["input_shape"], geometry["outputs"], spec["training"]["precision"])
         label = f"{spec['architecture']['name']} ({entry['sweep']})"
         for precision in PRECISIONS:
             difference = equality(spec, data, precision, options.device)

@@ -47,10 +47,10 @@ def test_the_profile_table_is_what_the_engine_measures_now():
     checked = 0
     for sweep in config["sweeps"].values():
         geometry = dataset_geometry(sweep["dataset"], sweep["dataset_options"])
-        key = plan.profile_key(sweep["architecture"], geometry["input_shape"], geometry["outputs"])
+        key = plan.profile_key(sweep["architecture"], geometry["input_shape"], geometry["outputs"], sweep["precision"])
         assert key in table, f"no profile of {key}: run python -m pipeline plan --write-profiles"
         if sweep["architecture"]["name"] in ("mlp", "cnn") and checked < 4:
-            fresh = network_profile(sweep["architecture"], geometry["input_shape"], geometry["outputs"])
+            fresh = network_profile(sweep["architecture"], geometry["input_shape"], geometry["outputs"], sweep["precision"])
             for name in ("parameters", "forward_flops", "train_flops", "activation_bytes", "step_ops", "step_syncs"):
                 assert table[key][name] == fresh[name], (key, name)
             checked += 1

@@ -106,20 +106,22 @@ def _profile_table() -> dict:
     return json.loads(PROFILES_FILE.read_text()) if PROFILES_FILE.exists() else {}
 
 
-def profile_key(architecture: Mapping, input_shape, outputs: int) -> str:
-    """The key of a profile in the table: the architecture, input shape and outputs as JSON."""
-    return json.dumps({"architecture": dict(architecture), "input_shape": list(input_shape), "outputs": outputs}, sort_keys=True)
+def profile_key(architecture: Mapping, input_shape, outputs: int, precision: str = "fp32") -> str:
+    """The key of a profile in the table: the architecture, input shape, outputs and precision as JSON."""
+    return json.dumps(
+        {"architecture": dict(architecture), "input_shape": list(input_shape), "outputs": outputs, "precision": precision}, sort_keys=True
+    )
 
 
-def network_profile(architecture: Mapping, input_shape, outputs: int) -> dict:
-    """The architecture's per-example costs (:func:`.profiles.network_profile`), from the table
-    when it holds them, else measured now (which imports torch)."""
-    key = profile_key(architecture, input_shape, outputs)
+def network_profile(architecture: Mapping, input_shape, outputs: int, precision: str = "fp32") -> dict:
+    """The architecture's per-example costs in ``precision`` (:func:`.profiles.network_profile`),
+    from the table when it holds them, else measured now (which imports torch)."""
+    key = profile_key(architecture, input_shape, outputs, precision)
     table = _profile_table()
     if key not in table:
         from .profiles import network_profile as measure
 
-        table[key] = measure(architecture, input_shape, outputs)
+        table[key] = measure(architecture, input_shape, outputs, precision)
     return table[key]
 
 
@@ -169,7 +171,7 @@ def training_estimate(work: TrainingWork, figures: Figures, gpus: int = 1) -> Es
     of one minibatch of every member, the dataset as float32, and the interpreter with torch.
     """
     geometry = dataset_geometry(work.dataset, work.dataset_options)
-    profile = network_profile(work.architecture, geometry["input_shape"], geometry["outputs"])
+    profile = network_profile(work.architecture, geometry["input_shape"], geometry["outputs"], work.precision)
     flops = work.members * (work.examples * profile["train_flops"] + work.eval_examples * profile["forward_flops"])
     eval_batches = math.ceil(work.eval_examples / 1024)
     # an evaluation batch dispatches about the forward's share of a step's ops (a third)
@@ -204,7 +206,7 @@ def evaluation_estimate(
     time: forward passes only, the points' parameters (with the directions that make them) the
     only state."""
     geometry = dataset_geometry(spec["dataset"], spec["dataset_options"])
-    profile = network_profile(spec["architecture"], geometry["input_shape"], geometry["outputs"])
+    profile = network_profile(spec["architecture"], geometry["input_shape"], geometry["outputs"], spec["training"].get("precision", "fp32"))
     evaluated = len(spec["members"]) * (points + 1)
     examples = geometry["train"] + geometry["test"]
     passes = len(spec["members"]) * math.ceil(points / batch) * math.ceil(examples * batch / 4096)

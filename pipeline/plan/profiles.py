@@ -53,7 +53,7 @@ def _forward_backward(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     return float(counter.get_total_flops()), sum(saved)
 
 
-def _trainer(architecture: Mapping, input_shape, num_outputs: int, batch: int, augment: bool):
+def _trainer(architecture: Mapping, input_shape, num_outputs: int, batch: int, augment: bool, precision: str = "fp32"):
     """A 2-member population on random data, and a function running one training step of it."""
     from ..data import Dataset
     from ..train import Member, PopulationTrainer, TrainingSettings, initial_population
@@ -66,7 +66,7 @@ def _trainer(architecture: Mapping, input_shape, num_outputs: int, batch: int, a
         y, task = torch.randn(2 * batch, generator=generator), "regression"
     data = Dataset("profile", x, y, x[:batch], y[:batch], task, num_outputs)
     members = [Member(lr=1e-3, momentum=0.9, weight_decay=5e-4, init_seed=i, label_noise=0.0) for i in range(_MEMBERS)]
-    settings = TrainingSettings(epochs=1, batch_size=batch, optimizer="sgd", augment=augment)
+    settings = TrainingSettings(epochs=1, batch_size=batch, optimizer="sgd", augment=augment, precision=precision)
     trainer = PopulationTrainer(*initial_population(architecture, tuple(input_shape), num_outputs, members), members, data, settings)
     xb, yb = trainer.x_train[:batch], trainer.y_train[:, :batch]
 
@@ -80,10 +80,10 @@ def _trainer(architecture: Mapping, input_shape, num_outputs: int, batch: int, a
 _MEMBERS = 2
 
 
-def population_step_ops(architecture: Mapping, input_shape, num_outputs: int, augment: bool) -> Counter:
+def population_step_ops(architecture: Mapping, input_shape, num_outputs: int, augment: bool, precision: str = "fp32") -> Counter:
     """The aten ops of one training step of a 2-member population (after a warm-up step): the
     count does not depend on the batch size, nor, for a vectorized population, on its size."""
-    step = _trainer(architecture, input_shape, num_outputs, 2, augment)
+    step = _trainer(architecture, input_shape, num_outputs, 2, augment, precision)
     step()  # warm-up: lazy initializations
     counter = OpCounter()
     with counter:
@@ -91,7 +91,9 @@ def population_step_ops(architecture: Mapping, input_shape, num_outputs: int, au
     return counter.ops
 
 
-def cpu_step_seconds(architecture: Mapping, input_shape, num_outputs: int, augment: bool, batches=(4, 16), repeats=3):
+def cpu_step_seconds(
+    architecture: Mapping, input_shape, num_outputs: int, augment: bool, precision: str = "fp32", batches=(4, 16), repeats=3
+):
     """Seconds of one training step on one CPU thread, as ``(per step, per example and member)``:
     the fixed cost (dispatch, optimizer) and the slope, from a 2-member population timed at two
     batch sizes (the fastest of ``repeats`` steps each, after a warm-up step).
@@ -104,7 +106,7 @@ def cpu_step_seconds(architecture: Mapping, input_shape, num_outputs: int, augme
     try:
         times = []
         for batch in batches:
-            step = _trainer(architecture, input_shape, num_outputs, batch, augment)
+            step = _trainer(architecture, input_shape, num_outputs, batch, augment, precision)
             step()
             best = math.inf
             for _ in range(repeats):
@@ -119,8 +121,9 @@ def cpu_step_seconds(architecture: Mapping, input_shape, num_outputs: int, augme
     return max(t0 - per_example * _MEMBERS * b0, 0.0), per_example
 
 
-def network_profile(architecture: Mapping, input_shape, num_outputs: int) -> dict:
-    """Per-network, per-example costs of an architecture on inputs of ``input_shape``.
+def network_profile(architecture: Mapping, input_shape, num_outputs: int, precision: str = "fp32") -> dict:
+    """Per-network, per-example costs of an architecture on inputs of ``input_shape``, trained in
+    ``precision`` (which changes the ops and the CPU's timings, not the FLOPs counted).
 
     Returns
     -------
@@ -151,8 +154,8 @@ def network_profile(architecture: Mapping, input_shape, num_outputs: int) -> dic
         if backward:
             figures["activation_bytes"] = (a_large - a_small) / (_LARGE - _SMALL)
     augment = len(input_shape) == 3
-    ops = population_step_ops(architecture, input_shape, num_outputs, augment)
-    step_seconds, example_seconds = cpu_step_seconds(architecture, input_shape, num_outputs, augment)
+    ops = population_step_ops(architecture, input_shape, num_outputs, augment, precision)
+    step_seconds, example_seconds = cpu_step_seconds(architecture, input_shape, num_outputs, augment, precision)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),

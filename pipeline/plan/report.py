@@ -190,9 +190,9 @@ def write_profiles(configfiles_list) -> None:
         config = load_config(*configfiles)
         for sweep in config["sweeps"].values():
             geometry = dataset_geometry(sweep["dataset"], sweep["dataset_options"])
-            key = profile_key(sweep["architecture"], geometry["input_shape"], geometry["outputs"])
+            key = profile_key(sweep["architecture"], geometry["input_shape"], geometry["outputs"], sweep["precision"])
             if key not in table:
-                table[key] = network_profile(sweep["architecture"], geometry["input_shape"], geometry["outputs"])
+                table[key] = network_profile(sweep["architecture"], geometry["input_shape"], geometry["outputs"], sweep["precision"])
                 print(f"{key}: {table[key]}", file=sys.stderr)
     PROFILES_FILE.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
     print(f"{len(table)} profiles written to {PROFILES_FILE}")
