@@ -3,16 +3,15 @@ is deterministic, resumes bit-identically, and never waits for the device within
 
 import itertools
 import logging
-from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from pipeline.data import load_dataset
 from pipeline.models import build_model
+from pipeline.plan.profiles import OpCounter
 from pipeline.train import (
     Member,
     PopulationTrainer,
@@ -338,16 +337,6 @@ def test_folded_conv_forward_equals_the_vmapped_module(digits, arch, precision):
         assert all(int(v.min()) == 1 for k, v in folded_buffers.items() if k.endswith("num_batches_tracked"))
 
 
-class _OpCounter(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.ops = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket)] += 1
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("arch", [ARCH, CONV["wide_resnet"]])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_a_step_never_waits_for_the_device(digits, arch, optimizer):
@@ -363,7 +352,7 @@ def test_a_step_never_waits_for_the_device(digits, arch, optimizer):
         if step == 2:  # member 1 diverges in this step
             with torch.no_grad():
                 next(iter(trainer.params.values()))[1].fill_(float("inf"))
-        counter = _OpCounter()
+        counter = OpCounter()
         with counter:
             trainer._train_step(trainer._augment(x, step), y, 1.0)
         trainer.step += 1
