@@ -189,10 +189,10 @@ def training_estimate(work: TrainingWork, figures: Figures, gpus: int = 1) -> Es
         seconds = start + max(arithmetic, ops * figures.gpu_op_us * 1e-6) + io_seconds
         gpu = (weights + 1.5 * activations + dataset) / MB + 500  # + the CUDA context
         return Estimate(seconds, host + work.members * profile["parameters"] * 4 / MB, gpu, written / MB, gpus)
-    # measured per step and per example on one core of the reference machine (.profiles); an
-    # evaluation example costs about its forward's share (a third) of a training example
-    per_core = work.steps * profile["cpu_step_seconds"] + work.members * profile["cpu_example_seconds"] * (
-        work.examples + work.eval_examples / 3
+    # measured per step, per training example and per evaluated example on one core of the
+    # reference machine (.profiles)
+    per_core = work.steps * profile["cpu_step_seconds"] + work.members * (
+        work.examples * profile["cpu_example_seconds"] + work.eval_examples * profile["cpu_eval_example_seconds"]
     )
     seconds = start + per_core / (figures.cpu_speed * work.threads) + io_seconds
     return Estimate(seconds, host + (weights + 1.5 * activations) / MB, 0.0, written / MB, 0)
@@ -222,7 +222,7 @@ def evaluation_estimate(
         arithmetic = evaluated * examples * profile["forward_flops"] / rate
         seconds = figures.startup_s + max(arithmetic, passes * profile["step_ops"] / 3 * figures.gpu_op_us * 1e-6)
         return Estimate(seconds, host + held / MB, (held + dataset) / MB + 500, 0.0, gpus)
-    per_core = evaluated * examples * profile["cpu_example_seconds"] / 3 + passes * profile["cpu_step_seconds"] / 3
+    per_core = evaluated * examples * profile["cpu_eval_example_seconds"] + passes * profile["cpu_step_seconds"] / 3
     return Estimate(figures.startup_s + per_core / (figures.cpu_speed * threads), host + held / MB)
 
 

@@ -74,6 +74,7 @@ def _trainer(architecture: Mapping, input_shape, num_outputs: int, batch: int, a
         trainer._train_step(trainer._augment(xb, trainer.step) if augment else xb, yb, 1.0)
         trainer.step += 1
 
+    step.trainer = trainer
     return step
 
 
@@ -121,6 +122,29 @@ def cpu_step_seconds(
     return max(t0 - per_example * _MEMBERS * b0, 0.0), per_example
 
 
+def cpu_eval_seconds(architecture: Mapping, input_shape, num_outputs: int, precision: str = "fp32", repeats=2) -> float:
+    """Seconds per example and member of an evaluation (no gradients, the engine's evaluation
+    batches) on one CPU thread: a 2-member population evaluated on 256 images or 2,048 vectors.
+
+    Measured apart from training: an evaluation batch is far larger than a training step's, which
+    for a small network changes the cost per example several times over."""
+    examples = 256 if len(input_shape) == 3 else 2048
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = _trainer(architecture, input_shape, num_outputs, examples // 2, False, precision).trainer
+        x, y = trainer.x_train[:examples], trainer.y_train[:, :examples]
+        trainer.evaluate(x, y)
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.evaluate(x, y)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return best / (_MEMBERS * examples)
+
+
 def network_profile(architecture: Mapping, input_shape, num_outputs: int, precision: str = "fp32") -> dict:
     """Per-network, per-example costs of an architecture on inputs of ``input_shape``, trained in
     ``precision`` (which changes the ops and the CPU's timings, not the FLOPs counted).
@@ -133,7 +157,8 @@ def network_profile(architecture: Mapping, input_shape, num_outputs: int, precis
         backward, per example), ``step_ops`` (aten ops of one population training step, images
         augmented), ``step_syncs`` (host syncs among them), and on one thread of this machine's
         CPU ``cpu_step_seconds`` (per step) and ``cpu_example_seconds`` (per training example and
-        member) (:func:`cpu_step_seconds`).
+        member) (:func:`cpu_step_seconds`), ``cpu_eval_example_seconds`` (per evaluated example and
+        member, :func:`cpu_eval_seconds`).
     """
     from ..models import build_model
 
@@ -156,6 +181,7 @@ def network_profile(architecture: Mapping, input_shape, num_outputs: int, precis
     augment = len(input_shape) == 3
     ops = population_step_ops(architecture, input_shape, num_outputs, augment, precision)
     step_seconds, example_seconds = cpu_step_seconds(architecture, input_shape, num_outputs, augment, precision)
+    eval_seconds = cpu_eval_seconds(architecture, input_shape, num_outputs, precision)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),
@@ -164,4 +190,5 @@ def network_profile(architecture: Mapping, input_shape, num_outputs: int, precis
         "step_syncs": ops["aten._local_scalar_dense"],
         "cpu_step_seconds": step_seconds,
         "cpu_example_seconds": example_seconds,
+        "cpu_eval_example_seconds": eval_seconds,
     }
