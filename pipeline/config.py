@@ -143,8 +143,9 @@ def _fit_gpu_memory(config: dict) -> None:
     """Shrink the ``population_size`` of every cuda sweep whose population would not fit one GPU
     (``compute.plan.gpu_memory_gb``, by :func:`pipeline.plan.fitting_members`), counting the
     networks a study trains at once for each of the sweep's networks (jump-and-retrain: every seed
-    x step size of an optimum, in one population). The populations only split: what each network
-    computes is the same (a sweep's population_size is not among its recorded settings)."""
+    x step size of an optimum, in one population). The populations only split: each network trains
+    through the same steps (up to the float rounding of a convolution batched over fewer members),
+    and a sweep's population_size is not among its recorded settings."""
     from . import plan, zoo
     from .studies import registered
 
