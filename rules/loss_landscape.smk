@@ -7,29 +7,6 @@ from pipeline.studies import loss_landscape as ll
 LL_POPULATIONS = ll.populations(config)
 
 
-def optima_spec(wildcards):
-    return zoo.population_spec(config, wildcards.sweep, int(wildcards.population))
-
-
-def jump_retrain_spec(wildcards):
-    """The retraining population of a store's optima (every optimum x seed x step size)."""
-    from pipeline.studies.loss_landscape.steps import jump_retrain_spec
-
-    settings = config["loss_landscape"]
-    return jump_retrain_spec(optima_spec(wildcards), settings["seeds"], settings["step_sizes"], settings["retrain"])
-
-
-def probes_estimate(wildcards):
-    """Every grid and naive point around every optimum of a store, evaluated on the training and
-    test sets, probe_batch points at a time."""
-    settings = config["loss_landscape"]
-    points = settings["grid_points_per_axis"] ** 3 + settings["naive_directions"] * len(settings["step_sizes"])
-    return plan.evaluation_estimate(
-        optima_spec(wildcards), points, settings["probe_batch"], sweep_device(wildcards.sweep), TRAIN_THREADS,
-        PLAN_FIGURES, gpus=config["compute"]["gpus_per_training_job"],
-    )
-
-
 rule sample_jump_retrain:
     input:
         population_store=lambda wildcards: population_store(wildcards.sweep, wildcards.population),
@@ -44,7 +21,8 @@ rule sample_jump_retrain:
         paths=step_paths,
     threads: TRAIN_THREADS
     resources:
-        **trained(jump_retrain_spec),
+        # every optimum x seed x step size of the store, retrained as one population
+        **trained(lambda wildcards: ll.jump_retrain_spec_of(config, wildcards.sweep, int(wildcards.population))),
     conda:
         CONDA_ENV
     shell:
@@ -67,7 +45,12 @@ rule sample_probes:
         paths=step_paths,
     threads: TRAIN_THREADS
     resources:
-        **estimated(probes_estimate, sweep_overrides=True),
+        # every grid and naive point around every optimum, evaluated probe_batch points at a time
+        **estimated(lambda wildcards: plan.evaluation_estimate(
+            zoo.population_spec(config, wildcards.sweep, int(wildcards.population)), ll.probe_points(config),
+            config["loss_landscape"]["probe_batch"], sweep_device(wildcards.sweep), TRAIN_THREADS, PLAN_FIGURES,
+            gpus=config["compute"]["gpus_per_training_job"],
+        ), sweep_overrides=True),
     conda:
         CONDA_ENV
     shell:

@@ -124,6 +124,22 @@ def check(config: Mapping) -> list[str]:
     return problems
 
 
+def jump_retrain_spec_of(config: Mapping, sweep: str, population: int) -> dict:
+    """The population spec of the jump-and-retrain job of one store of optima (what it trains:
+    every optimum x seed x step size), from the config alone."""
+    from ...zoo import population_spec
+    from .steps import jump_retrain_spec
+
+    settings = config[NAME]
+    return jump_retrain_spec(population_spec(config, sweep, population), settings["seeds"], settings["step_sizes"], settings["retrain"])
+
+
+def probe_points(config: Mapping) -> int:
+    """Grid and naive points sampled around each optimum (the optimum itself aside)."""
+    settings = config[NAME]
+    return settings["grid_points_per_axis"] ** 3 + settings["naive_directions"] * len(settings["step_sizes"])
+
+
 def networks_trained_at_once(config: Mapping, sweep: str) -> int:
     """Jump-and-retrain retrains every seed x step size of each optimum of a store in one population."""
     if sweep not in optimum_sweeps(config):
