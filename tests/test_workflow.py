@@ -23,14 +23,18 @@ def _job_counts(output: str) -> dict:
 def test_paper_config_builds_its_dag(workdir):
     result = run_snakemake("--dry-run", "--cores", "2", "--configfile", "config/paper.yaml", workdir=workdir)
     counts = _job_counts(result.stdout)
-    # 1 MLP + 4 CNN + 1 ResNet-9 pre-train + 8 fine-tune + 36 x 1 WResNet + 1 random-label
-    # populations; 10 x 10 nine-disk MLPs (one population per training draw) and 10 MNIST MLPs;
-    # the learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons; the ReLU-complex
+    # 1 MLP + 4 CNN + 1 ResNet-9 pre-train + 11 fine-tune populations (200 in populations of 25
+    # would not fit one 80 GB GPU at batch 512: split to 19) + the WResNets (36 sweeps of 3, each
+    # population's jump-and-retrain, 16 members per optimum, fitting one GPU: at batch 512 the
+    # WRN-16-2s and WRN-22-2s split into 3 populations, the WRN-22-1s into 2) + 1 random-label;
+    # 10 x 10 nine-disk MLPs (one population per training draw) and 10 MNIST MLPs; the
+    # learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons; the ReLU-complex
     # MLPs, one population per sweep (moons, circles, both dense, regression)
-    assert counts["train_population"] == 1 + 4 + 1 + 8 + 36 + 1 + 10 + 1 + 1 + 1 + 4 + 5
+    wresnets = 30 * 1 + 4 * 3 + 2 * 2
+    assert counts["train_population"] == 1 + 4 + 1 + 11 + wresnets + 1 + 10 + 1 + 1 + 1 + 4 + 5
     assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1 + 1 + 1 + 4 + 5  # one table per sweep
-    # loss landscapes: every population of the 108 WResNets (36 of 3) and the memorizer, sampled
-    assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == 36 + 1
+    # loss landscapes: every population of the 108 WResNets and the memorizer, sampled
+    assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == wresnets + 1
     assert counts["tabulate_loss_landscape"] == counts["plot_loss_landscape"] == 1
     # activation landscapes: each step once per experiment (synthetic, MNIST)
     for rule in ("extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes"):
