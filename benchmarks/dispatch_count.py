@@ -37,7 +37,10 @@ ARCHITECTURES = {
 
 
 class OpCounter(TorchDispatchMode):
-    """Counts every aten op dispatched inside the block, by name."""
+    """Counts every aten op dispatched inside the block, by name.
+
+    pipeline.plan.profiles has the same counter; this one is the benchmark's own because
+    ``--baseline`` runs this file against older revisions' ``pipeline``, which lack it."""
 
     def __init__(self):
         super().__init__()
