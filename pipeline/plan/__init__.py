@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -83,8 +83,6 @@ class TrainingWork:
     threads: int
     optimizer: str = "sgd"
     snapshot_bytes: int = 4
-    # extra bytes written per member beyond the snapshots (metrics, checkpoints)
-    written_per_member: int = field(default=0)
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ def training_estimate(work: TrainingWork, figures: Figures, gpus: int = 1) -> Es
     weights = work.members * (profile["parameters"] + profile["buffers"]) * 4 * state_copies
     activations = work.members * min(work.batch_size, geometry["train"]) * profile["activation_bytes"]
     dataset = (geometry["train"] + geometry["test"]) * math.prod(geometry["input_shape"]) * 4
-    written = work.members * (work.snapshots * profile["parameters"] * work.snapshot_bytes + work.written_per_member)
+    written = work.members * work.snapshots * profile["parameters"] * work.snapshot_bytes
     io_seconds = written / (figures.store_mb_per_s * MB)
     host = figures.base_mb + figures.torch_mb + dataset / MB
     start = figures.startup_s
