@@ -1,7 +1,6 @@
 # Shared by every rule: the validated config, the step command, paths, resources, the targets.
 # Nothing here names a study: studies are found through pipeline.studies.registered().
 import json
-import math
 import os
 import shlex
 import sys
