@@ -20,6 +20,8 @@ include: "rules/loss_landscape.smk"
 include: "rules/activation_landscapes.smk"
 include: "rules/learning_graphs.smk"
 include: "rules/relu_complex.smk"
+# Every study's claims table on one page (the report opens with it).
+include: "rules/claims.smk"
 
 
 rule all:

@@ -31,6 +31,7 @@ FOUNDATION_STEPS = {
     "prepare_datasets": "pipeline.data:prepare_dataset",
     "train_population": "pipeline.zoo:train_population_job",
     "collect_sweep_metrics": "pipeline.zoo:collect_sweep_metrics",
+    "gather_claims": "pipeline.claims:gather_claims",
 }
 RUNTIME_VARIABLE = "PIPELINE_RUNTIME"
 

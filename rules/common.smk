@@ -281,4 +281,14 @@ def all_targets():
     targets += [store for sweep in config["sweeps"] for store in population_stores(sweep)]
     for study in STUDIES.values():
         targets += study.outputs(config)
+    if claims_tables():
+        targets.append(f"{RESULTS}/claims.html")
     return targets
+
+
+def claims_tables():
+    """Every study's claims table among its outputs (``results/<study>/tables/claims.csv``), for
+    the page that gathers them (pipeline.claims)."""
+    return [
+        path for name, study in STUDIES.items() for path in study.outputs(config) if path == f"{RESULTS}/{name}/tables/claims.csv"
+    ]
