@@ -16,6 +16,7 @@ any statistic of the resampled units. No torch or matplotlib here.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -226,15 +227,19 @@ def bootstrap_interval(
     indices = np.arange(units)
     values = None
     try:
-        result = bootstrap(
-            (indices,),
-            lambda sample: float(statistic(np.asarray(sample, dtype=np.int64))),
-            vectorized=False,
-            n_resamples=n_resamples,
-            confidence_level=level,
-            method=method,
-            random_state=np.random.default_rng(seed),
-        )
+        with warnings.catch_warnings():
+            # BCa is undefined for a degenerate resampling distribution; handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message="The BCa confidence interval cannot be calculated")
+            result = bootstrap(
+                (indices,),
+                lambda sample: float(statistic(np.asarray(sample, dtype=np.int64))),
+                vectorized=False,
+                n_resamples=n_resamples,
+                confidence_level=level,
+                method=method,
+                random_state=np.random.default_rng(seed),
+            )
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
         values = result.bootstrap_distribution
     except ValueError:
