@@ -106,6 +106,21 @@ def test_test_config_runs_end_to_end(finished_test_run):
     assert "population" in (workdir / "results/logs/train_population/mlp_tiny/000.log").read_text()
 
 
+@pytest.mark.slow
+def test_every_study_writes_its_claims_table_and_the_page_gathers_them(finished_test_run):
+    from pipeline.claims import COLUMNS, VERDICTS
+    from pipeline.studies import registered
+
+    results = finished_test_run / "results"
+    page = (results / "claims.md").read_text()
+    for name in registered():
+        table = pd.read_csv(results / name / "tables/claims.csv")
+        assert list(table.columns) == list(COLUMNS) and len(table) > 0, name
+        assert table["verdict"].isin(VERDICTS).all() and table["id"].is_unique, name
+        assert f"- **{name}**:" in page and f"## {name}" in page
+    assert (results / "claims.html").read_text().count('class="claims"') == 1
+
+
 def test_every_rule_runs_its_own_step_and_no_config_value_reaches_the_shell_unquoted():
     import re
 
