@@ -9,7 +9,7 @@ SNAKEMAKE_ARGS ?=
 .PHONY: env run test test-quick lint dry-run-paper plan-paper plan-rehearsal rehearse benchmark report clean
 
 # The environment is (re)built when the pins change; the stamp file marks a finished install.
-$(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.sh
+$(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, on its own: the rest must resolve against this exact build.
@@ -17,8 +17,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.sh
 	$(BIN)/python -m pip install --quiet -r requirements.txt $(TORCH_PINS)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m pip check
-	# d3 and FileSaver from the npm registry, inlined into the Mapper pages so that they open offline
-	bash envs/fetch_web_assets.sh $(VENV)/share/pipeline-web
+	# d3 and FileSaver from the npm registry (HTTPS, hash-checked; no npm needed), inlined into the Mapper pages so that they open offline
+	$(BIN)/python envs/fetch_web_assets.py $(VENV)/share/pipeline-web
 	touch $@
 
 env: $(VENV)/.installed

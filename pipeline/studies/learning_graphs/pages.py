@@ -3,7 +3,7 @@
 KeplerMapper 2.1.0's page template loads d3 6.1.1 and FileSaver from CDNs, and a font and an icon
 from the web: on an offline cluster node the page opens blank. Here each page gets both scripts
 inlined, with their licences, from the copies that ``make env`` fetched from the npm registry into
-``<venv>/share/pipeline-web`` (``envs/fetch_web_assets.sh``); the font and the icon are dropped
+``<venv>/share/pipeline-web`` (``envs/fetch_web_assets.py``); the font and the icon are dropped
 (the page falls back to the browser's monospace font).
 """
 
@@ -61,7 +61,7 @@ def require_assets() -> Path:
     if missing:
         raise FileNotFoundError(
             f"the offline copies of KeplerMapper's scripts are missing from {ASSETS} ({', '.join(missing)}): "
-            "run `make env` (it fetches them with envs/fetch_web_assets.sh)"
+            "run `make env` (it fetches them with envs/fetch_web_assets.py)"
         )
     return ASSETS
 
