@@ -38,3 +38,19 @@ for name, study in STUDIES.items():
             f"study_{name}"
         input:
             study.outputs(config),
+
+
+# Any other study_<name> names no study: stop with the list of those that exist.
+rule unknown_study_target:
+    input:
+        unknown_study,
+    output:
+        "study_{name}",
+    wildcard_constraints:
+        name="(?!(" + "|".join(STUDIES) + ")$).+",
+    log:
+        logs("unknown_study_target", "{name}"),
+    conda:
+        CONDA_ENV
+    shell:
+        "false"

@@ -98,12 +98,51 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft7Validator)
 
 
+_JSON_TYPES = {
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _coerce_strings(instance: Any, errors) -> bool:
+    """Replace each string the schema wanted as another type by its YAML reading, where that
+    reading has the wanted type; True if any was replaced.
+
+    Snakemake's ``--config key={"nested": 1}`` hands nested values over as strings (``'1'``); read
+    as YAML they are what the user typed, so ``--config`` works for any key, nested or not.
+    """
+    changed = False
+    for error in errors:
+        if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
+            continue
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        try:
+            parsed = yaml.safe_load(error.instance)
+        except yaml.YAMLError:
+            continue
+        if not any(_JSON_TYPES.get(kind, lambda v: False)(parsed) for kind in wanted):
+            continue
+        *parents, last = error.absolute_path
+        holder = instance
+        for key in parents:
+            holder = holder[key]
+        holder[last] = parsed
+        changed = True
+    return changed
+
+
 def _complete(instance: Any, schema: dict, root: dict, header: str = "invalid configuration") -> Any:
     """Validate ``instance`` against ``schema`` (refs resolved in ``root``), defaults filled in."""
     subschema = {**schema, "definitions": root["definitions"]}
     # Defaults are filled while validating, so a second pass sees nested defaults of defaults.
     for _ in range(2):
         errors = sorted(_Validator(subschema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+        if errors and _coerce_strings(instance, errors):
+            errors = sorted(_Validator(subschema).iter_errors(instance), key=lambda e: list(e.absolute_path))
         if errors:
             raise ConfigError(f"{header}:\n  " + "\n  ".join(_describe(e) for e in errors))
     return instance

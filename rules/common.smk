@@ -271,6 +271,15 @@ def one_network(spec):
 TRAINING_RESOURCES = trained(lambda wildcards: zoo.population_spec(config, wildcards.sweep, int(wildcards.population)))
 
 
+def unknown_study(wildcards):
+    """Input of unknown_study_target, which catches a study target naming no study. It stops the
+    DAG with the study targets that exist (Snakemake alone would say only "No rule to produce")."""
+    raise WorkflowError(
+        f"unknown study target study_{wildcards.name}; the study targets are: "
+        + ", ".join(f"study_{name}" for name in STUDIES)
+    )
+
+
 def all_targets():
     """The default target: every sweep's stores and metrics table, and every study's outputs.
 

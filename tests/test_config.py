@@ -167,3 +167,15 @@ def test_the_registry_and_the_config_import_neither_torch_nor_matplotlib():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_a_string_that_reads_as_the_wanted_type_is_accepted_and_others_are_not():
+    # Snakemake's --config hands nested values over as strings: --config 'compute={"analysis_threads": 1}'
+    from pipeline.config import ConfigError, validate_config
+
+    config = validate_config({"compute": {"analysis_threads": "1"}})
+    assert config["compute"]["analysis_threads"] == 1
+    with pytest.raises(ConfigError, match="compute.analysis_threads"):
+        validate_config({"compute": {"analysis_threads": "one"}})
+    with pytest.raises(ConfigError, match="compute.analysis_threads"):
+        validate_config({"compute": {"analysis_threads": "1.5"}})
