@@ -23,8 +23,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml envs/fetch_web_assets.py
 
 env: $(VENV)/.installed
 
+# After a killed run: its orphaned jobs stopped and Snakemake's lock removed (pipeline.recovery;
+# refused while a snakemake runs here), and what it left incomplete re-run.
 run: env
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	$(BIN)/python -m pipeline recover
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SNAKEMAKE_ARGS)
 
 test: env
 	$(BIN)/python -m pytest tests

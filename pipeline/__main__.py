@@ -73,6 +73,11 @@ def main(argv=None) -> int:
         from .plan.report import main as plan
 
         return plan(argv[1:])
+    if argv[:1] == ["recover"]:
+        # not a step: ready the working directory after a killed run (pipeline.recovery)
+        from .recovery import main as recover
+
+        return recover(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     parser.add_argument("step", help="the step to run (the rule's name)")
     parser.add_argument("--args", default="{}", help="keyword arguments as a JSON object (the paths)")

@@ -231,6 +231,8 @@ def run_population(
     torch.set_num_threads(threads)
     started = time.perf_counter()
     output = Path(population_store)
+    # before anything else: a second writer of this store (a killed run's job still alive) stops here
+    store.claim_output(output)
     base, params, buffers = start
     settings = training_settings(spec["training"])
     device = select_device(device_of(device, spec["sweep"]))

@@ -10,7 +10,7 @@ from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, workflow.basedir)
 
-from pipeline import plan, zoo  # noqa: E402
+from pipeline import plan, run_summary, zoo  # noqa: E402
 from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
 from pipeline.config import ConfigError, validate_config  # noqa: E402
 from pipeline.data import TORCHVISION_SIZES, missing_torchvision_files  # noqa: E402
@@ -301,3 +301,13 @@ def claims_tables():
     return [
         path for name, study in STUDIES.items() for path in study.outputs(config) if path == f"{RESULTS}/{name}/tables/claims.csv"
     ]
+
+
+# ---------------------------------------------------------------------------------- the run's end
+# Where the results are, or which job failed and how its log ends (pipeline.run_summary).
+onsuccess:
+    print(run_summary.results_summary(RESULTS, STUDIES))
+
+
+onerror:
+    print(run_summary.failure_summary(log))

@@ -214,10 +214,15 @@ def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
     log = (run / "results/logs/extract_representations/mlp_tiny.log").read_text()
     assert "CorruptStoreError" in log and "results/zoo/mlp_tiny/population_001.zarr is corrupted" in log
     assert store.quarantine_path(population).is_dir()
+    # the run's end (onerror) names the failed rule, its log and how the log ends
+    ending = failed.stdout[failed.stdout.rindex("Failed: rule extract_representations"):]
+    assert "results/logs/extract_representations/mlp_tiny.log" in ending and "is corrupted" in ending
     # the next run re-creates the store (its producer re-runs) and everything after it
     counts = _dry_run_counts(run)
     assert counts["train_population"] == 1 and counts["extract_representations"] == 1
-    run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
+    finished = run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
+    # and its end (onsuccess) says where the results are, per study
+    assert "Finished. Results under results/:" in finished.stdout and "network_manifold" in finished.stdout
     store.read_final_params(population)  # whole again
     assert _dry_run_counts(run) == {}
 

@@ -1,8 +1,11 @@
 """Population store: layout, completion marker, resume slots, checksums."""
 
+import os
+
 import numpy as np
 import pytest
 import zarr
+from conftest import REPO
 
 from pipeline import store
 
@@ -154,3 +157,38 @@ def test_parameter_matrix_rows_are_the_stored_vectors_in_order(tmp_path):
         for s in range(3):
             expected.append(np.concatenate([snapshots[k][member, s].compute().ravel() for k in sorted(shapes)]))
     np.testing.assert_array_equal(matrix.compute(), np.stack(expected))
+
+
+def test_a_second_writer_of_an_output_fails_at_once_and_a_killed_writers_lock_goes_with_it(tmp_path):
+    """Two writers of one output: the second is refused, naming the first, and touches nothing;
+    once the first is killed (-9), the output can be written again."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    output = tmp_path / "population_000.zarr"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pipeline import store
+            with store.atomic_output({str(output)!r}) as partial:
+                partial.mkdir()
+                (partial / "chunk").write_text("first writer")
+                print("writing", flush=True)
+                time.sleep(120)
+        """)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "writing"
+        with pytest.raises(store.OutputBusyError, match=rf"being written by another process \(pid {holder.pid} "):
+            with store.atomic_output(output):
+                raise AssertionError("the second writer must not get here")
+        assert (store.partial_path(output) / "chunk").read_text() == "first writer"  # untouched
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with store.atomic_output(output) as partial:  # the kernel released the dead writer's lock
+        partial.mkdir()
+    assert output.is_dir() and not store.partial_path(output).exists()

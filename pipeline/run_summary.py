@@ -1,0 +1,91 @@
+"""What the end of a run prints (the workflow's ``onsuccess`` and ``onerror`` handlers).
+
+On success: where the results are, per study (its tables, figures and pages), the claims page,
+and the next command. On error: each failed rule, its log file and the last lines of that log,
+read from Snakemake's own log of the run. No torch or matplotlib here: Snakemake imports it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+TAIL_LINES = 15
+
+
+def _count(folder: Path, pattern: str) -> int:
+    return sum(1 for _ in folder.rglob(pattern)) if folder.is_dir() else 0
+
+
+def results_summary(results: str | Path, studies: Iterable[str]) -> str:
+    """Lines naming, per study that has results, how many tables (distinct names under any
+    ``tables/`` folder), figures (PNG/PDF) and pages (HTML outside ``tables/``) it wrote and
+    where; then the claims page and the next command."""
+    results = Path(results)
+    lines = [f"Finished. Results under {results}/:"]
+    for study in studies:
+        folder = results / study
+        if not folder.is_dir():
+            continue
+        tables = {p.with_suffix("") for p in folder.rglob("tables/*") if p.suffix in (".csv", ".md", ".html")}
+        figures = _count(folder, "*.png") + _count(folder, "*.pdf")
+        pages = sum(1 for p in folder.rglob("*.html") if p.parent.name != "tables")
+        parts = [f"{len(tables)} tables", f"{figures} figures"] + ([f"{pages} pages"] if pages else [])
+        lines.append(f"  {study:<22} {', '.join(parts):<32} {folder}/")
+    claims = results / "claims.md"
+    if claims.exists():
+        lines.append(f"  {'claims':<22} {'every paper claim, with evidence':<32} {claims} (and .html)")
+    lines.append("Next: `make report` writes results/report.html (the claims page, then every table and figure).")
+    return "\n".join(lines)
+
+
+_ERROR = re.compile(r"^Error in rule (?P<rule>\S+):\s*$")
+_LOG = re.compile(r"^\s+log: (?P<paths>.+?)(?: \(check log file\(s\) for error details\))?\s*$")
+_JOBID = re.compile(r"^\s+jobid: (?P<jobid>\d+)\s*$")
+
+
+def failed_jobs(snakemake_log: str) -> list[dict]:
+    """Each ``Error in rule`` block of Snakemake's log: the rule, its job id and its log files."""
+    jobs, current = [], None
+    for line in snakemake_log.splitlines():
+        match = _ERROR.match(line)
+        if match:
+            current = {"rule": match["rule"], "jobid": None, "logs": []}
+            jobs.append(current)
+            continue
+        if current is None:
+            continue
+        if not line.startswith((" ", "\t")):
+            current = None
+            continue
+        if (match := _JOBID.match(line)) and current["jobid"] is None:
+            current["jobid"] = int(match["jobid"])
+        elif (match := _LOG.match(line)) and not current["logs"]:
+            current["logs"] = [p.strip() for p in match["paths"].split(",") if p.strip()]
+    return jobs
+
+
+def failure_summary(snakemake_logs: Iterable[str | Path], tail: int = TAIL_LINES) -> str:
+    """Lines naming each failed rule, its log file and that log's last ``tail`` lines."""
+    text = ""
+    for path in snakemake_logs:
+        path = Path(path)
+        if path.is_file():
+            text += path.read_text(errors="replace")
+    jobs = failed_jobs(text)
+    if not jobs:
+        return "The run failed before any job did (see the message above)."
+    lines = []
+    for job in jobs:
+        lines.append(f"Failed: rule {job['rule']}" + (f" (job {job['jobid']})" if job["jobid"] is not None else ""))
+        for log in job["logs"]:
+            log = Path(log)
+            if not log.is_file():
+                lines.append(f"  its log {log} was not written")
+                continue
+            last = log.read_text(errors="replace").splitlines()[-tail:]
+            lines.append(f"  its log: {log}; the last {len(last)} lines:")
+            lines += [f"    {line}" for line in last]
+    lines.append("Fix the cause and run the same command again: what finished is kept.")
+    return "\n".join(lines)
