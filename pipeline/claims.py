@@ -335,13 +335,16 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return shown.astype(object).where(shown.notna(), "").to_markdown(index=False)
 
 
-def gather_claims(claims_tables: Iterable[str], claims: str, *, title: str = "Every paper claim with its evidence") -> None:
+def gather_claims(claims_tables: Iterable[str], claims: str, claims_md: str | None = None) -> None:
     """Step ``gather_claims``: every study's ``claims.csv`` -> ``results/claims.{md,html}``.
 
     The page opens with one line per study (its verdict counts), then each study's table; the
-    report shows the HTML first. ``claims`` names the ``.md`` or ``.html`` output.
+    report shows the HTML first. ``claims`` names the HTML page, ``claims_md`` the Markdown one
+    (default: beside it).
     """
     import html
+
+    title = "Every paper claim with its evidence"
 
     tables = {}
     for path in claims_tables:
@@ -368,8 +371,7 @@ def gather_claims(claims_tables: Iterable[str], claims: str, *, title: str = "Ev
     for study, frame in tables.items():
         markdown += [f"## {study}", "", _markdown_table(frame), ""]
         parts += [f'<h3 id="{study}">{html.escape(study)}</h3>', _html_table(frame)]
-    base = Path(claims).with_suffix("")
-    with atomic_output(base.with_suffix(".md")) as target:
+    with atomic_output(claims_md or Path(claims).with_suffix(".md")) as target:
         target.write_text("\n".join(markdown))
-    with atomic_output(base.with_suffix(".html")) as target:
+    with atomic_output(claims) as target:
         target.write_text(_PAGE.format(body="\n".join(parts)))

@@ -15,7 +15,9 @@ Population store (Zarr v3, one per training job)::
 Analysis stores hold named arrays written once by one step (:func:`write_array_store`).
 
 Every chunk carries a CRC32C checksum, so a corrupted chunk fails loudly on read
-(:class:`ChecksumMismatch`, turned into :class:`CorruptStoreError` by :func:`checked`). Every
+(:class:`ChecksumMismatch`), and the only readers this module hands out are checked ones
+(:class:`CheckedGroup`, :class:`CheckedArray`), which turn it into :class:`CorruptStoreError` naming
+the store, the array and the chunk. Every
 output, store or table, is written under ``<path>.partial`` and moved into place once complete
 (:func:`atomic_output`), so an interrupted job never leaves something that looks finished. While
 it writes, the job holds an exclusive OS lock on that output (:func:`claim_output`), so a second
@@ -115,6 +117,117 @@ def checked(path: str | Path):
             f"store {path} is corrupted (a chunk failed its CRC32C checksum: {exc}); it was moved to "
             f"{kept} for inspection, and the next snakemake run re-creates it"
         ) from None
+
+
+def _quarantine_and_raise(path: Path, what: str, exc: Exception):
+    kept = quarantine_path(path)
+    if path.exists():
+        if kept.exists():
+            shutil.rmtree(kept)
+        os.replace(path, kept)
+    raise CorruptStoreError(
+        f"store {path} is corrupted: {what} failed its CRC32C checksum ({exc}); the store was moved to "
+        f"{kept} for inspection, and the next snakemake run re-creates it"
+    ) from None
+
+
+class CheckedArray:
+    """An array of a finished store whose every read is checked: the only kind of array
+    :func:`open_population` and :func:`open_array_store` hand out.
+
+    A read that meets a chunk failing its checksum moves the store aside (``<store>.corrupt``) and
+    raises :class:`CorruptStoreError` naming the store, the array and the chunk, so that no step
+    can read a store unchecked. Anything else (shape, dtype, chunks, attrs) is the zarr array's.
+    """
+
+    def __init__(self, array: zarr.Array, store_path: Path):
+        self._array = array
+        self._store = store_path
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # not yet set (unpickling in a Dask worker): no recursion
+            raise AttributeError(name)
+        return getattr(self._array, name)
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[...], dtype=dtype)
+
+    def __getitem__(self, key):
+        try:
+            return self._array[key]
+        except ChecksumMismatch as exc:
+            _quarantine_and_raise(self._store, f"chunk {self._failing_chunk()} of array {self._array.path!r}", exc)
+
+    def _failing_chunk(self) -> str:
+        # only after a failure: read chunk by chunk to name the one that fails
+        import itertools
+        import math
+
+        grid = [range(math.ceil(n / c)) for n, c in zip(self._array.shape, self._array.chunks)]
+        for coords in itertools.product(*grid):
+            try:
+                self._array.get_block_selection(coords)
+            except ChecksumMismatch:
+                return "(" + ", ".join(map(str, coords)) + ")"
+            except Exception:  # noqa: BLE001 - naming the chunk is best effort
+                break
+        return "(unknown)"
+
+
+class CheckedGroup:
+    """A group of a finished store whose arrays are :class:`CheckedArray` (and subgroups checked
+    groups); attrs, keys and membership are the zarr group's."""
+
+    def __init__(self, group: zarr.Group, store_path: Path):
+        self._group = group
+        self._store = store_path
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._group, name)
+
+    def _wrap(self, member):
+        if isinstance(member, zarr.Array):
+            return CheckedArray(member, self._store)
+        if isinstance(member, zarr.Group):
+            return CheckedGroup(member, self._store)
+        return member
+
+    def __getitem__(self, key):
+        return self._wrap(self._group[key])
+
+    def __contains__(self, key) -> bool:
+        return key in self._group
+
+    def __iter__(self):
+        return iter(self._group)
+
+    def arrays(self):
+        for name, array in self._group.arrays():
+            yield name, CheckedArray(array, self._store)
+
+    def groups(self):
+        for name, group in self._group.groups():
+            yield name, CheckedGroup(group, self._store)
+
+    def members(self):
+        for name, member in self._group.members():
+            yield name, self._wrap(member)
+
+
+def lazy(array: CheckedArray, chunks=None):
+    """A checked array as a lazy Dask array (one task per chunk of ``chunks``, default the stored
+    chunks); each task's read is checked."""
+    import dask.array as da
+
+    chunks = chunks or array.chunks
+    name = f"read-{spec_hash({'store': str(array._store), 'array': array._array.path, 'chunks': list(chunks)})}"
+    meta = np.empty((0,) * array.ndim, array.dtype)
+    return da.from_array(array, chunks=chunks, name=name, asarray=True, lock=False, fancy=False, meta=meta)
 
 
 def spec_hash(spec: Mapping) -> str:
@@ -443,7 +556,7 @@ def finalize_store(root: zarr.Group, path: str | Path, final_params: Mapping, fi
     return published
 
 
-def open_population(path: str | Path) -> zarr.Group:
+def open_population(path: str | Path) -> CheckedGroup:
     """Open a finished population store read-only.
 
     Raises
@@ -462,15 +575,14 @@ def open_population(path: str | Path) -> zarr.Group:
         raise StoreError(f"{path} is not a population store (format {root.attrs.get('format')!r})")
     if not root.attrs.get("complete", False):
         raise StoreError(f"population store {path} is incomplete (its training job did not finish)")
-    return root
+    return CheckedGroup(root, path)
 
 
 def snapshot_arrays(path: str | Path, group: str = "params") -> dict:
     """Lazy Dask arrays ``{name: [member, snapshot, *shape]}`` of a finished store."""
-    import dask.array as da
 
     root = open_population(path)
-    return {name: da.from_zarr(array) for name, array in root[group].arrays()}
+    return {name: lazy(array) for name, array in root[group].arrays()}
 
 
 def read_final_params(path: str | Path, member: int | slice | None = None) -> tuple[dict, dict]:
@@ -587,7 +699,7 @@ def _write_arrays(root: zarr.Group, arrays: Mapping, attrs, chunks, uncompressed
     root.attrs["complete"] = True
 
 
-def open_array_store(path: str | Path) -> zarr.Group:
+def open_array_store(path: str | Path) -> CheckedGroup:
     """Open a finished analysis store read-only (StoreError when absent or incomplete)."""
     path = Path(path)
     if not path.exists():
@@ -595,7 +707,7 @@ def open_array_store(path: str | Path) -> zarr.Group:
     root = zarr.open_group(str(path), mode="r")
     if root.attrs.get("format") != ANALYSIS_FORMAT or not root.attrs.get("complete", False):
         raise StoreError(f"store {path} is not a complete analysis store")
-    return root
+    return CheckedGroup(root, path)
 
 
 def read_array(path: str | Path, name: str) -> np.ndarray:
@@ -612,11 +724,10 @@ def dask_array(path: str | Path, name: str, *, all_items: bool = False):
     that reads it for every item of axis 0 at once (the shape of read the Gram-form distances
     want, without a rechunk through the scheduler).
     """
-    import dask.array as da
 
     array = open_array_store(path)[name]
     chunks = (array.shape[0], *array.chunks[1:]) if all_items else array.chunks
-    return da.from_zarr(array, chunks=chunks)
+    return lazy(array, chunks)
 
 
 def write_json(value, path: str | Path) -> None:

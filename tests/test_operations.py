@@ -3,6 +3,7 @@ runs, and what a changed setting re-runs (read from Snakemake's dry-run summary)
 
 import filecmp
 import os
+import re
 import signal
 import subprocess
 import time
@@ -225,6 +226,25 @@ def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
     assert "Finished. Results under results/:" in finished.stdout and "network_manifold" in finished.stdout
     store.read_final_params(population)  # whole again
     assert _dry_run_counts(run) == {}
+
+
+def test_a_corrupt_analysis_store_read_by_a_later_step_is_named_moved_aside_and_rebuilt(copy_of_finished_run):
+    """embed_landscape reads probes.zarr through the store's checked reader: a corrupt chunk is
+    named (store, array, chunk), the store moved aside, and a plain re-run rebuilds it with
+    tables identical to before."""
+    run = copy_of_finished_run
+    probes = run / "results/loss_landscape/mlp_landscape__augmentFalse/population_000/probes.zarr"
+    tables = sorted((run / "results/loss_landscape/tables").glob("*.csv"))
+    before = {t.name: t.read_bytes() for t in tables}
+    _corrupt_one_chunk(probes / "grid/basis_gram")
+    failed = run_snakemake("--cores", "2", *TEST_CONFIG, "--forcerun", "embed_landscape", workdir=run, check=False)
+    assert failed.returncode != 0
+    log = "\n".join(p.read_text() for p in (run / "results/logs/embed_landscape").rglob("*.log"))
+    assert re.search(r"store \S*probes\.zarr is corrupted: chunk \(0, 0, 0\) of array 'grid/basis_gram'", log), log[-2000:]
+    assert store.quarantine_path(probes).is_dir() and not probes.exists()
+    run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
+    store.read_array(probes, "grid/basis_gram")  # whole again
+    assert {t.name: t.read_bytes() for t in tables} == before
 
 
 # Loaded by every Python process of a Snakemake run whose PYTHONPATH starts with its folder: the
