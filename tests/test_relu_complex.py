@@ -437,3 +437,34 @@ def test_a_failing_item_is_recorded_and_the_rest_written(tmp_path, monkeypatch, 
         **{name: str(tmp_path / f"{name}.png") for name in names},
     )
     assert len(written) == 4 and all(path.stat().st_size > 5000 for path in map(Path, written))
+
+
+def _forward(weights, biases, points):
+    h = np.asarray(points, dtype=np.float64)
+    for w, b in zip(weights[:-1], biases[:-1]):
+        h = np.maximum(h @ w.T + b, 0.0)
+    return h @ weights[-1].T + biases[-1]
+
+
+@pytest.mark.parametrize("widths", [(2, 9, 1), (2, 10, 8, 2), (2, 8, 8, 6, 1)])
+@pytest.mark.parametrize("seed", range(3))
+def test_each_region_s_representative_point_lies_inside_it_and_gets_the_network_s_decision(widths, seed):
+    # The padded slots past a region's vertex count hold leftovers of the splits: a mean over all
+    # slots (the bug of issue 19) put the "centroid" outside most regions
+    weights, biases = _network(list(widths), 100 + seed)
+    regions = rc.decompose(weights, biases, BOX)
+    assert (regions.counts < regions.polygons.shape[1]).any()  # some regions are padded
+    centre = regions.representatives()
+    for r in range(len(regions)):
+        ring = regions.vertices(r)
+        edge = np.roll(ring, -1, axis=0) - ring
+        rel = centre[r] - ring
+        cross = edge[:, 0] * rel[:, 1] - edge[:, 1] * rel[:, 0]
+        long = np.linalg.norm(edge, axis=1) > 1e-12  # a zero-length edge bounds nothing
+        assert (cross[long] > 0).all(), f"region {r}'s representative point is not strictly inside it"
+    # the point has the region's own activation pattern, and the region's decision is the
+    # network's there
+    np.testing.assert_array_equal(rc.activation_patterns(weights, biases, centre), regions.patterns)
+    logits = _forward(weights, biases, centre)
+    expected = (logits[:, 0] > 0) if logits.shape[1] == 1 else logits.argmax(axis=1)
+    np.testing.assert_array_equal(rc.region_decisions(regions), expected.astype(np.int64))

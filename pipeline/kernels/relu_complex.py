@@ -56,10 +56,21 @@ class Regions:
         """Region ``r``'s vertices ``[k, 2]``, counter-clockwise."""
         return self.polygons[r, : self.counts[r]]
 
+    def valid(self) -> np.ndarray:
+        """``[R, V]`` which slots of ``polygons`` are a region's own vertices. The slots past a
+        region's count are padding and hold leftovers of the splits: never read them."""
+        return np.arange(self.polygons.shape[1])[None, :] < self.counts[:, None]
+
+    def representatives(self) -> np.ndarray:
+        """``[R, 2]`` a point inside each region: the mean of its own vertices (strictly inside a
+        convex polygon of positive area)."""
+        own = np.where(self.valid()[..., None], self.polygons, 0.0)
+        return own.sum(axis=1) / np.maximum(self.counts, 1)[:, None]
+
     def areas(self) -> np.ndarray:
         """``[R]`` areas (shoelace)."""
         x, y = self.polygons[..., 0], self.polygons[..., 1]
-        valid = np.arange(self.polygons.shape[1])[None, :] < self.counts[:, None]
+        valid = self.valid()
         following = (np.arange(self.polygons.shape[1])[None, :] + 1) % np.maximum(self.counts[:, None], 1)
         xn = np.take_along_axis(x, following, axis=1)
         yn = np.take_along_axis(y, following, axis=1)
@@ -487,10 +498,10 @@ def random_filtration_betti(complex_: CellComplex, seed: int, fan: tuple[np.ndar
 
 
 def region_decisions(regions: Regions) -> np.ndarray:
-    """``[R]`` the class each region's affine map gives its centroid (vertex mean): the argmax of
-    the logits, or ``logit > 0`` with one output. A decision boundary can cross a region; its
-    centroid stands for it."""
-    centroid = np.sum(regions.polygons, axis=1) / regions.counts[:, None]
+    """``[R]`` the class each region's affine map gives its representative point (the mean of
+    its own vertices, :meth:`Regions.representatives`): the argmax of the logits, or ``logit > 0``
+    with one output. A decision boundary can cross a region; that point stands for it."""
+    centroid = regions.representatives()
     logits = np.einsum("rok,rk->ro", regions.A, centroid) + regions.c
     return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
 
