@@ -122,6 +122,62 @@ def test_the_fiedler_vector_of_two_clusters_separates_them():
     assert rc.partition_agreement(np.array([1, 0, 0], bool), np.array([0, 1, 1], bool)) == 1.0  # either labelling
 
 
+def test_the_readings_of_weighted_solve_their_generalized_problems():
+    import networkx as nx
+
+    # edge weights: networkx's weighted Fiedler vector; a weak edge of a path is where it is cut
+    rng = np.random.default_rng(3)
+    graph = nx.connected_watts_strogatz_graph(30, 4, 0.3, seed=3)
+    edges = np.array(graph.edges())
+    strength = rng.uniform(0.5, 3.0, len(edges))
+    nx.set_edge_attributes(graph, {tuple(e): w for e, w in zip(edges.tolist(), strength)}, "weight")
+    vector, value = rc.fiedler_vector(30, edges, edge_weights=strength)
+    assert value == pytest.approx(nx.algebraic_connectivity(graph, weight="weight", seed=0), rel=1e-6)
+    assert abs(np.dot(vector, nx.fiedler_vector(graph, weight="weight", seed=0))) / np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-6)
+    path = np.array([[0, 1], [1, 2], [2, 3], [3, 4]])
+    side, _ = rc.fiedler_partition(5, path, edge_weights=np.array([5.0, 5.0, 5.0, 0.1]))
+    assert rc.partition_agreement(side, np.array([1, 1, 1, 1, 0], bool)) == 1.0
+    # the readings' weights, from the points per node
+    points = np.array([0.0, 3.0, 1.0])
+    pair = np.array([[0, 1], [1, 2]])
+    assert rc.weighting("unweighted", points, pair, 0.5) == (None, None)
+    np.testing.assert_array_equal(rc.weighting("one_plus_points", points, pair, 0.5)[0], [1, 4, 2])
+    np.testing.assert_array_equal(rc.weighting("points_epsilon", points, pair, 0.5)[0], [0.5, 3.5, 1.5])
+    np.testing.assert_array_equal(rc.weighting("edge_points", points, pair, 0.5)[1], [4, 5])
+    # node weights: L v = lambda W v with v W-orthogonal to the constant vector
+    node_weights = rng.uniform(0.01, 5.0, 30)
+    vector, value = rc.fiedler_vector(30, edges, node_weights)
+    laplacian = nx.laplacian_matrix(graph, weight=None).toarray()
+    np.testing.assert_allclose(laplacian @ vector, value * node_weights * vector, atol=1e-9)
+    assert abs(np.dot(node_weights, vector)) < 1e-9
+    for bad in (("points_epsilon", 0.0), ("squared", 1.0)):
+        with pytest.raises(ValueError):
+            rc.weighting(bad[0], points, pair, bad[1])
+
+
+def test_balanced_agreement_and_the_best_threshold_ceiling():
+    # 8 regions of class 1, 2 of class 0: putting all on one side agrees on 0.8, balanced 0.5
+    reference = np.array([1] * 8 + [0] * 2, bool)
+    assert rc.partition_agreement(np.ones(10, bool), reference) == pytest.approx(0.8)
+    assert rc.balanced_agreement(np.ones(10, bool), reference) == pytest.approx(0.5)
+    assert rc.balanced_agreement(reference, reference) == 1.0 and rc.balanced_agreement(~reference, reference) == 1.0
+    assert np.isnan(rc.balanced_agreement(np.ones(3, bool), np.ones(3, bool)))
+    # the ceiling: a vector that orders the classes perfectly reaches 1 whatever its sign split
+    assert rc.best_threshold_agreement(np.array([-3.0, -2.0, -1.5, -1.0]), np.array([0, 0, 1, 1], bool)) == 1.0
+    # equal values stay together: no threshold separates them
+    assert rc.best_threshold_agreement(np.array([0.0, 0.0, 1.0, 1.0]), np.array([0, 1, 0, 1], bool)) == 0.5
+    # against every threshold tried by brute force, plain and balanced
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        values = rng.integers(0, 6, 25).astype(float)
+        labels = rng.random(25) < 0.3
+        thresholds = np.concatenate([[-np.inf], np.unique(values)])
+        plain = max(rc.partition_agreement(values > t, labels) for t in thresholds)
+        balanced = max(rc.balanced_agreement(values > t, labels) for t in thresholds)
+        assert rc.best_threshold_agreement(values, labels) == pytest.approx(plain)
+        assert rc.best_threshold_agreement(values, labels, balanced=True) == pytest.approx(balanced)
+
+
 def test_the_sparse_fiedler_solver_gives_the_dense_one_s_partition(monkeypatch):
     # a dual graph of ~600 regions, unweighted and weighted by random points
     weights, biases = _network([2, 32, 32, 2], 1)
@@ -130,11 +186,12 @@ def test_the_sparse_fiedler_solver_gives_the_dense_one_s_partition(monkeypatch):
     dual, n = complex_.dual_graph(), len(complex_.face_edges)
     points = np.random.default_rng(0).uniform(-1, 1, (2000, 2))
     held = np.bincount(rc.locate(regions, points), minlength=len(regions))[complex_.face_region]
-    for node_weights in (None, 1.0 + held):
+    for name in rc.WEIGHTINGS:  # every reading of "weighted", the near-singular points_epsilon included
+        node_weights, edge_weights = rc.weighting(name, held, dual, 0.01)
         monkeypatch.setattr(rc, "DENSE_FIEDLER_NODES", 10**9)
-        dense_side, dense_value = rc.fiedler_partition(n, dual, node_weights)
+        dense_side, dense_value = rc.fiedler_partition(n, dual, node_weights, edge_weights)
         monkeypatch.setattr(rc, "DENSE_FIEDLER_NODES", 0)
-        sparse_side, sparse_value = rc.fiedler_partition(n, dual, node_weights)
+        sparse_side, sparse_value = rc.fiedler_partition(n, dual, node_weights, edge_weights)
         assert sparse_value == pytest.approx(dense_value, rel=1e-8)
         assert rc.partition_agreement(sparse_side, dense_side) == 1.0
 
@@ -218,12 +275,13 @@ def test_decision_boundary_segments_lie_where_the_network_margin_is_zero():
 def test_one_item_of_the_study_measures_a_disc_with_peaks_fixed_by_the_cell_counts():
     from pipeline.studies.relu_complex.steps import item_relu_complex
 
-    weights, biases = _network([2, 10, 10, 2], 7)
+    weights, biases = _network([2, 10, 10, 2], 0)  # its decision gives 21 % of the regions class 1
     rng = np.random.default_rng(0)
     points = rng.uniform(-1, 1, (300, 2))
     labels = (points[:, 0] * points[:, 1] > 0).astype(np.int64)
     item = item_relu_complex(
-        weights, biases, BOX, points=points, labels=labels, betti_orders=3, filtration=np.linspace(0, 1, 11), seed=0
+        weights, biases, BOX, points=points, labels=labels, betti_orders=3, filtration=np.linspace(0, 1, 11), seed=0,
+        weighting_epsilon=0.01,
     )
     V, E, F = item["vertices"], item["edges"], item["faces"]
     assert V - E + F == 1 and item["cells"] == V + E + F and item["mean_degree"] <= 4
@@ -232,10 +290,18 @@ def test_one_item_of_the_study_measures_a_disc_with_peaks_fixed_by_the_cell_coun
     assert (item["peak_beta0"], item["peak_value_beta0"]) == (V, V)
     assert (item["peak_beta1"], item["peak_value_beta1"]) == (F, V + E)
     assert tuple(item["betti_curve"][-1]) == (1, 0)
-    for kind in ("unweighted", "weighted"):
-        assert 0.5 <= item[f"agreement_decision_{kind}"] <= 1 and 0.5 <= item[f"agreement_labels_{kind}"] <= 1
+    assert 0.5 <= item["decision_majority"] <= 1
+    assert item["decision_majority"] == pytest.approx(max(item["face_decision"].mean(), 1 - item["face_decision"].mean()))
+    for kind in rc.WEIGHTINGS:
+        for measure in ("agreement_decision", "balanced_decision", "agreement_labels"):
+            assert 0.5 <= item[f"{measure}_{kind}"] <= 1
         # sides are oriented to the decision: the stored side agrees on at least half the faces
         assert np.mean(item[f"face_side_{kind}"] == item["face_decision"]) == pytest.approx(item[f"agreement_decision_{kind}"])
+        # a threshold at 0 is one of the thresholds the ceiling tries
+        assert item[f"ceiling_labels_{kind}"] >= item[f"agreement_labels_{kind}"] - 1e-12
+        assert item[f"ceiling_decision_{kind}"] >= item[f"balanced_decision_{kind}"] - 1e-12
+    # the readings differ (the points weigh), and the unweighted one ignores them
+    assert item["lambda2_unweighted"] != item["lambda2_points_epsilon"] != item["lambda2_edge_points"]
     assert item["face_points"].sum() == len(points) and len(item["face_counts"]) == F
 
 
@@ -409,7 +475,9 @@ def test_a_failing_item_is_recorded_and_the_rest_written(tmp_path, monkeypatch, 
         return kernel(weights, biases, box, *args, **kwargs)
 
     monkeypatch.setattr(rc, "tiled_complex", failing)
-    settings = {k: config["relu_complex"][k] for k in ("box", "box_margin", "betti_orders", "filtration_points", "seed")}
+    settings = {
+        k: config["relu_complex"][k] for k in ("box", "box_margin", "betti_orders", "filtration_points", "seed", "weighting_epsilon")
+    }
     complexes = tmp_path / "complexes.zarr"
     with caplog.at_level("ERROR"):
         steps.analyse_relu_complexes([str(population)], str(complexes), **settings)
@@ -423,17 +491,22 @@ def test_a_failing_item_is_recorded_and_the_rest_written(tmp_path, monkeypatch, 
     assert [(f["snapshot"], f["step"]) for f in listed] == [(2, int(recorded[2]))] and "forced" in listed[0]["reason"]
     offsets = store.read_array(complexes, "face_offsets")
     assert offsets[3] == offsets[2] and offsets[2] - offsets[1] == store.read_array(complexes, "faces")[0, 1]
+    study = config["relu_complex"]
     tables = steps.tabulate_relu_complex(
-        [str(complexes)], str(tmp_path / "partitions.csv"), str(tmp_path / "loss_spikes.csv"),
-        grokking=config["relu_complex"]["grokking"], spike_ratio=config["relu_complex"]["spike_ratio"],
+        [str(complexes)], str(tmp_path / "partitions.csv"), str(tmp_path / "loss_spikes.csv"), str(tmp_path / "weightings.csv"),
+        grokking=study["grokking"], spike_ratio=study["spike_ratio"], weighting=study["weighting"],
     )
     assert tables["partitions"]["failed_items"].tolist() == [1]
     assert set(tables["loss_spikes"]["failed_items"]) == {1}
     mean = store.read_array(complexes, "agreement_decision_unweighted")[0, :2].mean()
     assert tables["partitions"]["decision_unweighted_mean"].iloc[0] == pytest.approx(mean)
+    # every reading side by side, the configured one named the weighted one of the other table
+    assert tables["weightings"]["reading"].tolist() == list(rc.WEIGHTINGS)
+    weighted = store.read_array(complexes, f"agreement_labels_{study['weighting']}")[0, :2].mean()
+    assert tables["partitions"]["labels_weighted_mean"].iloc[0] == pytest.approx(weighted)
     names = ("fiedler_partitions", "agreement", "topology_vs_loss", "betti_curves")
     written = figures.plot_relu_classification(
-        str(complexes), grokking=config["relu_complex"]["grokking"], spike_ratio=config["relu_complex"]["spike_ratio"],
+        str(complexes), grokking=study["grokking"], spike_ratio=study["spike_ratio"], weighting=study["weighting"],
         **{name: str(tmp_path / f"{name}.png") for name in names},
     )
     assert len(written) == 4 and all(path.stat().st_size > 5000 for path in map(Path, written))
