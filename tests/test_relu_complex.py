@@ -367,6 +367,13 @@ def test_study_runs_end_to_end(finished_test_run):
     spikes = pd.read_csv(base / "tables/loss_spikes.csv")
     assert set(spikes["sweep"]) == {"relu_tiny_moons", "relu_tiny_regression"}
     assert set(spikes["series"]) == {"peak_value", "peak_beta1", "cells"}
+    from pipeline.claims import VERDICTS
+    from pipeline.studies.relu_complex.claims import CLAIM_RULES
+
+    claims = pd.read_csv(base / "tables/claims.csv")
+    assert set(claims["id"]) == set(CLAIM_RULES) and set(claims["verdict"]) <= set(VERDICTS)
+    weightings = pd.read_csv(base / "tables/weightings.csv")
+    assert sorted(weightings["reading"]) == sorted(rc.WEIGHTINGS)
     drawn = {
         "relu_tiny_moons": ("fiedler_partitions", "agreement", "topology_vs_loss", "betti_curves"),
         "relu_tiny_regression": ("topology_vs_loss", "betti_curves"),
@@ -541,3 +548,70 @@ def test_each_region_s_representative_point_lies_inside_it_and_gets_the_network_
     logits = _forward(weights, biases, centre)
     expected = (logits[:, 0] > 0) if logits.shape[1] == 1 else logits.argmax(axis=1)
     np.testing.assert_array_equal(rc.region_decisions(regions), expected.astype(np.int64))
+
+
+def _hand_made_complexes(tmp_path, grokkers=3):
+    """A classification store of 4 networks (the first ``grokkers`` grok) and a regression store
+    of one network whose peak filtration value rises at its loss spikes only, with known claims."""
+    from pipeline import store
+    from pipeline.studies.relu_complex.steps import MEASURES
+
+    steps = np.arange(6) * 10
+    train = np.tile([0.6, 1.0, 1.0, 1.0, 1.0, 1.0], (4, 1))
+    test = np.tile([0.6, 0.8, 0.8, 0.9, 0.9, 0.9], (4, 1))
+    test[grokkers:] = [0.6, 0.9, 0.9, 0.9, 0.9, 0.9]  # generalizes when it fits: no grokking
+    arrays = {"step": steps, "train_accuracy": train, "test_accuracy": test, "decision_majority": np.full((4, 6), 0.7)}
+    arrays["cells"] = np.tile(np.arange(60.0, 0, -10), (4, 1))  # every network's cells fall
+    for name in rc.WEIGHTINGS:
+        for measure in MEASURES:
+            arrays[f"{measure}_{name}"] = np.full((4, 6), 0.6)
+    arrays["agreement_labels_one_plus_points"][:, 1] = 0.7  # at the fit
+    arrays["agreement_labels_one_plus_points"][:, -1] = [0.97, 0.98, 0.99, 0.96]
+    arrays["agreement_labels_points_epsilon"][:, -1] = 0.99
+    arrays["agreement_labels_unweighted"][:, -1] = [0.6, 0.7, 0.6, 0.7]
+    arrays["balanced_decision_one_plus_points"][:, -1] = [0.5, 0.55, 0.6, 0.52]
+    classification = store.write_array_store(tmp_path / "c.zarr", arrays, {"task": "classification", "networks": list("abcd")})
+    loss = np.array([[1.0, 0.9, 2.0, 1.0, 0.8, 3.0, 1.0, 0.7, 2.0, 0.6]])  # spikes at 2, 5 and 8
+    peak = np.array([[10.0, 9.0, 12.0, 11.0, 10.0, 15.0, 14.0, 13.0, 16.0, 15.0]])  # rises at the spikes only
+    regression = store.write_array_store(
+        tmp_path / "r.zarr",
+        {"step": np.arange(10), "train_loss": loss, "peak_value": peak, "cells": np.arange(10.0, 0, -1)[None]},
+        {"task": "regression", "networks": ["e"]},
+    )
+    return [str(classification), str(regression)]
+
+
+def test_the_claims_follow_from_hand_made_stores(tmp_path):
+    from pipeline.claims import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED
+    from pipeline.studies.relu_complex import claims
+
+    grokking = {"train_level": 0.99, "tolerance": 0.01, "min_rise": 0.05}
+    paths = _hand_made_complexes(tmp_path)
+    table = {
+        c.id: c for c in claims.relu_complex_claims(paths, grokking=grokking, spike_ratio=1.5, weighting="one_plus_points", seed=0)
+    }
+    assert set(table) == set(claims.CLAIM_RULES)
+    assert table["fiedler-labels"].value == pytest.approx(0.975) and table["fiedler-labels"].verdict == REPRODUCED
+    assert table["fiedler-labels"].low >= 0.96 and table["fiedler-labels"].high <= 0.99
+    assert table["fiedler-labels-any-reading"].value == pytest.approx(0.99)
+    assert table["fiedler-decision"].value == pytest.approx(0.5425) and table["fiedler-decision"].verdict == NOT_REPRODUCED
+    assert table["weighted-beats-unweighted"].value == pytest.approx(0.325) and table["weighted-beats-unweighted"].verdict == REPRODUCED
+    # the three networks that grok: 0.97, 0.98, 0.99 at the end against 0.7 at the fit
+    assert table["grokking-aligns"].value == pytest.approx(0.28) and "3 networks that grok" in table["grokking-aligns"].interval_method
+    # every spike rose and no other step did: 1 - 0 each, an interval that cannot move
+    spikes = table["spikes-move-filtration"]
+    assert (spikes.value, spikes.low, spikes.high, spikes.verdict) == (1.0, 1.0, 1.0, REPRODUCED)
+    assert table["cells-fall"].value == pytest.approx(-1.0) and table["cells-fall"].verdict == REPRODUCED
+    assert "5 networks" in table["cells-fall"].interval_method
+    # the reading is a setting; too few networks that grok make that claim untestable
+    other = claims.relu_complex_claims(
+        _hand_made_complexes(tmp_path / "two", grokkers=2), grokking=grokking, spike_ratio=1.5, weighting="points_epsilon", seed=0
+    )
+    other = {c.id: c for c in other}
+    assert other["fiedler-labels"].value == pytest.approx(0.99)
+    assert other["grokking-aligns"].verdict == NOT_TESTABLE and "too few" in other["grokking-aligns"].scale_note
+    written = claims.tabulate_relu_complex_claims(
+        paths, str(tmp_path / "claims.csv"), grokking=grokking, spike_ratio=1.5, weighting="one_plus_points", seed=0
+    )
+    assert {Path(p).suffix for p in written} == {".csv", ".md", ".html"}
+    assert PARTLY not in {table[k].verdict for k in ("fiedler-labels", "cells-fall")}

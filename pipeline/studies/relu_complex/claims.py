@@ -239,7 +239,8 @@ def relu_complex_claims(
     claims.append(_claim(
         "grokking-aligns",
         "In networks that grok, the weighted partition comes to align with the labels as they grok.",
-        f"agreement with the labels ({weighting}) at the last recorded step minus at the step the network fits, mean over the networks that grok",
+        f"agreement with the labels ({weighting}) at the last recorded step minus at the step the network fits, "
+        "mean over the networks that grok",
         rise, "networks that grok", seed + 4,
         f"{len(grokkers)} of {len(nets)} classification networks grok (grokking settings of the config). " + scale,
     ))

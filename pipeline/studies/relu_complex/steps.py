@@ -313,6 +313,10 @@ def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
     }
 
 
+# the tables' column prefixes of the stored measures
+PARTITION_MEASURES = (("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels"))
+
+
 def _at_fit_final_mean(values: np.ndarray, fit: int) -> tuple[float, float, float]:
     """A series at the fit (NaN: never fits), at the last recorded step, and its mean over
     training (failed items, NaN, skipped)."""
@@ -364,7 +368,7 @@ def tabulate_relu_complex(
             row["weighting"] = weighting
             columns = {
                 f"{short}_{kind}": f"{measure}_{reading}"
-                for short, measure in (("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels"))
+                for short, measure in PARTITION_MEASURES
                 for kind, reading in (("unweighted", "unweighted"), ("weighted", weighting))
             }
             columns["decision_majority"] = "decision_majority"
@@ -374,10 +378,7 @@ def tabulate_relu_complex(
             majority = _at_fit_final_mean(read("decision_majority")[n], told["fit"])
             for reading in rc.WEIGHTINGS:
                 entry = {**identity, "grokked": told["grokked"], "reading": reading, "headline": reading in ("unweighted", weighting)}
-                for short, measure in (
-                    ("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels"),
-                    ("ceiling_decision", "ceiling_decision"), ("ceiling_labels", "ceiling_labels"),
-                ):
+                for short, measure in PARTITION_MEASURES + (("ceiling_decision", "ceiling_decision"), ("ceiling_labels", "ceiling_labels")):
                     values = _at_fit_final_mean(read(f"{measure}_{reading}")[n], told["fit"])
                     entry[f"{short}_at_fit"], entry[f"{short}_final"], entry[f"{short}_mean"] = values
                 entry["decision_majority_at_fit"], entry["decision_majority_final"], entry["decision_majority_mean"] = majority
