@@ -22,7 +22,9 @@ rule analyse_relu_complexes:
     wildcard_constraints:
         sweep="|".join(RC_SWEEPS) or "NO_SWEEPS",
     params:
-        settings=study_settings("relu_complex", "box", "box_margin", "betti_orders", "filtration_points", "seed"),
+        settings=study_settings(
+            "relu_complex", "box", "box_margin", "betti_orders", "filtration_points", "seed", "weighting_epsilon"
+        ),
         paths=step_paths,
     # One thread: the kernel's Python loops hold the GIL, and a second thread of the step's
     # Dask cluster gained nothing (relu_circles: 12.4 s with one, 13.6 s with two); sweeps run
@@ -57,7 +59,7 @@ rule tabulate_relu_complex:
     benchmark:
         benchmarks("tabulate_relu_complex")
     params:
-        settings=study_settings("relu_complex", "grokking", "spike_ratio"),
+        settings=study_settings("relu_complex", "grokking", "spike_ratio", "weighting"),
         paths=step_paths,
     group:
         "relu_complex"
@@ -67,6 +69,35 @@ rule tabulate_relu_complex:
         CONDA_ENV
     shell:
         step("tabulate_relu_complex")
+
+
+rule tabulate_relu_complex_claims:
+    input:
+        complexes=[relu.path(config, sweep, "complexes.zarr") for sweep in RC_SWEEPS],
+    output:
+        relu.table_path(config, "claims", "csv"),
+        relu.table_path(config, "claims", "md"),
+        claims=report(
+            relu.table_path(config, "claims", "html"),
+            caption="report/relu_complex/claims.rst",
+            category="relu_complex",
+            labels={"table": "claims"},
+        ),
+    log:
+        logs("tabulate_relu_complex_claims"),
+    benchmark:
+        benchmarks("tabulate_relu_complex_claims")
+    params:
+        settings=study_settings("relu_complex", "grokking", "spike_ratio", "weighting", "seed"),
+        paths=step_paths,
+    group:
+        "relu_complex"
+    resources:
+        **analysed("tabulate_relu_complex_claims", []),
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_relu_complex_claims")
 
 
 rule plot_relu_classification:
@@ -90,7 +121,7 @@ rule plot_relu_classification:
     wildcard_constraints:
         sweep="|".join(RC_CLASSIFICATION) or "NO_SWEEPS",
     params:
-        settings=study_settings("relu_complex", "grokking", "spike_ratio"),
+        settings=study_settings("relu_complex", "grokking", "spike_ratio", "weighting"),
         paths=step_paths,
     group:
         "relu_complex"

@@ -12,7 +12,7 @@ from typing import Mapping
 from .. import Study
 
 NAME = "relu_complex"
-TABLES = ("partitions", "loss_spikes")
+TABLES = ("partitions", "loss_spikes", "weightings")
 # per sweep: the complex's topology against the training loss, Betti curves of the filtration
 TOPOLOGY_FIGURES = ("topology_vs_loss", "betti_curves")
 # per classification sweep, also: Fiedler partitions over the decomposition, agreement over training
@@ -40,14 +40,15 @@ def all_sweeps(config: Mapping) -> list[str]:
 
 
 def outputs(config: Mapping) -> list[str]:
-    """Each sweep's store and figures, and the tables."""
+    """Each sweep's store and figures, the tables, and the claims table (which the foundation's
+    ``gather_claims`` finds by its path, ``results/relu_complex/tables/claims.csv``)."""
     sweeps = all_sweeps(config)
     targets = [path(config, sweep, "complexes.zarr") for sweep in sweeps]
     for sweep in sweeps:
         names = CLASSIFICATION_FIGURES if sweep in classification_sweeps(config) else TOPOLOGY_FIGURES
         targets += [path(config, sweep, f"figures/{name}.png") for name in names]
     if sweeps:
-        targets += [table_path(config, name) for name in TABLES]
+        targets += [table_path(config, name) for name in TABLES + ("claims",)]
     return targets
 
 
@@ -89,6 +90,7 @@ STUDY = Study(
     title="Exact ReLU decompositions: dual-graph Fiedler partitions and cell-complex Betti numbers (paper 001)",
     steps={
         **{step: f"pipeline.studies.{NAME}.steps:{step}" for step in ("analyse_relu_complexes", "tabulate_relu_complex")},
+        "tabulate_relu_complex_claims": f"pipeline.studies.{NAME}.claims:tabulate_relu_complex_claims",
         **{step: f"pipeline.studies.{NAME}.figures:{step}" for step in ("plot_relu_classification", "plot_relu_regression")},
     },
     outputs=outputs,

@@ -62,14 +62,17 @@ def _draw_partition(ax, faces: dict, side: np.ndarray, box, x, y) -> None:
     ax.set_aspect("equal"), ax.set_xticks([]), ax.set_yticks([])
 
 
-def plot_relu_classification(complexes: str, *, grokking: Mapping, spike_ratio: float, dpi: int = 110, **figures: str) -> list[Path]:
+def plot_relu_classification(
+    complexes: str, *, grokking: Mapping, spike_ratio: float, weighting: str, dpi: int = 110, **figures: str
+) -> list[Path]:
     """For a classification sweep: ``fiedler_partitions``, the decomposition of one network
-    coloured by its unweighted and weighted Fiedler partitions, with its decision boundary (black)
-    and the training points, at the step it fits and at the end; ``agreement``, every network's
-    accuracies and partition agreements over training; and the figures of
+    coloured by its unweighted and weighted Fiedler partitions (the reading ``weighting`` of
+    "weighted"), with its decision boundary (black) and the training points, at the step it fits
+    and at the end; ``agreement``, every network's accuracies and partition agreements over
+    training (with the decision: balanced, chance 0.5); and the figures of
     :func:`plot_relu_regression`."""
     files = FigureFiles("plot_relu_classification", CLASSIFICATION_FIGURES, figures, dpi)
-    _draw_partitions(files, complexes, grokking)
+    _draw_partitions(files, complexes, grokking, weighting)
     _draw_topology(files, complexes, spike_ratio)
     return files.written
 
@@ -84,7 +87,7 @@ def plot_relu_regression(complexes: str, *, spike_ratio: float, dpi: int = 110, 
     return files.written
 
 
-def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> None:
+def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping, weighting: str) -> None:
     root = store.open_array_store(complexes)
     networks, box = _names(root), root.attrs["box"]
     steps = store.read_array(complexes, "step")
@@ -93,8 +96,9 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
     failed = _failed(complexes, (len(networks), len(steps)))[n]
     # a failed item has no faces: the nearest earlier item that did not fail stands for it
     shown = {when: _kept(snapshot, failed) for when, snapshot in (("fits", max(told["fit"], 0)), ("end", len(steps) - 1))}
-    agreements = tuple(f"agreement_{to}_{kind}" for to in ("decision", "labels") for kind in ("unweighted", "weighted"))
-    names = ("train_accuracy", "test_accuracy") + agreements
+    kinds = {"unweighted": "unweighted", f"weighted ({weighting})": weighting}  # title: stored reading
+    agreements = tuple(f"{measure}_{reading}" for measure in ("balanced_decision", "agreement_labels") for reading in kinds.values())
+    names = ("train_accuracy", "test_accuracy", "decision_majority") + agreements
     read = {name: store.read_array(complexes, name) for name in names}  # each stored series once
     aspect = (box[1] - box[0]) / (box[3] - box[2])
     fig, axes = plt.subplots(2, 2, figsize=(2 * 3.6 * aspect + 0.6, 2 * 3.6 + 1.2), constrained_layout=True)
@@ -104,13 +108,13 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
                 ax.set_axis_off(), ax.set_title(f"{when}: every item of this network failed", fontsize=8)
             continue
         faces = item_faces(complexes, n, snapshot)
-        for column, kind in enumerate(("unweighted", "weighted")):
-            _draw_partition(axes[row, column], faces, faces[f"face_side_{kind}"], box, x, y)
-            decision = read[f"agreement_decision_{kind}"][n, snapshot]
-            labels = read[f"agreement_labels_{kind}"][n, snapshot]
+        for column, (kind, reading) in enumerate(kinds.items()):
+            _draw_partition(axes[row, column], faces, faces[f"face_side_{reading}"], box, x, y)
+            decision = read[f"balanced_decision_{reading}"][n, snapshot]
+            labels = read[f"agreement_labels_{reading}"][n, snapshot]
             axes[row, column].set_title(
                 f"{kind}, step {steps[snapshot]} ({when}): {len(faces['polygons'])} regions\n"
-                f"agrees with decision {decision:.2f}, labels {labels:.2f}", fontsize=8,
+                f"agrees with decision {decision:.2f} (balanced), labels {labels:.2f}", fontsize=8,
             )
     state = f"groks: test accuracy +{told['rise']:.2f} after it fits" if told["grokked"] else "no grokking"
     fig.suptitle(f"{networks[n]}: Fiedler partitions (colours), decision boundary (black); {state}", fontsize=9)
@@ -119,10 +123,11 @@ def _draw_partitions(files: FigureFiles, complexes: str, grokking: Mapping) -> N
     fig, axes = plt.subplots(len(networks), 1, figsize=(7.5, 2.4 * len(networks)), squeeze=False, sharex=True)
     series = {
         "train accuracy": ("train_accuracy", "0.5", "-"), "test accuracy": ("test_accuracy", "k", "-"),
-        "unweighted vs decision": ("agreement_decision_unweighted", "#1f77b4", "--"),
-        "weighted vs decision": ("agreement_decision_weighted", "#d62728", "--"),
+        "unweighted vs decision (balanced)": ("balanced_decision_unweighted", "#1f77b4", "--"),
+        f"{weighting} vs decision (balanced)": (f"balanced_decision_{weighting}", "#d62728", "--"),
         "unweighted vs labels": ("agreement_labels_unweighted", "#1f77b4", ":"),
-        "weighted vs labels": ("agreement_labels_weighted", "#d62728", ":"),
+        f"{weighting} vs labels": (f"agreement_labels_{weighting}", "#d62728", ":"),
+        "decision's majority share": ("decision_majority", "0.7", "-."),
     }
     for k, ax in enumerate(axes[:, 0]):
         for label, (name, colour, style) in series.items():

@@ -26,12 +26,13 @@ SERIES = (
     "regions", "vertices", "edges", "faces", "cells", "mean_degree",
     "peak_beta0", "peak_beta1", "peak_value", "peak_value_beta0", "peak_value_beta1",
 )
-AGREEMENTS = (
-    "agreement_decision_unweighted", "agreement_decision_weighted",
-    "agreement_labels_unweighted", "agreement_labels_weighted",
-    "lambda2_unweighted", "lambda2_weighted",
-)
-FACE_ARRAYS = ("face_counts", "face_side_unweighted", "face_side_weighted", "face_decision", "face_points")
+# per reading of "weighted" (rc.WEIGHTINGS), [network, snapshot]: agreement of the sign split
+# with the decision (fraction of faces) and its balanced form (mean over the two decision classes:
+# the decision splits regions unevenly, so chance is not 0.5 for the plain one), with the labels
+# (fraction of training points), the ceilings (best threshold on the same Fiedler vector), lambda_2
+MEASURES = ("agreement_decision", "balanced_decision", "agreement_labels", "ceiling_decision", "ceiling_labels", "lambda2")
+AGREEMENTS = tuple(f"{measure}_{name}" for name in rc.WEIGHTINGS for measure in MEASURES) + ("decision_majority",)
+FACE_ARRAYS = ("face_counts",) + tuple(f"face_side_{name}" for name in rc.WEIGHTINGS) + ("face_decision", "face_points")
 
 
 # ------------------------------------------------------------------------------- the items
@@ -58,17 +59,23 @@ def item_relu_complex(
     betti_orders: int,
     filtration: np.ndarray,
     seed: int,
+    weighting_epsilon: float,
 ) -> dict:
     """Everything measured on one network's decomposition.
 
     Always: region and cell counts, the dual graph's mean degree, the Betti curves averaged over
     ``betti_orders`` random filtrations sampled at the fractions ``filtration`` of the cells, the
     peak Betti numbers and the filtration values (1 .. cells) at which beta0, beta1 and the
-    larger of the two peak. With ``labels`` (classification): the unweighted and weighted
-    (``1 +`` training points per region) Fiedler partitions of the dual graph, their agreement
-    with the decision (fraction of faces) and with the labels (fraction of training points,
-    each scored by its face's side), each taking the better sign; and per face the drawing:
-    polygon, sides (oriented to the decision), decision, points held, and the decision boundary.
+    larger of the two peak. With ``labels`` (classification): for each reading of "weighted"
+    (:data:`rc.WEIGHTINGS`; ``weighting_epsilon`` the mass of an empty region in
+    ``points_epsilon``) the Fiedler vector of the dual graph (one eigen-decomposition) and of it:
+    the sign split's agreement with the decision (fraction of faces; plain and balanced over the
+    two decision classes) and with the labels (fraction of training points, each scored by its
+    face's side), each taking the better sign; the ceilings, the best threshold's agreement on
+    the same vector (balanced with the decision, plain with the labels); lambda_2. Also the
+    decision's majority fraction of faces (the plain agreement's chance level), and per face the
+    drawing: polygon, sides (oriented to the decision), decision, points held, and the decision
+    boundary.
     """
     regions, complex_, _ = rc.tiled_complex(weights, biases, box)
     dual = complex_.dual_graph()
@@ -96,13 +103,19 @@ def item_relu_complex(
     held = point_face >= 0  # a point in a sliver region (no face) is left out
     decision = rc.region_decisions(regions)[faces].astype(bool)
     node_points = counts[faces]
-    for name, weighted in (("unweighted", None), ("weighted", 1.0 + node_points)):
-        side, value = rc.fiedler_partition(len(faces), dual, weighted)
-        side = oriented(side, decision)
+    point_faces, point_labels = point_face[held], labels[held].astype(bool)
+    result["decision_majority"] = float(max(decision.mean(), 1.0 - decision.mean()))
+    for name in rc.WEIGHTINGS:
+        node_weights, edge_weights = rc.weighting(name, node_points, dual, weighting_epsilon)
+        vector, value = rc.fiedler_vector(len(faces), dual, node_weights, edge_weights)
+        side = oriented(vector > 0, decision)
         result[f"face_side_{name}"] = side
         result[f"lambda2_{name}"] = value
         result[f"agreement_decision_{name}"] = rc.partition_agreement(side, decision)
-        result[f"agreement_labels_{name}"] = rc.partition_agreement(side[point_face[held]], labels[held].astype(bool))
+        result[f"balanced_decision_{name}"] = rc.balanced_agreement(side, decision)
+        result[f"agreement_labels_{name}"] = rc.partition_agreement(side[point_faces], point_labels)
+        result[f"ceiling_decision_{name}"] = rc.best_threshold_agreement(vector, decision, balanced=True)
+        result[f"ceiling_labels_{name}"] = rc.best_threshold_agreement(vector[point_faces], point_labels)
     valid = np.arange(regions.polygons.shape[1])[None, :] < regions.counts[faces, None]
     result.update({
         "face_counts": regions.counts[faces], "face_vertices": regions.polygons[faces][valid],
@@ -126,6 +139,7 @@ def analyse_relu_complexes(
     betti_orders: int,
     filtration_points: int,
     seed: int,
+    weighting_epsilon: float,
     data_root: str = "data",
     dask_cluster: Mapping | None = None,
     threads: int = 1,
@@ -175,6 +189,7 @@ def analyse_relu_complexes(
             members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
     settings = dict(
         points=x_train if classification else None, labels=y_train, betti_orders=betti_orders, filtration=filtration, seed=seed,
+        weighting_epsilon=weighting_epsilon,
     )
 
     def compute(item):
@@ -211,7 +226,7 @@ def analyse_relu_complexes(
     if classification:
         # a failed item holds no faces and no boundary (its offsets repeat)
         empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
-        empty.update({name: np.zeros(0, dtype=bool) for name in ("face_side_unweighted", "face_side_weighted", "face_decision")})
+        empty.update({name: np.zeros(0, dtype=bool) for name in FACE_ARRAYS if name.startswith("face_side_") or name == "face_decision"})
         empty["face_points"] = np.zeros(0, np.int64)
         held = [results.get(key, empty) for key in order]
         for name in FACE_ARRAYS + ("face_vertices", "boundary"):
@@ -222,7 +237,7 @@ def analyse_relu_complexes(
     attrs = {
         "sweep": spec["sweep"], "task": data.task, "dataset": spec["dataset"], "networks": networks, "members": members,
         "box": box, "hidden": list(spec["architecture"]["hidden"]), "betti_orders": betti_orders, "seed": seed,
-        "failures": failures,
+        "weightings": list(rc.WEIGHTINGS), "weighting_epsilon": weighting_epsilon, "failures": failures,
     }
     if failures:
         log.error("%d of %d items failed; their values are NaN (item_failed, attrs 'failures')", len(failures), len(order))
@@ -298,15 +313,35 @@ def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
     }
 
 
+# the tables' column prefixes of the stored measures
+PARTITION_MEASURES = (("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels"))
+
+
+def _at_fit_final_mean(values: np.ndarray, fit: int) -> tuple[float, float, float]:
+    """A series at the fit (NaN: never fits), at the last recorded step, and its mean over
+    training (failed items, NaN, skipped)."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+    return (float(values[fit]) if fit >= 0 else np.nan), float(values[-1]), mean
+
+
 def tabulate_relu_complex(
-    complexes: Sequence[str], partitions: str, loss_spikes: str, *, grokking: Mapping, spike_ratio: float
+    complexes: Sequence[str], partitions: str, loss_spikes: str, weightings: str, *,
+    grokking: Mapping, spike_ratio: float, weighting: str,
 ) -> dict[str, pd.DataFrame]:
-    """``partitions``: one row per classification network (its grokking, and its partitions'
-    agreement with the decision and the labels at the fit, at the end, and averaged over
-    training). ``loss_spikes``: one row per (network, series) with :func:`spike_response` of the
-    peak filtration value, the peak Betti numbers and the cell count. Both give each network's
-    ``failed_items`` (items without a decomposition; left out of means and changes)."""
-    partition_rows, spike_rows = [], []
+    """``partitions``: one row per classification network (its grokking, and the agreement of its
+    unweighted and weighted partitions, the weighted one being the reading ``weighting`` of
+    :data:`rc.WEIGHTINGS`, with the decision, plain and balanced, beside the decision's majority
+    fraction of regions, the plain agreement's chance level, and with the labels; at the fit, at
+    the end, and averaged over training). ``weightings``: one row per (classification network,
+    reading of "weighted"), every reading side by side, with each sign split's agreements and the
+    ceilings (best threshold on the same Fiedler vector). ``loss_spikes``: one row per (network,
+    series) with :func:`spike_response` of the peak filtration value, the peak Betti numbers and
+    the cell count. Each gives its network's ``failed_items`` (items without a decomposition;
+    left out of means and changes)."""
+    if weighting not in rc.WEIGHTINGS[1:]:
+        raise ValueError(f"relu_complex.weighting must be one of {rc.WEIGHTINGS[1:]}, got {weighting!r}")
+    partition_rows, spike_rows, weighting_rows = [], [], []
     for path in complexes:
         root = store.open_array_store(path)
         steps = store.read_array(path, "step")
@@ -330,14 +365,28 @@ def tabulate_relu_complex(
             row["final_test_accuracy"] = float(read("test_accuracy")[n, -1])
             final_regions = read("regions")[n, -1]
             row["final_regions"] = int(final_regions) if np.isfinite(final_regions) else np.nan  # NaN: the last item failed
-            for name in AGREEMENTS[:4]:
-                values = read(name)[n]
-                short = name.removeprefix("agreement_")
-                row[f"{short}_at_fit"] = float(values[told["fit"]]) if told["fit"] >= 0 else np.nan
-                row[f"{short}_final"] = float(values[-1])
-                row[f"{short}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+            row["weighting"] = weighting
+            columns = {
+                f"{short}_{kind}": f"{measure}_{reading}"
+                for short, measure in PARTITION_MEASURES
+                for kind, reading in (("unweighted", "unweighted"), ("weighted", weighting))
+            }
+            columns["decision_majority"] = "decision_majority"
+            for short, name in columns.items():
+                row[f"{short}_at_fit"], row[f"{short}_final"], row[f"{short}_mean"] = _at_fit_final_mean(read(name)[n], told["fit"])
             partition_rows.append(row)
-    tables = {"partitions": pd.DataFrame(partition_rows), "loss_spikes": pd.DataFrame(spike_rows)}
+            majority = _at_fit_final_mean(read("decision_majority")[n], told["fit"])
+            for reading in rc.WEIGHTINGS:
+                entry = {**identity, "grokked": told["grokked"], "reading": reading, "headline": reading in ("unweighted", weighting)}
+                for short, measure in PARTITION_MEASURES + (("ceiling_decision", "ceiling_decision"), ("ceiling_labels", "ceiling_labels")):
+                    values = _at_fit_final_mean(read(f"{measure}_{reading}")[n], told["fit"])
+                    entry[f"{short}_at_fit"], entry[f"{short}_final"], entry[f"{short}_mean"] = values
+                entry["decision_majority_at_fit"], entry["decision_majority_final"], entry["decision_majority_mean"] = majority
+                weighting_rows.append(entry)
+    tables = {
+        "partitions": pd.DataFrame(partition_rows), "loss_spikes": pd.DataFrame(spike_rows), "weightings": pd.DataFrame(weighting_rows),
+    }
     write_result_table(tables["partitions"], partitions)
     write_result_table(tables["loss_spikes"], loss_spikes)
+    write_result_table(tables["weightings"], weightings)
     return tables
