@@ -223,7 +223,7 @@ def test_rankings_break_ties_by_the_lower_index():
     assert a[1].tolist() == [1, 0, 1, 1] and a[2, 3] == 0
     # duplicated networks (distance 0, as identical operators now always are) tie the same way
     d0 = np.array([[0, 0, 0, 5], [0, 0, 0, 5], [0, 0, 0, 5], [5, 5, 5, 0]], dtype=float)
-    assert knn_adjacency_of_distances(d0, 1).tolist() == [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0]]
+    assert knn_adjacency_of_distances(d0, 1).tolist() == [[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
 
 
 def test_feature_chunk_bounds_one_slab_of_all_items():
