@@ -424,7 +424,8 @@ def test_sweep_claims_reach_the_verdicts_their_data_hold():
     assert verdicts["R2-mlp-ari-all"] == "not reproduced"  # falls with accuracy
     assert verdicts["GFT-mlp"] == "reproduced" and verdicts["SUGGEST-mlp"] == "reproduced"
     # at-chance networks (accuracy <= 0.2 with 10 classes) are left out of the above-chance rows
-    assert "7 of 40 at chance (test accuracy <= 2 x chance, 0.2)" in next(r.scale_note for r in rows if r.id == "R2-mlp-entropy-abs-above-chance")
+    note = next(r.scale_note for r in rows if r.id == "R2-mlp-entropy-abs-above-chance")
+    assert "7 of 40 at chance (test accuracy <= 2 x chance, 0.2)" in note
     t1 = next(r for r in rows if r.id == "T1-mlp-top5-abs")
     assert t1.low <= t1.value <= t1.high and "P the identity to 1 % for 5 of the top 5" in t1.scale_note
     assert {r["kind"] for r in robustness} == {"diffusion_abs", "diffusion_median", "distance", "knn", "weights"}
