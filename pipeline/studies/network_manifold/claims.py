@@ -53,6 +53,7 @@ MIN_NETWORKS = 20
 # P counts as "the identity to 1 %" when the mean of its diagonal exceeds this.
 NEAR_IDENTITY = 0.99
 OTHER_KINDS = ("distance", "knn", "weights")
+ARCHITECTURE_NAMES = {"mlp": "MLP", "cnn": "CNN", "resnet9": "ResNet-9"}
 BANDWIDTH_LABEL = {"absolute": "abs", "median": "median"}
 
 PAPER_TABLE1 = {  # Table 1 (MLPs on MNIST); weights: Appendix B
@@ -92,6 +93,16 @@ def signed_r2(x: np.ndarray, y: np.ndarray) -> float:
         return math.nan
     x, y = x - x.mean(), y - y.mean()
     r = float(x @ y) / math.sqrt(float(x @ x) * float(y @ y))
+    return math.copysign(r * r, r)
+
+
+def _signed_r2_of_finite(x: np.ndarray, y: np.ndarray) -> float:
+    # signed_r2 of finite values, without the checks (a bootstrap calls it thousands of times)
+    x, y = x - x.mean(), y - y.mean()
+    sxx, syy = float(x @ x), float(y @ y)
+    if len(x) < 3 or sxx == 0 or syy == 0:
+        return math.nan
+    r = float(x @ y) / math.sqrt(sxx * syy)
     return math.copysign(r * r, r)
 
 
@@ -263,8 +274,8 @@ def sweep_claims(
     """
     m = len(accuracy)
     claims: list[Claim] = []
-    arch = architecture.upper() if architecture in ("mlp", "cnn") else architecture
-    a_arch = ("an " if arch[0] in "AEIMNOU" else "a ") + arch  # "an MLP", "a CNN", "a resnet9"
+    arch = ARCHITECTURE_NAMES.get(architecture, architecture)
+    a_arch = ("an " if arch[0] in "AEIMNOU" else "a ") + arch  # "an MLP", "a CNN", "a ResNet-9"
     chance = 1.0 / n_classes
     above = np.flatnonzero(accuracy > ABOVE_CHANCE * chance)
     at_chance = m - len(above)
@@ -345,9 +356,11 @@ def sweep_claims(
         suffix = f"-{BANDWIDTH_LABEL[bandwidth]}" if diffusion_based else ""
         for population, members in (("all", everyone), ("above-chance", above)):
             acc, val = accuracy[members], values[members]
+            finite = np.isfinite(acc) & np.isfinite(val)
+            acc, val = acc[finite], val[finite]
             value = signed_r2(acc, val)
             low, high = _interval(
-                len(members), lambda idx, acc=acc, val=val: signed_r2(acc[idx], val[idx]), value, seed, resamples
+                len(acc), lambda idx, acc=acc, val=val: _signed_r2_of_finite(acc[idx], val[idx]), value, seed, resamples
             )
             note = f"{scale}; {at_chance} of {m} at chance (test accuracy <= {ABOVE_CHANCE:g} x chance, {ABOVE_CHANCE * chance:.2g})"
             if diffusion_based:
@@ -361,10 +374,10 @@ def sweep_claims(
                     + ("all networks" if population == "all" else "networks above chance")
                 ),
                 value=value, low=low, high=high,
-                interval_method=describe_bootstrap(len(members), "networks", resamples),
+                interval_method=describe_bootstrap(len(acc), "networks", resamples),
                 rule=CLAIM_RULES["r2"],
-                scale_note=note + small(len(members)),
-                testable=len(members) >= MIN_NETWORKS,
+                scale_note=note + small(len(acc)),
+                testable=len(acc) >= MIN_NETWORKS,
             ))
 
     # GFT ordering ------------------------------------------------------------------------------
