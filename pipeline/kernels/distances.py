@@ -141,14 +141,18 @@ def _direct_pair_distances(vectors, first: np.ndarray, second: np.ndarray) -> np
     import dask
     import dask.array as da
 
+    # only the items of the pairs are read (a store chunked by item reads only their chunks)
+    items = np.unique(np.concatenate([first, second]))
+    first, second = np.searchsorted(items, first), np.searchsorted(items, second)
     if isinstance(vectors, da.Array):
-        x = vectors if vectors.ndim == 2 else vectors.reshape((vectors.shape[0], -1))
+        x = vectors[items]
+        x = x if x.ndim == 2 else x.reshape((x.shape[0], -1))
         x = x.rechunk({0: -1})
         parts = [dask.delayed(_slab_pair_sums)(block, first, second) for block in x.to_delayed().ravel()]
         # summed in slab order, the same order on every machine
         sums = np.sum(np.stack(dask.compute(*parts)), axis=0)
     else:
-        x = np.asarray(vectors, dtype=np.float64)
+        x = np.asarray(vectors)[items]
         sums = _slab_pair_sums(x.reshape(x.shape[0], -1), first, second)
     return np.sqrt(sums)
 
