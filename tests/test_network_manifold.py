@@ -432,3 +432,13 @@ def test_sweep_claims_reach_the_verdicts_their_data_hold():
     for r in rows:
         if np.isfinite(r.value):
             assert r.low <= r.value + 1e-9 and r.value <= r.high + 1e-9, r.id
+
+
+def test_hyperparameter_suggestion_breaks_full_ties_by_the_lower_value():
+    # three momenta and weight decays, each once with the same accuracy: the two lowest are taken
+    table = pd.DataFrame({
+        "lr": [0.1] * 3, "momentum": [0.9, 0.5, 0.7], "weight_decay": [1e-3, 1e-2, 1e-4], "test_accuracy": [0.8] * 3,
+    })
+    for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        got = suggest_from_top(table.iloc[order].reset_index(drop=True), top=3)
+        assert got == {"lr": 0.1, "momentum": pytest.approx(0.6), "weight_decay": pytest.approx(5.5e-4)}

@@ -457,10 +457,14 @@ def tabulate_network_manifold(
 def suggest_from_top(table: pd.DataFrame, top: int) -> dict:
     """The paper's rule, made precise: among the ``top`` most accurate networks, take the most
     common learning rate; among those top networks with that rate, average the two most frequent
-    weight decays and the two most frequent momenta (ties broken by mean accuracy)."""
+    weight decays and the two most frequent momenta (ties broken by mean accuracy, then by the
+    lower value)."""
 
     def frequent(frame, key, count):
-        stats = frame.groupby(key)["test_accuracy"].agg(["size", "mean"]).sort_values(["size", "mean"], ascending=False)
+        # groupby sorts the values ascending; a stable sort keeps that order among full ties, on
+        # every machine (an unstable sort may order ties by the CPU's sorting kernel)
+        stats = frame.groupby(key)["test_accuracy"].agg(["size", "mean"])
+        stats = stats.sort_values(["size", "mean"], ascending=False, kind="stable")
         return list(stats.index[:count])
 
     best = table.sort_values("test_accuracy", ascending=False, kind="stable").head(top)
