@@ -299,3 +299,58 @@ rule tabulate_network_manifold:
         CONDA_ENV
     shell:
         step("tabulate_network_manifold")
+
+
+# The claims table: every claim of the paper beside this run's evidence (pipeline.claims), with
+# Table 1 over PHATE seeds and both bandwidths; gathered into results/claims.* by gather_claims.
+rule tabulate_network_manifold_claims:
+    input:
+        representations=expand(nm.path(config, "{sweep}", "representations.zarr"), sweep=NM["sweeps"]),
+        matrices=expand(nm.path(config, "{sweep}", "matrices.zarr"), sweep=NM["sweeps"]),
+        distances=expand(nm.path(config, "{sweep}", "distances.zarr"), sweep=NM["sweeps"]),
+        embeddings=expand(nm.path(config, "{sweep}", "embeddings.parquet"), sweep=NM["sweeps"]),
+        characterization=expand(nm.path(config, "{sweep}", "characterization.parquet"), sweep=NM["sweeps"]),
+        suggestion_tables=expand(nm.path(config, "{sweep}", "suggestion.csv"), sweep=NM["sweeps"]),
+    output:
+        [nm.table_path(config, name, extension) for name in nm.CLAIMS_TABLES for extension in ("csv", "md")],
+        claims=report(
+            nm.table_path(config, "claims", "html"),
+            caption="report/network_manifold/claims.rst",
+            category="network_manifold",
+            subcategory="tables",
+            labels={"table": "claims"},
+        ),
+        table1_robustness=report(
+            nm.table_path(config, "table1_robustness", "html"),
+            caption="report/network_manifold/table1_robustness.rst",
+            category="network_manifold",
+            subcategory="tables",
+            labels={"table": "table1_robustness"},
+        ),
+    log:
+        logs("tabulate_network_manifold_claims"),
+    benchmark:
+        benchmarks("tabulate_network_manifold_claims")
+    params:
+        settings=study_settings(
+            "network_manifold",
+            "sweeps",
+            "top",
+            "gft_knn",
+            "phate_knn",
+            "phate_seed",
+            "sigma",
+            "bandwidth",
+            "entropy_t",
+            "claims_phate_seeds",
+            "claims_seed",
+            "claims_resamples",
+            architectures=nm.architectures(config),
+        ),
+        paths=step_paths,
+    resources:
+        **analysed("tabulate_network_manifold_claims", NM["sweeps"]),
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_network_manifold_claims")

@@ -19,8 +19,15 @@ from pipeline.kernels.distances import (
     gram_frobenius_distances,
     normalized_top_distance,
     pairwise_distances,
+    rank_descending,
 )
-from pipeline.kernels.graphs import affinity_from_distances, knn_adjacency, laplacian_smoothness, log_signal
+from pipeline.kernels.graphs import (
+    affinity_from_distances,
+    knn_adjacency,
+    knn_adjacency_of_distances,
+    laplacian_smoothness,
+    log_signal,
+)
 
 
 def blobs(k, per=100, spread=0.05, gap=100.0, seed=0):
@@ -174,6 +181,49 @@ def test_gram_nearly_identical_matrices_no_cancellation():
     np.testing.assert_allclose(gram_frobenius_distances(mats.reshape(8, -1))[off], ref[off], rtol=1e-6)
     lazy = da.from_array(mats.reshape(8, -1), chunks=(3, 200))
     np.testing.assert_allclose(gram_frobenius_distances(lazy)[off], ref[off], rtol=1e-6)
+
+
+def _identity_like_operators():
+    """Diffusion operators of 100 points far apart (sigma = 0.5): the identity to rounding, off-
+    diagonal entries of 1e-14 and below that differ between networks, beside ordinary operators."""
+    rng = np.random.default_rng(11)
+    far = [diffusion_operator(rng.normal(0, 2, (100, 12)), 0.5) for _ in range(3)]
+    near = [diffusion_operator(rng.normal(0, 0.3, (100, 12)), 0.5) for _ in range(3)]
+    return np.stack([far[0], near[0], far[0], far[1], near[1], far[2], near[0], near[2]])
+
+
+def test_identical_operators_are_at_distance_exactly_zero():
+    ops = _identity_like_operators()
+    ref = direct_frobenius_distances(ops)
+    for vectors in (ops.reshape(8, -1), da.from_array(ops, chunks=(1, 7, 100)), da.from_array(ops.reshape(8, -1), chunks=(3, 999))):
+        d = gram_frobenius_distances(vectors)
+        # identical items (0 and 2, 1 and 6) at exactly 0, whatever the BLAS kernel's rounding
+        assert d[0, 2] == d[2, 0] == 0.0 and d[1, 6] == d[6, 1] == 0.0
+        # identity-like operators that differ only in entries of 1e-14 and below: their true distance, not
+        # the Gram form's noise of ~1e-8 (or 0 on another CPU)
+        for i, j in ((0, 3), (0, 5), (3, 5)):
+            assert 0 < d[i, j] < 1e-6
+            np.testing.assert_allclose(d[i, j], ref[i, j], rtol=1e-9)
+        np.testing.assert_allclose(d, ref, rtol=1e-6, atol=1e-12)
+        assert np.array_equal(d, d.T) and np.all(np.diag(d) == 0)
+
+
+def test_rankings_break_ties_by_the_lower_index():
+    scores = np.array([0.5, 0.9, 0.5, 0.9, 0.1, 0.5])
+    assert rank_descending(scores).tolist() == [1, 3, 0, 2, 5, 4]
+    # the same whatever the order the items are presented in: ties follow the index, not the position
+    perm = np.array([5, 2, 0, 4, 3, 1])
+    assert perm[rank_descending(scores[perm])].tolist() == [3, 1, 5, 2, 0, 4]
+    with pytest.raises(ValueError, match="NaN"):
+        rank_descending(np.array([0.1, np.nan]))
+    # nearest networks: 0 is equally near 1, 2 and 3; its 2 nearest are the lower indices 1 and 2
+    d = np.array([[0, 1, 1, 1], [1, 0, 2, 2], [1, 2, 0, 3], [1, 2, 3, 0]], dtype=float)
+    a = knn_adjacency_of_distances(d, 2)
+    assert a[0].tolist() == [0, 1, 1, 1]  # 3 joins 0 only because 3 names 0 among its nearest
+    assert a[1].tolist() == [1, 0, 1, 1] and a[2, 3] == 0
+    # duplicated networks (distance 0, as identical operators now always are) tie the same way
+    d0 = np.array([[0, 0, 0, 5], [0, 0, 0, 5], [0, 0, 0, 5], [5, 5, 5, 0]], dtype=float)
+    assert knn_adjacency_of_distances(d0, 1).tolist() == [[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
 
 
 def test_feature_chunk_bounds_one_slab_of_all_items():

@@ -301,6 +301,14 @@ def test_study_runs_end_to_end(finished_test_run):
     assert suggestion["suggested_test_accuracy"].between(0, 1).all()
     # the suggested network is a kept training store
     assert store.read_metrics(base / "mlp_tiny/suggested_network.zarr")["test_accuracy"].shape[0] == 1
+    # the claims table: every claim of the paper for the sweep; 8 networks decide none of them
+    claims = pd.read_csv(base / "tables/claims.csv")
+    assert {"T1-mlp-top3-abs", "T1-mlp-top5-median", "R2-mlp-entropy-median-above-chance", "GFT-mlp", "SUGGEST-mlp"} <= set(claims["id"])
+    assert (claims["verdict"] == "not testable at this scale").all()
+    robustness = pd.read_csv(base / "tables/table1_robustness.csv")
+    # seed 0 is the pipeline's own embedding: Table 1 itself
+    diffusion = robustness[(robustness["kind"] == "diffusion_abs") & (robustness["top"] == 3)]["seed_0"].iloc[0]
+    assert diffusion == pytest.approx(table1[table1["kind"] == "diffusion"]["top3"].iloc[0], abs=1e-4)
 
 
 @pytest.mark.slow
@@ -329,3 +337,108 @@ def test_a_sweep_too_small_for_a_manifold_is_refused_before_any_job():
     with pytest.raises(ConfigError, match="has 3 networks.*at least 4"):
         validate_config(config([0.1, 0.2, 0.3], gft_knn=2))  # PHATE needs 4
     validate_config(config([0.1, 0.2, 0.3, 0.4], gft_knn=3))
+
+
+# ------------------------------------------------------------------------------ claims table
+def test_table1_resampler_is_table1_and_leaves_copies_pairs_out():
+    from pipeline.studies.network_manifold import claims as nm_claims
+
+    rng = np.random.default_rng(0)
+    m = 30
+    accuracy = rng.random(m)
+    accuracy[[3, 7]] = accuracy.max()  # a tie: the lower index ranks first
+    coords = {name: rng.normal(size=(2, m, 2)) for name in ("diffusion_abs", "distance", "knn", "weights")}
+    resampler = nm_claims.Table1Resampler(coords, accuracy, [5, 10])
+    every = np.arange(m)
+    for name, c in coords.items():
+        for s in range(2):
+            assert resampler.values(every)[5][name][s] == pytest.approx(distances.normalized_top_distance(c[s], accuracy, 5))
+    expected = np.mean([distances.normalized_top_distance(c, accuracy, 10) for c in coords["diffusion_abs"]]) - min(
+        np.mean([distances.normalized_top_distance(c, accuracy, 10) for c in coords[k]]) for k in ("distance", "knn", "weights")
+    )
+    assert resampler.difference(every, 10, "diffusion_abs") == pytest.approx(expected)
+    # a resample with copies: the 5 best draws, pairs of copies of one network left out
+    draw = np.array([3, 3, 3, 7, 1, 2, 2, 4, 5, 6] + list(range(8, 28)))
+    counts = np.bincount(draw, minlength=m)
+    top = nm_claims.top_counts(counts, distances.rank_descending(accuracy), 5)
+    assert top.sum() == 5 and top[3] == 3 and top[7] == 1  # 3 copies of 3, then 7, then the next best
+    e = coords["knn"][0]
+    positions = [i for i in distances.rank_descending(accuracy) for _ in range(top[i])]
+    pairs = [np.linalg.norm(e[a] - e[b]) for x, a in enumerate(positions) for b in positions[x + 1:] if a != b]
+    full = [np.linalg.norm(e[a] - e[b]) for x, a in enumerate(draw) for b in draw[x + 1:] if a != b]
+    assert resampler.values(draw)[5]["knn"][0] == pytest.approx(np.mean(pairs) / np.mean(full))
+
+
+def test_claim_statistics_by_hand():
+    from pipeline.studies.network_manifold import claims as nm_claims
+
+    x = np.arange(10.0)
+    assert nm_claims.signed_r2(x, -2 * x + 1) == pytest.approx(-1.0)
+    assert nm_claims.signed_r2(x, x**2) == pytest.approx(np.corrcoef(x, x**2)[0, 1] ** 2)
+    assert np.isnan(nm_claims.signed_r2(x, np.ones(10)))
+    # the networks' contributions sum to each signal's quadratic form
+    rng = np.random.default_rng(1)
+    d = distances.pairwise_distances(rng.normal(size=(12, 3)))
+    signals = {k: rng.random(12) for k in ("test_accuracy", "lr", "weight_decay", "momentum")}
+    q = nm_claims.gft_contributions(d, signals, 3)
+    affinity = graphs.affinity_from_distances(d, 3)
+    for k, v in signals.items():
+        assert q[k].sum() == pytest.approx(graphs.laplacian_smoothness(affinity, v))
+    smooth = {k: graphs.laplacian_smoothness(affinity, v) for k, v in signals.items()}
+    assert nm_claims.gft_ratio(q) == pytest.approx(
+        max(smooth["test_accuracy"], smooth["lr"]) / min(smooth["weight_decay"], smooth["momentum"])
+    )
+
+
+def test_sweep_claims_reach_the_verdicts_their_data_hold():
+    """A synthetic sweep with a known answer: accuracy drives the centroid distance, the diffusion
+    embedding gathers the best networks (the others do not), accuracy is smooth on the graph."""
+    from pipeline.studies.network_manifold import claims as nm_claims
+
+    rng = np.random.default_rng(2)
+    m = 40
+    accuracy = np.linspace(0.05, 0.95, m)
+    rng.shuffle(accuracy)
+    good = accuracy > 0.6
+    spread = np.where(good, 0.05, 3.0)[:, None] * rng.normal(size=(m, 2))
+    coords = {"diffusion_abs": np.stack([spread, spread + 0.01]), "diffusion_median": np.stack([spread, spread])}
+    for k in nm_claims.OTHER_KINDS:
+        coords[k] = rng.normal(size=(2, m, 2))
+    features = pd.DataFrame({
+        "test_accuracy": accuracy, "centroid_distance": 2 * accuracy + 0.05 * rng.normal(size=m),
+        "within_class_variance": rng.random(m), "ari": -accuracy, "entropy": accuracy, "dsmi": accuracy,
+        "lr": 10.0 ** rng.integers(-3, 0, m), "weight_decay": 10.0 ** rng.integers(-5, -2, m), "momentum": rng.random(m),
+    })
+    d = np.abs(accuracy[:, None] - accuracy[None, :])  # the manifold orders networks by accuracy
+    features["lr"] = 10.0 ** (-3 + 2 * accuracy)  # ... and lr with it
+    rows, robustness = nm_claims.sweep_claims(
+        "s", "mlp", "digits", accuracy=accuracy, n_classes=10, features=features, embeddings=coords,
+        diagonal_means={"abs": np.where(good, 1.0, 0.5), "median": np.full(m, 0.3)},
+        alternative_entropies={"entropy": rng.random(m), "dsmi": rng.random(m)}, diffusion_distances=d,
+        suggested_accuracy=float(np.sort(accuracy)[-2]), configured="absolute", top=[5, 10], gft_knn=5, seed=0,
+        resamples=200,
+    )
+    verdicts = {r.id: r.verdict for r in rows}
+    assert verdicts["T1-mlp-top5-abs"] == verdicts["T1-mlp-top10-median"] == "reproduced"
+    assert verdicts["R2-mlp-centroid_distance-all"] == "reproduced"
+    assert verdicts["R2-mlp-ari-all"] == "not reproduced"  # falls with accuracy
+    assert verdicts["GFT-mlp"] == "reproduced" and verdicts["SUGGEST-mlp"] == "reproduced"
+    # at-chance networks (accuracy <= 0.2 with 10 classes) are left out of the above-chance rows
+    note = next(r.scale_note for r in rows if r.id == "R2-mlp-entropy-abs-above-chance")
+    assert "7 of 40 at chance (test accuracy <= 2 x chance, 0.2)" in note
+    t1 = next(r for r in rows if r.id == "T1-mlp-top5-abs")
+    assert t1.low <= t1.value <= t1.high and "P the identity to 1 % for 5 of the top 5" in t1.scale_note
+    assert {r["kind"] for r in robustness} == {"diffusion_abs", "diffusion_median", "distance", "knn", "weights"}
+    for r in rows:
+        if np.isfinite(r.value):
+            assert r.low <= r.value + 1e-9 and r.value <= r.high + 1e-9, r.id
+
+
+def test_hyperparameter_suggestion_breaks_full_ties_by_the_lower_value():
+    # three momenta and weight decays, each once with the same accuracy: the two lowest are taken
+    table = pd.DataFrame({
+        "lr": [0.1] * 3, "momentum": [0.9, 0.5, 0.7], "weight_decay": [1e-3, 1e-2, 1e-4], "test_accuracy": [0.8] * 3,
+    })
+    for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        got = suggest_from_top(table.iloc[order].reset_index(drop=True), top=3)
+        assert got == {"lr": 0.1, "momentum": pytest.approx(0.6), "weight_decay": pytest.approx(5.5e-4)}

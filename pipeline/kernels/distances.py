@@ -6,6 +6,7 @@
 - :func:`direct_frobenius_distances`: the same, one difference per pair (the reference);
 - :func:`gram_matrix` and :func:`cosine_distances_from_gram`: inner products of many long
   vectors streamed slab by slab, and the cosine distances they give;
+- :func:`rank_descending`: a ranking whose ties go to the lower index, on every machine;
 - :func:`normalized_top_distance`: Abel et al.'s Table 1, the mean pairwise distance of the
   best items divided by that of all items.
 """
@@ -105,6 +106,57 @@ def _gram_to_distances(gram: np.ndarray) -> np.ndarray:
     return d
 
 
+# A pair whose Gram-form squared distance is below this fraction of its two (centred) squared
+# norms is recomputed from direct differences: there the Gram form's rounding (about eps times
+# the norms, and different on every BLAS kernel) is as large as the distance itself.
+REFINE_RELATIVE = 1e-8
+_REFINE_PAIRS = 4096  # pairs whose differences are formed at a time (memory: pairs x feature piece)
+
+
+def _near_pairs(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``i < j`` (row-major order) that the Gram form cannot resolve: squared distance at or
+    below ``REFINE_RELATIVE`` times ``|a|^2 + |b|^2`` (identical items among them)."""
+    sq = np.diag(gram)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * gram
+    near = np.triu(d2 <= REFINE_RELATIVE * (sq[:, None] + sq[None, :]), k=1)
+    return np.nonzero(near)
+
+
+def _slab_pair_sums(slab: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Sum over a slab's features of ``(a - b)^2`` for each pair: identical rows give exactly 0."""
+    slab = np.asarray(slab)
+    out = np.zeros(len(first))
+    for start in range(0, len(first), _REFINE_PAIRS):
+        i, j = first[start : start + _REFINE_PAIRS], second[start : start + _REFINE_PAIRS]
+        for piece in range(0, slab.shape[1], _GRAM_PIECE):
+            a = np.asarray(slab[i, piece : piece + _GRAM_PIECE], dtype=np.float64)
+            b = np.asarray(slab[j, piece : piece + _GRAM_PIECE], dtype=np.float64)
+            diff = a - b
+            out[start : start + len(i)] += np.sum(diff * diff, axis=1)
+    return out
+
+
+def _direct_pair_distances(vectors, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``|a - b|`` of the given pairs from direct differences, slab by slab as the Gram form reads."""
+    import dask
+    import dask.array as da
+
+    # only the items of the pairs are read (a store chunked by item reads only their chunks)
+    items = np.unique(np.concatenate([first, second]))
+    first, second = np.searchsorted(items, first), np.searchsorted(items, second)
+    if isinstance(vectors, da.Array):
+        x = vectors[items]
+        x = x if x.ndim == 2 else x.reshape((x.shape[0], -1))
+        x = x.rechunk({0: -1})
+        parts = [dask.delayed(_slab_pair_sums)(block, first, second) for block in x.to_delayed().ravel()]
+        # summed in slab order, the same order on every machine
+        sums = np.sum(np.stack(dask.compute(*parts)), axis=0)
+    else:
+        x = np.asarray(vectors)[items]
+        sums = _slab_pair_sums(x.reshape(x.shape[0], -1), first, second)
+    return np.sqrt(sums)
+
+
 def gram_frobenius_distances(vectors) -> np.ndarray:
     """Pairwise Frobenius distances between ``m`` flattened matrices via a Gram matrix.
 
@@ -127,8 +179,21 @@ def gram_frobenius_distances(vectors) -> np.ndarray:
     per-feature mean, in one pass over the data: memory is about two float64 slabs of all items
     (the slab and its centred copy; the input's chunk along ``f`` times ``m``) per worker thread,
     plus ``[m, m]`` partial sums, whatever ``f``.
+
+    Pairs the Gram form cannot resolve (squared distance within ``REFINE_RELATIVE`` of the
+    squared norms: identical or nearly identical items, such as diffusion operators that are the
+    identity to rounding) are recomputed from direct differences in a second pass over the
+    data: identical items are then at distance exactly 0, and nearly identical ones at their
+    true distance, whatever the BLAS kernel (its Gram form leaves noise of about
+    ``sqrt(eps) |a|``: 6e-8 for two identity operators of 100 points on one CPU, 0 on another).
     """
-    return _gram_to_distances(_streamed_gram(vectors, centre=True))
+    gram = _streamed_gram(vectors, centre=True)
+    d = _gram_to_distances(gram)
+    first, second = _near_pairs(gram)
+    if len(first):
+        direct = _direct_pair_distances(vectors, first, second)
+        d[first, second] = d[second, first] = direct
+    return d
 
 
 def gram_matrix(vectors) -> np.ndarray:
@@ -198,6 +263,20 @@ def direct_frobenius_distances(matrices: np.ndarray) -> np.ndarray:
     return d
 
 
+def rank_descending(scores: np.ndarray) -> np.ndarray:
+    """Indices of ``scores`` from the highest to the lowest, ties by the lower index.
+
+    The tie-break is explicit (a lexicographic sort on (-score, index)), so the ranking is the
+    same on every machine whatever the sort's implementation.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be one-dimensional, got shape {scores.shape}")
+    if np.any(np.isnan(scores)):
+        raise ValueError("scores must not be NaN")
+    return np.lexsort((np.arange(len(scores)), -scores))
+
+
 def normalized_top_distance(embedding: np.ndarray, scores: np.ndarray, top: int) -> float:
     """Normalized average pairwise distance of the ``top`` highest-scoring items (Table 1).
 
@@ -231,6 +310,5 @@ def normalized_top_distance(embedding: np.ndarray, scores: np.ndarray, top: int)
     overall = pdist(e).mean()
     if overall == 0:
         raise ValueError("embedding has all points identical; the normalization is undefined")
-    # Stable sort of the negated scores: descending, ties by lower index.
-    best = np.argsort(-scores, kind="stable")[:top]
+    best = rank_descending(scores)[:top]
     return float(pdist(e[best]).mean() / overall)

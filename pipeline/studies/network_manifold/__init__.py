@@ -13,6 +13,9 @@ from .. import Study
 NAME = "network_manifold"
 # Tables in results/network_manifold/tables/ (each as .csv, .md and .html).
 TABLES = ("table1", "characterization_r2", "gft_smoothness")
+# The claims table (pipeline.claims; gathered into results/claims.*) and Table 1 per kind, bandwidth
+# and PHATE seed, in results/network_manifold/tables/ (.csv, .md, .html).
+CLAIMS_TABLES = ("claims", "table1_robustness")
 # Per-sweep stores and tables in results/network_manifold/<sweep>/.
 STORES = (
     "representations.zarr",
@@ -41,12 +44,21 @@ def outputs(config: Mapping) -> list[str]:
     sweeps = config[NAME]["sweeps"]
     if not sweeps:
         return []
-    targets = [table_path(config, name) for name in TABLES]
+    targets = [table_path(config, name) for name in TABLES + CLAIMS_TABLES]
     for sweep in sweeps:
         targets += [path(config, sweep, f"figures/{name}.png") for name in FIGURES]
         targets += [path(config, sweep, "suggestion.csv")]
         targets += [path(config, sweep, name) for name in STORES]
     return targets
+
+
+def architectures(config: Mapping) -> dict[str, dict[str, str]]:
+    """The architecture and dataset names of each configured sweep (the claims table names its rows
+    by them)."""
+    return {
+        sweep: {"architecture": config["sweeps"][sweep]["architecture"]["name"], "dataset": config["sweeps"][sweep]["dataset"]}
+        for sweep in config[NAME]["sweeps"]
+    }
 
 
 def check(config: Mapping) -> list[str]:
@@ -87,6 +99,7 @@ STUDY = Study(
                 "train_suggested_network",
                 "tabulate_suggestion",
                 "tabulate_network_manifold",
+                "tabulate_network_manifold_claims",
             )
         },
         "plot_network_manifold": f"pipeline.studies.{NAME}.figures:plot_network_manifold",

@@ -457,10 +457,14 @@ def tabulate_network_manifold(
 def suggest_from_top(table: pd.DataFrame, top: int) -> dict:
     """The paper's rule, made precise: among the ``top`` most accurate networks, take the most
     common learning rate; among those top networks with that rate, average the two most frequent
-    weight decays and the two most frequent momenta (ties broken by mean accuracy)."""
+    weight decays and the two most frequent momenta (ties broken by mean accuracy, then by the
+    lower value)."""
 
     def frequent(frame, key, count):
-        stats = frame.groupby(key)["test_accuracy"].agg(["size", "mean"]).sort_values(["size", "mean"], ascending=False)
+        # groupby sorts the values ascending; a stable sort keeps that order among full ties, on
+        # every machine (an unstable sort may order ties by the CPU's sorting kernel)
+        stats = frame.groupby(key)["test_accuracy"].agg(["size", "mean"])
+        stats = stats.sort_values(["size", "mean"], ascending=False, kind="stable")
         return list(stats.index[:count])
 
     best = table.sort_values("test_accuracy", ascending=False, kind="stable").head(top)
@@ -525,3 +529,97 @@ def tabulate_suggestion(metrics: str, suggestion: str, network: str, suggestion_
     }])
     write_result_table(result, suggestion_table)
     return result
+
+
+# ------------------------------------------------------------------------------- claims table
+def tabulate_network_manifold_claims(
+    representations: Sequence[str],
+    matrices: Sequence[str],
+    distances: Sequence[str],
+    embeddings: Sequence[str],
+    characterization: Sequence[str],
+    suggestion_tables: Sequence[str],
+    claims: str,
+    table1_robustness: str,
+    *,
+    sweeps: Sequence[str],
+    architectures: Mapping[str, Mapping[str, str]],
+    top: Sequence[int],
+    gft_knn: int,
+    phate_knn: int,
+    phate_seed: int,
+    sigma: float,
+    bandwidth: str,
+    entropy_t: float,
+    claims_phate_seeds: int,
+    claims_seed: int,
+    claims_resamples: int,
+) -> pd.DataFrame:
+    """The study's claims table (``pipeline.claims``; rows and rules in :mod:`.claims`) and Table 1
+    per kind, bandwidth and PHATE seed (``table1_robustness``), over every sweep (inputs in the
+    order of ``sweeps``). Computes here what the pipeline's stores hold for one bandwidth only:
+    the operators, their distances, entropies and PHATE embeddings with the other bandwidth, and
+    the PHATE embeddings of every kind for the extra seeds."""
+    from ...claims import write_claims_table
+    from . import claims as nm_claims
+
+    inputs = (representations, matrices, distances, embeddings, characterization, suggestion_tables)
+    if {len(x) for x in inputs} != {len(sweeps)}:
+        raise ValueError(f"one input of each kind per sweep of {list(sweeps)}")
+    alternative = "median" if bandwidth == "absolute" else "absolute"
+    label = nm_claims.BANDWIDTH_LABEL
+    seeds = [phate_seed + s for s in range(claims_phate_seeds)]
+    rows, robustness = [], []
+    for index, (sweep, rep, mat, dist, emb, feats, sugg) in enumerate(zip(sweeps, *inputs)):
+        features = store.read_table(feats)
+        accuracy = features["test_accuracy"].to_numpy(np.float64)
+        labels = store.read_array(rep, "labels")
+        with store.checked(rep):
+            activations = np.asarray(store.open_array_store(rep)["activations"][:], dtype=np.float64)
+        with store.checked(mat):
+            stored_ops = store.open_array_store(mat)["diffusion"]
+            diagonal = np.array([np.diagonal(np.asarray(stored_ops[i])).mean() for i in range(len(accuracy))])
+        other_ops = nm_claims.operators_with(activations, sigma, alternative)
+        other_dse, other_dsmi = nm_claims.entropies(other_ops, labels, entropy_t)
+        kind_distances = {kind: store.read_array(dist, kind) for kind in ("diffusion", *nm_claims.OTHER_KINDS)}
+        named = {
+            f"diffusion_{label[bandwidth]}": kind_distances["diffusion"],
+            f"diffusion_{label[alternative]}": distance_kernels.gram_frobenius_distances(other_ops.reshape(len(other_ops), -1)),
+            **{kind: kind_distances[kind] for kind in nm_claims.OTHER_KINDS},
+        }
+        table = store.read_table(emb)
+        stored = {
+            (f"diffusion_{label[bandwidth]}" if kind == "diffusion" else kind): frame[["phate1", "phate2"]].to_numpy()
+            for kind, frame in table.groupby("kind", sort=False)
+            if kind in ("diffusion", *nm_claims.OTHER_KINDS)
+        }
+        coords = nm_claims.phate_embeddings(named, stored, phate_knn, seeds)
+        suggested = pd.read_csv(sugg)["suggested_test_accuracy"].iloc[0]
+        sweep_rows, sweep_robustness = nm_claims.sweep_claims(
+            sweep,
+            architectures[sweep]["architecture"],
+            architectures[sweep]["dataset"],
+            accuracy=accuracy,
+            n_classes=len(np.unique(labels)),
+            features=features,
+            embeddings=coords,
+            diagonal_means={
+                label[bandwidth]: diagonal,
+                label[alternative]: np.array([np.diagonal(p).mean() for p in other_ops]),
+            },
+            alternative_entropies={"entropy": other_dse, "dsmi": other_dsmi},
+            diffusion_distances=kind_distances["diffusion"],
+            suggested_accuracy=float(suggested),
+            configured=bandwidth,
+            top=top,
+            gft_knn=gft_knn,
+            seed=claims_seed + index,
+            resamples=claims_resamples,
+        )
+        rows += sweep_rows
+        robustness += sweep_robustness
+    write_claims_table(rows, claims)
+    write_result_table(pd.DataFrame(robustness), table1_robustness)
+    from ...claims import claims_frame
+
+    return claims_frame(rows)
