@@ -87,7 +87,9 @@ def _claim(id, claim, paper, statistic, value, low, high, method, rule, note, te
     return Claim(id, claim, paper, statistic, float(value), float(low), float(high), method, rule, note, testable)
 
 
-def table1_claims(by_classifier: pd.DataFrame, chance: Mapping[str, float], siblings: pd.DataFrame, scale: str, seed: int) -> list[Claim]:
+def table1_claims(
+    by_classifier: pd.DataFrame, chance: Mapping[str, float], siblings: pd.DataFrame, scale: str, seed: int, n_resamples: int = N_RESAMPLES
+) -> list[Claim]:
     """Table 1's claims on each task, under each protocol: the ordering J&R > naive > grid, J&R
     above chance, and (paper's protocol) the scrambled control at chance. Intervals: bootstrap over
     the classifiers, paired (each resample recomputes every feature set's mean over the same
@@ -122,13 +124,13 @@ def table1_claims(by_classifier: pd.DataFrame, chance: Mapping[str, float], sibl
                 return min(np.mean(jr[i] - naive[i]), np.mean(naive[i] - grid[i]))
 
             value = order(np.arange(units)) if units else math.nan
-            low, high = bootstrap_interval(units, order, seed=seed + len(claims), n_resamples=N_RESAMPLES, method="percentile")
+            low, high = bootstrap_interval(units, order, seed=seed + len(claims), n_resamples=n_resamples, method="percentile")
             claims.append(_claim(
                 f"{prefix}-{tid}-order",
                 f"On the {task} task, J&R features beat naive sampling, which beats grid sampling ({protocol_text}).",
                 f"Table 1, {key}: J&R {paper[JUMP_RETRAIN]}, naive {paper[NAIVE]}, grid {paper[GRID]} % (11 classifiers, 10-fold CV)",
                 "min(J&R - naive, naive - grid): mean over classifiers of paired accuracy differences, percentage points",
-                value, low, high, describe_bootstrap(units, "classifiers, paired", N_RESAMPLES, "percentile"),
+                value, low, high, describe_bootstrap(units, "classifiers, paired", n_resamples, "percentile"),
                 CLAIM_RULES["order"], note,
             ))
 
@@ -136,13 +138,13 @@ def table1_claims(by_classifier: pd.DataFrame, chance: Mapping[str, float], sibl
                 return np.mean(jr[i]) - level
 
             value = above(np.arange(units)) if units else math.nan
-            low, high = bootstrap_interval(units, above, seed=seed + len(claims), n_resamples=N_RESAMPLES)
+            low, high = bootstrap_interval(units, above, seed=seed + len(claims), n_resamples=n_resamples)
             claims.append(_claim(
                 f"{prefix}-{tid}-jr",
                 f"J&R features predict the {task} class above chance ({protocol_text}).",
                 f"Table 1, {key}: J&R {paper[JUMP_RETRAIN]} % against chance {paper['chance']} %",
                 "J&R accuracy - chance (1/#classes), mean over classifiers, percentage points",
-                value, low, high, describe_bootstrap(units, "classifiers", N_RESAMPLES, "BCa"),
+                value, low, high, describe_bootstrap(units, "classifiers", n_resamples, "BCa"),
                 CLAIM_RULES["above_chance"], note,
             ))
             if protocol != "stratified":
@@ -154,20 +156,20 @@ def table1_claims(by_classifier: pd.DataFrame, chance: Mapping[str, float], sibl
 
             units = len(control)
             value = at_chance(np.arange(units)) if units else math.nan
-            low, high = bootstrap_interval(units, at_chance, seed=seed + len(claims), n_resamples=N_RESAMPLES, method="percentile")
+            low, high = bootstrap_interval(units, at_chance, seed=seed + len(claims), n_resamples=n_resamples, method="percentile")
             claims.append(_claim(
                 f"{prefix}-{tid}-control",
                 f"Scrambled J&R features (rows permuted against the labels) predict the {task} class at chance: the classifiers "
                 "do not learn from the features' distribution alone.",
                 f"Table 1, {key}: randomized J&R {paper[CONTROL]} % against chance {paper['chance']} %",
                 "|control accuracy - chance|, mean over classifiers, percentage points",
-                value, low, high, describe_bootstrap(units, "classifiers", N_RESAMPLES, "percentile"),
+                value, low, high, describe_bootstrap(units, "classifiers", n_resamples, "percentile"),
                 CLAIM_RULES["control"], f"{scale} Ours: control {np.mean(control):.1f} % (chance {level:.1f})." if units else scale,
             ))
     return claims
 
 
-def _group_bootstrap(groups: np.ndarray, statistic, seed: int) -> tuple[float, float, float]:
+def _group_bootstrap(groups: np.ndarray, statistic, seed: int, n_resamples: int) -> tuple[float, float, float]:
     """The statistic over every group's optima, and its percentile interval over resampled groups
     (each resample pools the optima of the groups drawn, repeats included)."""
     labels = np.unique(groups)
@@ -177,11 +179,11 @@ def _group_bootstrap(groups: np.ndarray, statistic, seed: int) -> tuple[float, f
         return statistic(np.concatenate([members[i] for i in indices]))
 
     value = over(np.arange(len(labels)))
-    low, high = bootstrap_interval(len(labels), over, seed=seed, n_resamples=N_RESAMPLES, method="percentile")
+    low, high = bootstrap_interval(len(labels), over, seed=seed, n_resamples=n_resamples, method="percentile")
     return value, low, high
 
 
-def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int) -> list[Claim]:
+def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int, n_resamples: int = N_RESAMPLES) -> list[Claim]:
     """Fig. 3B: total persistence (H0, the table's complex) falls with weight decay and rises with
     the optimum's test loss. Intervals: bootstrap over sibling groups (optima of one configuration
     at every weight decay), the units the optima are drawn in."""
@@ -214,7 +216,7 @@ def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int
     units = len(complete)
     if len(decays) >= 2 and units >= 2:
         value = falls(complete)(np.arange(units))
-        low, high = bootstrap_interval(units, falls(complete), seed=seed, n_resamples=N_RESAMPLES, method="percentile")
+        low, high = bootstrap_interval(units, falls(complete), seed=seed, n_resamples=n_resamples, method="percentile")
         means = ", ".join(f"{d:g}: {complete[d].mean():.3g}" for d in complete.columns)
         other_value = falls(tp_other_by_group)(np.arange(len(tp_other_by_group)))
         note = (
@@ -232,7 +234,7 @@ def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int
         "decay the highest (108 WResNets; no number given)",
         "min over consecutive weight decays of the mean over sibling groups of TP(smaller) - TP(larger), H0, "
         f"{complex} complex",
-        value, low, high, describe_bootstrap(units, "sibling groups", N_RESAMPLES, "percentile"),
+        value, low, high, describe_bootstrap(units, "sibling groups", n_resamples, "percentile"),
         CLAIM_RULES["tp_weight_decay"], note, testable=enough,
     )]
 
@@ -244,7 +246,7 @@ def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int
         return statistic
 
     n_groups = len(np.unique(groups))
-    value, low, high = _group_bootstrap(groups, rho(tp), seed + 1) if len(tp) >= 3 else (math.nan,) * 3
+    value, low, high = _group_bootstrap(groups, rho(tp), seed + 1, n_resamples) if len(tp) >= 3 else (math.nan,) * 3
     other_rho = rho(tp_other)(np.arange(len(tp))) if len(tp) >= 3 else math.nan
     claims.append(_claim(
         "TP-test-loss",
@@ -253,7 +255,7 @@ def persistence_claims(optima: pd.DataFrame, complex: str, scale: str, seed: int
         "Fig. 3B and Sec. 4.4: optima surrounded by high total persistence tend to have a higher test loss (108 WResNets; "
         "no correlation given)",
         f"Spearman rho of total persistence (H0, {complex} complex) with the test loss at the optimum",
-        value, low, high, describe_bootstrap(n_groups, "sibling groups", N_RESAMPLES, "percentile"),
+        value, low, high, describe_bootstrap(n_groups, "sibling groups", n_resamples, "percentile"),
         CLAIM_RULES["tp_test_loss"], f"{topology_note} On the {other} complex rho = {other_rho:.3g}.", testable=enough,
     ))
     return claims
@@ -283,7 +285,15 @@ def memorizer_claim(optima: pd.DataFrame, scale: str) -> Claim:
 
 
 def loss_landscape_claims(
-    optima: pd.DataFrame, by_classifier: pd.DataFrame, siblings: pd.DataFrame, *, complex: str, folds: int, repeats: int, seed: int
+    optima: pd.DataFrame,
+    by_classifier: pd.DataFrame,
+    siblings: pd.DataFrame,
+    *,
+    complex: str,
+    folds: int,
+    repeats: int,
+    seed: int,
+    n_resamples: int = N_RESAMPLES,
 ) -> list[Claim]:
     """Every claim of the study from its tables (optima, table1_by_classifier, siblings)."""
     every = optima[~optima["memorization"].astype(bool)]
@@ -299,7 +309,7 @@ def loss_landscape_claims(
     )
     tp_scale = f"Scale: {len(every)} optima (paper: 108 WResNets on CIFAR-10, 640 J&R samples each)."
     return [
-        *table1_claims(by_classifier, chance, siblings, scale, seed),
-        *persistence_claims(optima, complex, tp_scale, seed + 1000),
+        *table1_claims(by_classifier, chance, siblings, scale, seed, n_resamples),
+        *persistence_claims(optima, complex, tp_scale, seed + 1000, n_resamples),
         memorizer_claim(optima, "Scale: digits (paper: CIFAR-10, WRN28-2)."),
     ]

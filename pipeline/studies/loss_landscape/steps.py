@@ -442,17 +442,14 @@ def cross_validated_accuracy(
     """
     import warnings
 
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_score
+    from sklearn.model_selection import cross_val_score
 
-    n_splits = folds if groups is None else min(folds, len(np.unique(groups)))
     scores = {}
     for repeat in range(repeats):
         rng = np.random.default_rng([seed, repeat])
         x = features[rng.permutation(len(features))] if scramble else features
-        if groups is None:
-            splits = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + repeat)
-        else:
-            splits = list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + repeat).split(x, labels, groups))
+        splits = fold_splits(labels, groups, folds, seed + repeat)
+        n_splits = len(splits)
         for name, model in classifier_set(seed + repeat).items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # collinear QDA, unconverged nets: untuned, as in the paper
@@ -464,6 +461,19 @@ def cross_validated_accuracy(
     # a fold a classifier cannot fit (QDA on a class whose features are collinear) scores NaN and is
     # left out of that classifier's mean; a classifier that fits no fold is left out of the table
     return {name: float(np.nanmean(values)) for name, values in scores.items() if np.isfinite(values).any()}
+
+
+def fold_splits(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) indices of a shuffled cross-validation: the paper's stratified ``folds``
+    folds over optima, or with ``groups`` folds that keep every group whole, stratified as far as
+    the groups allow (``StratifiedGroupKFold``, min(folds, groups) folds)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    index = np.zeros((len(labels), 1))
+    if groups is None:
+        return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(index, labels))
+    n_splits = min(folds, len(np.unique(groups)))
+    return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(index, labels, groups))
 
 
 def sibling_groups(table: pd.DataFrame) -> np.ndarray:
