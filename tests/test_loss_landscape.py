@@ -209,7 +209,7 @@ def test_study_runs_end_to_end(finished_test_run):
     from pipeline.claims import VERDICTS
 
     grouped = pd.read_csv(base / "tables/table1_grouped.csv")
-    assert list(grouped["features"]) == list(table1["features"])
+    assert list(grouped["features"]) == [table1["features"][0], *steps.PROTOCOL_FEATURE_SETS["grouped"]]
     assert set(pd.read_csv(base / "tables/table1_by_classifier.csv")["protocol"]) == {"stratified", "grouped"}
     claims = pd.read_csv(base / "tables/claims.csv")
     assert {"T1-wd-order", "T1g-wd-order", "T1-gen-control", "TP-weight-decay", "TP-test-loss", "M-memorizes"} <= set(claims["id"])
