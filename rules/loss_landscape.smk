@@ -136,6 +136,36 @@ rule tabulate_loss_landscape:
         step("tabulate_loss_landscape")
 
 
+rule tabulate_loss_landscape_claims:
+    input:
+        optima_table=ll.path(config, "tables/optima.csv"),
+        table1_by_classifier=ll.path(config, "tables/table1_by_classifier.csv"),
+        siblings=ll.path(config, "tables/siblings.csv"),
+    output:
+        ll.path(config, "tables/claims.csv"),
+        ll.path(config, "tables/claims.md"),
+        claims=report(
+            ll.path(config, "tables/claims.html"),
+            caption="report/loss_landscape/claims.rst",
+            category="loss_landscape",
+            subcategory="tables",
+            labels={"table": "claims"},
+        ),
+    log:
+        logs("tabulate_loss_landscape_claims"),
+    benchmark:
+        benchmarks("tabulate_loss_landscape_claims")
+    params:
+        settings=study_settings("loss_landscape", "complex", "classifiers"),
+        paths=step_paths,
+    resources:
+        **analysed("tabulate_loss_landscape_claims", []),
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_loss_landscape_claims")
+
+
 rule plot_loss_landscape:
     input:
         landscapes=ll.population_paths(config, "landscape.zarr"),

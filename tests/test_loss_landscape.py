@@ -205,6 +205,15 @@ def test_study_runs_end_to_end(finished_test_run):
         assert (base / f"figures/{name}.png").stat().st_size > 5000
     comparison = store.read_table(base / "embedding_comparison.parquet")
     assert {"PHATE", "t-SNE", "PCA", "UMAP"} <= set(comparison["method"])
+    # Table 1 under both protocols; the claims table: every claim, each verdict one of the rule's
+    from pipeline.claims import VERDICTS
+
+    grouped = pd.read_csv(base / "tables/table1_grouped.csv")
+    assert list(grouped["features"]) == [table1["features"][0], *steps.PROTOCOL_FEATURE_SETS["grouped"]]
+    assert set(pd.read_csv(base / "tables/table1_by_classifier.csv")["protocol"]) == {"stratified", "grouped"}
+    claims = pd.read_csv(base / "tables/claims.csv")
+    assert {"T1-wd-order", "T1g-wd-order", "T1-gen-control", "TP-weight-decay", "TP-test-loss", "M-memorizes"} <= set(claims["id"])
+    assert set(claims["verdict"]) <= set(VERDICTS)
 
 
 @pytest.mark.parametrize(
@@ -258,3 +267,114 @@ def test_half_precision_retrained_snapshots_keep_the_gram_within_its_stated_boun
     retrain = {"epochs": 2, "lr": None, "momentum": None, "weight_decay": None}
     assert jump_retrain_spec(spec, [0], [1.0], {**retrain, "snapshot_dtype": "float16"})["training"]["snapshot_dtype"] == "float16"
     assert jump_retrain_spec(spec, [0], [1.0], {**retrain, "snapshot_dtype": None})["training"]["snapshot_dtype"] == "float32"
+
+
+# ------------------------------------------------------------------------------- claims
+
+
+def _sibling_table(groups: int, decays=(0.0, 1e-4, 1e-3)) -> pd.DataFrame:
+    """Optima in sibling groups: the same sweep, learning rate and initialization, one per weight decay."""
+    rows = [
+        {"sweep": f"s{g % 2}", "lr": 0.1 * (1 + g // 2), "momentum": 0.9, "weight_decay": wd, "init_seed": 0, "label_noise": 0.0}
+        for g in range(groups)
+        for wd in decays
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_siblings_are_the_optima_that_differ_only_in_weight_decay_and_are_each_others_nearest():
+    table = _sibling_table(6)
+    groups = steps.sibling_groups(table)
+    assert len(np.unique(groups)) == 6 and all(np.bincount(groups) == 3)
+    for g in np.unique(groups):
+        members = table[groups == g]
+        assert members["weight_decay"].nunique() == 3 and len(members.drop(columns="weight_decay").drop_duplicates()) == 1
+    # near-duplicate features within each group: every nearest neighbour is a sibling, never of the same weight decay
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(6, 5))[groups] + 1e-3 * rng.normal(size=(18, 5))
+    found = steps.nearest_neighbour_siblings(features, groups, table["weight_decay"].to_numpy())
+    assert found["nn_is_sibling"] == 1.0 and found["nn_same_weight_decay"] == 0.0
+    assert found["random_is_sibling"] == pytest.approx(2 / 17) and found["random_same_weight_decay"] == pytest.approx(5 / 17)
+
+
+def test_grouped_folds_remove_what_near_duplicate_siblings_leak_into_stratified_folds():
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    # the label is a property of the group (as augmentation is) that the features do not carry
+    # across groups: only a sibling in the training folds gives it away
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(12), 3)
+    labels = np.repeat(np.arange(12) % 2, 3)
+    features = rng.normal(size=(12, 3))[groups] + 1e-3 * rng.normal(size=(36, 3))
+    stratified = steps.fold_splits(labels, None, 3, seed=0)
+    grouped = steps.fold_splits(labels, groups, 3, seed=0)
+    for splits in (stratified, grouped):  # every optimum tested exactly once
+        assert sorted(np.concatenate([test for _, test in splits]).tolist()) == list(range(36))
+    assert all(not set(groups[train]) & set(groups[test]) for train, test in grouped)
+    assert all(np.bincount(labels[test], minlength=2).min() > 0 for _, test in grouped)  # stratified as groups allow
+    assert any(set(groups[train]) & set(groups[test]) for train, test in stratified)
+    nearest = KNeighborsClassifier(1)
+    assert cross_val_score(nearest, features, labels, cv=stratified).mean() > 0.9  # a sibling answers
+    assert cross_val_score(nearest, features, labels, cv=grouped).mean() < 0.7  # no sibling: about chance
+
+
+def _claims_inputs(jr_gain: float, memorizer_accuracy: float | None, tp_by_decay=(3.0, 2.0, 1.0)):
+    """Hand-made tables: 11 classifiers whose accuracy is grid + noise, naive = grid + 4,
+    J&R = naive + jr_gain; 8 sibling groups; total persistence by weight decay."""
+    from pipeline.studies.loss_landscape import claims as ll_claims
+
+    rng = np.random.default_rng(2)
+    classifiers = [f"c{i}" for i in range(11)]
+    chance = {"5-class generalization": 20.0, "weight decay": 100 / 3, "data augmentation": 50.0}
+    rows = []
+    for protocol in ("stratified", "grouped"):
+        for task, level in chance.items():
+            grid = level + 10 + rng.normal(0, 3, 11)
+            sets = {ll_claims.GRID: grid, ll_claims.NAIVE: grid + 4, ll_claims.JUMP_RETRAIN: grid + 4 + jr_gain,
+                    ll_claims.CONTROL: level + rng.normal(0, 1, 11)}
+            rows += [{"protocol": protocol, "features": f, "task": task, "classifier": c, "accuracy": a}
+                     for f, values in sets.items() for c, a in zip(classifiers, values)]
+    by_classifier = pd.DataFrame(rows)
+    optima = _sibling_table(8).assign(augment=lambda t: t["sweep"] == "s0", memorization=False)
+    optima["sibling_group"] = steps.sibling_groups(optima)
+    optima["generalization_class"] = np.arange(len(optima)) % 5
+    decay_index = optima["weight_decay"].rank(method="dense").astype(int) - 1
+    optima["total_persistence_h0"] = np.take(tp_by_decay, decay_index) + rng.uniform(0, 0.1, len(optima))
+    optima["tp_flag_h0"] = optima["total_persistence_h0"]
+    optima["tp_graph_h0"] = 10 * optima["total_persistence_h0"]
+    optima["optimum_test_loss"] = optima["total_persistence_h0"] + rng.uniform(0, 0.01, len(optima))
+    optima["optimum_train_accuracy"], optima["optimum_test_accuracy"] = 1.0, 0.9
+    if memorizer_accuracy is not None:
+        memorizer = optima.iloc[:1].assign(memorization=True, optimum_train_accuracy=memorizer_accuracy, optimum_test_accuracy=0.1,
+                                           sibling_group=-1, generalization_class=-1)
+        optima = pd.concat([optima, memorizer], ignore_index=True)
+    siblings = pd.DataFrame([{"features": ll_claims.JUMP_RETRAIN, "nn_is_sibling": 0.9, "nn_same_weight_decay": 0.0,
+                              "random_is_sibling": 0.09, "random_same_weight_decay": 0.3}])
+    found = ll_claims.loss_landscape_claims(optima, by_classifier, siblings, complex="flag", folds=4, repeats=1, seed=0, n_resamples=300)
+    return {c.id: c for c in found}, by_classifier
+
+
+def test_claims_from_hand_made_tables_follow_their_rules():
+    from pipeline.claims import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED
+
+    claims, by_classifier = _claims_inputs(jr_gain=6.0, memorizer_accuracy=1.0)
+    assert {f"{p}-{t}-{k}" for p in ("T1", "T1g") for t in ("gen", "wd", "aug") for k in ("order", "jr")} <= set(claims)
+    # the ordering's statistic is the smaller mean paired difference: naive - grid = 4 exactly
+    order = claims["T1-wd-order"]
+    assert order.value == pytest.approx(4.0) and order.low == pytest.approx(4.0) and order.verdict == REPRODUCED
+    wd = by_classifier[(by_classifier["protocol"] == "stratified") & (by_classifier["task"] == "weight decay")]
+    jr = wd[wd["features"].str.startswith("J&R")]["accuracy"].mean()
+    assert claims["T1-wd-jr"].value == pytest.approx(jr - 100 / 3) and claims["T1-wd-jr"].low < claims["T1-wd-jr"].value
+    assert "sibling 90 %" in claims["T1-wd-order"].scale_note  # the nearest-neighbour fact, from the siblings table
+    assert claims["T1-aug-control"].value < 1.5 and claims["T1-aug-control"].verdict == REPRODUCED
+    assert claims["TP-weight-decay"].value == pytest.approx(1.0, abs=0.1) and claims["TP-weight-decay"].verdict == REPRODUCED
+    assert claims["TP-test-loss"].value > 0.9 and claims["TP-test-loss"].verdict == REPRODUCED
+    assert claims["M-memorizes"].verdict == REPRODUCED
+    # J&R below naive: the ordering fails; persistence rising with weight decay; a memorizer at 0.95
+    claims, _ = _claims_inputs(jr_gain=-6.0, memorizer_accuracy=0.95, tp_by_decay=(1.0, 2.0, 3.0))
+    assert claims["T1-gen-order"].value == pytest.approx(-6.0) and claims["T1-gen-order"].verdict == NOT_REPRODUCED
+    assert claims["TP-weight-decay"].verdict == NOT_REPRODUCED and claims["M-memorizes"].verdict == PARTLY
+    # no memorizer, no topology (every total persistence 0): not testable, never a verdict
+    claims, _ = _claims_inputs(jr_gain=6.0, memorizer_accuracy=None, tp_by_decay=(0.0, 0.0, 0.0))
+    assert claims["M-memorizes"].verdict == NOT_TESTABLE

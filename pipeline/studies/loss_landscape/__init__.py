@@ -11,7 +11,7 @@ from .. import Study
 NAME = "loss_landscape"
 # One job of each per population store of an optimum sweep, under <sweep>/population_<i>/.
 POPULATION_STORES = ("jump_retrain.zarr", "probes.zarr", "landscape.zarr")
-TABLES = ("optima", "table1", "table1_by_classifier", "persistence_by_weight_decay")
+TABLES = ("optima", "table1", "table1_grouped", "table1_by_classifier", "siblings", "persistence_by_weight_decay")
 FIGURES = ("embedding_methods", "samplings", "good_bad_memorization", "total_persistence")
 
 
@@ -68,6 +68,7 @@ def outputs(config: Mapping) -> list[str]:
     if not config[NAME]["sweeps"]:
         return []
     targets = [path(config, f"tables/{name}.csv") for name in TABLES]
+    targets += [path(config, "tables/claims.csv")]
     targets += [path(config, f"figures/{name}.png") for name in FIGURES]
     targets += [path(config, "embedding_comparison.parquet")]
     targets += [population_path(config, s, p, name) for s, p in populations(config) for name in POPULATION_STORES]
@@ -160,6 +161,7 @@ STUDY = Study(
                 "embed_landscape",
                 "compare_embeddings",
                 "tabulate_loss_landscape",
+                "tabulate_loss_landscape_claims",
             )
         },
         "plot_loss_landscape": f"pipeline.studies.{NAME}.figures:plot_loss_landscape",

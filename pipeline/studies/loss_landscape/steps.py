@@ -36,6 +36,7 @@ from ...kernels import embedding, graphs
 from ...kernels import persistence as ph
 from ...parallel import dask_client, device_of
 from ...tables import write_result_table
+from . import claims as study_claims
 
 log = logging.getLogger(__name__)
 
@@ -422,33 +423,87 @@ def classifier_set(seed: int) -> dict:
 
 
 def cross_validated_accuracy(
-    features: np.ndarray, labels: np.ndarray, *, folds: int, repeats: int, seed: int, scramble: bool = False
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    folds: int,
+    repeats: int,
+    seed: int,
+    scramble: bool = False,
+    groups: np.ndarray | None = None,
 ) -> dict:
     """Mean accuracy of each classifier over ``repeats`` stratified ``folds``-fold cross-validations.
 
     With ``scramble``, each repetition first permutes the rows of ``features`` (a seeded
-    permutation), breaking their link to the labels: the control of Table 1.
+    permutation), breaking their link to the labels: the control of Table 1. With ``groups``, the
+    folds keep every group whole (``StratifiedGroupKFold``: no optimum is tested with a member of
+    its group in the training folds; min(folds, groups) folds), else they are the paper's
+    stratified folds over optima.
     """
     import warnings
 
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import cross_val_score
 
     scores = {}
     for repeat in range(repeats):
         rng = np.random.default_rng([seed, repeat])
         x = features[rng.permutation(len(features))] if scramble else features
-        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        splits = fold_splits(labels, groups, folds, seed + repeat)
+        n_splits = len(splits)
         for name, model in classifier_set(seed + repeat).items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # collinear QDA, unconverged nets: untuned, as in the paper
                 try:
                     fold_scores = cross_val_score(model, x, labels, cv=splits, error_score=np.nan)
                 except ValueError:  # scikit-learn's "all the fits failed"
-                    fold_scores = np.full(folds, np.nan)
+                    fold_scores = np.full(n_splits, np.nan)
                 scores.setdefault(name, []).extend(fold_scores)
     # a fold a classifier cannot fit (QDA on a class whose features are collinear) scores NaN and is
     # left out of that classifier's mean; a classifier that fits no fold is left out of the table
     return {name: float(np.nanmean(values)) for name, values in scores.items() if np.isfinite(values).any()}
+
+
+def fold_splits(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) indices of a shuffled cross-validation: the paper's stratified ``folds``
+    folds over optima, or with ``groups`` folds that keep every group whole, stratified as far as
+    the groups allow (``StratifiedGroupKFold``, min(folds, groups) folds)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    index = np.zeros((len(labels), 1))
+    if groups is None:
+        return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(index, labels))
+    n_splits = min(folds, len(np.unique(groups)))
+    return list(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(index, labels, groups))
+
+
+def sibling_groups(table: pd.DataFrame) -> np.ndarray:
+    """Group index of each optimum: optima of the same sweep that share every grid
+    hyperparameter but the weight decay are siblings (the default's triplets: same batch size,
+    augmentation, learning rate and initialization, weight decay 0, 1e-4, 1e-3)."""
+    keys = ["sweep", *[k for k in zoo.GRID_KEYS if k != "weight_decay" and k in table.columns]]
+    return table.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+
+
+def nearest_neighbour_siblings(features: np.ndarray, groups: np.ndarray, weight_decay: np.ndarray) -> dict:
+    """How often each optimum's nearest other optimum (Euclidean distance between standardized
+    features, as the scaled nearest-neighbour classifier sees them) is its sibling, and how often
+    it shares its weight decay; beside the fractions a random other optimum would give."""
+    from sklearn.preprocessing import StandardScaler
+
+    x = StandardScaler().fit_transform(features)
+    distances = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = distances.argmin(axis=1)  # ties: the first in table order
+    n = len(groups)
+    others = n - 1
+    return {
+        "optima": n,
+        "sibling_groups": len(np.unique(groups)),
+        "nn_is_sibling": float(np.mean(groups[nearest] == groups)),
+        "nn_same_weight_decay": float(np.mean(weight_decay[nearest] == weight_decay)),
+        "random_is_sibling": float(np.mean([(np.sum(groups == g) - 1) / others for g in groups])),
+        "random_same_weight_decay": float(np.mean([(np.sum(weight_decay == w) - 1) / others for w in weight_decay])),
+    }
 
 
 def quantile_classes(test_loss: np.ndarray, classes: int) -> np.ndarray:
@@ -495,12 +550,18 @@ def _optimum_rows(population_store, jump_retrain, probes, landscape_store, memor
 
 
 FEATURE_SETS = {  # name in the table: which features, scrambled
-    "Scrambled J&R retrain loss and accuracy (control)": ("jump_retrain", True),
-    "Grid sampling, train loss and accuracy": ("grid", False),
-    "Naive sampling, train loss and accuracy": ("naive", False),
-    "J&R sampling, retrain loss and accuracy": ("jump_retrain", False),
+    study_claims.CONTROL: ("jump_retrain", True),
+    study_claims.GRID: ("grid", False),
+    study_claims.NAIVE: ("naive", False),
+    study_claims.JUMP_RETRAIN: ("jump_retrain", False),
     "Total persistence of the J&R loss filtration (H0, H1)": ("total_persistence", False),
     "Optimum alone, train loss and accuracy": ("optimum", False),
+}
+# the grouped protocol refits only the paper's three samplings (a cross-validation of every feature
+# set under both protocols doubled the step's ~50 s of CPU in the default run)
+PROTOCOL_FEATURE_SETS = {
+    "stratified": tuple(FEATURE_SETS),
+    "grouped": (study_claims.GRID, study_claims.NAIVE, study_claims.JUMP_RETRAIN),
 }
 TASKS = {"generalization": "generalization", "weight decay": "weight_decay", "data augmentation": "augment"}
 
@@ -512,7 +573,9 @@ def tabulate_loss_landscape(
     landscapes: Sequence[str],
     optima: str,
     table1: str,
+    table1_grouped: str,
     table1_by_classifier: str,
+    siblings: str,
     persistence_by_weight_decay: str,
     *,
     memorization: str | None,
@@ -522,8 +585,10 @@ def tabulate_loss_landscape(
     threads: int = 1,
 ) -> dict[str, pd.DataFrame]:
     """The optima table, Table 1 (11 classifiers on three tasks from each feature set, mean and
-    standard error over classifiers), its per-classifier long form, and total persistence by
-    weight decay. The memorization optima are left out of the classification tasks."""
+    standard error over classifiers) under the paper's stratified folds and under folds that keep
+    sibling optima together (:func:`sibling_groups`), their per-classifier long form, how often
+    each optimum's nearest neighbour is a sibling, and total persistence by weight decay. The
+    memorization optima are left out of the classification tasks."""
     from scipy.stats import spearmanr
 
     if not len({len(population_stores), len(jump_retrains), len(probes), len(landscapes)}) == 1:
@@ -543,40 +608,56 @@ def tabulate_loss_landscape(
     }
     table["generalization_class"] = -1
     table.loc[classified, "generalization_class"] = labels["generalization"]
+    table["sibling_group"] = -1
+    groups = sibling_groups(table[classified])
+    table.loc[classified, "sibling_group"] = groups
     chosen = [f for f, keep in zip(features, classified) if keep]
     tasks = {
         (f"{generalization_classes}-class generalization" if key == "generalization" else task): key for task, key in TASKS.items()
     }
-    summary, long = [], []
-    chance = {"features": "Theoretical random (1/#classes)"}
-    for task, key in tasks.items():
-        chance[f"{task} mean"], chance[f"{task} se"] = 100.0 / len(np.unique(labels[key])), float("nan")
-    summary.append(chance)
-    # every (feature set, task) cross-validation is independent: one process each, `threads` at a
-    # time, each with one BLAS thread (the fits are tiny: under Snakemake's OMP_NUM_THREADS = the
-    # rule's threads, two-thread BLAS in each of two workers made the step 4.7x slower, measured)
+    protocols = {"stratified": None, "grouped": groups}
+    # every (protocol, feature set, task) cross-validation is independent: one process each,
+    # `threads` at a time, each with one BLAS thread (the fits are tiny: under Snakemake's
+    # OMP_NUM_THREADS = the rule's threads, two-thread BLAS in each of two workers made the step
+    # 4.7x slower, measured)
     from joblib import Parallel, delayed, parallel_config
 
-    jobs = [(name, task) for name in FEATURE_SETS for task in tasks]
+    jobs = [(protocol, name, task) for protocol in protocols for name in PROTOCOL_FEATURE_SETS[protocol] for task in tasks]
     with parallel_config(backend="loky", inner_max_num_threads=1):
         results = Parallel(n_jobs=threads)(
             delayed(cross_validated_accuracy)(
-                np.stack([f[FEATURE_SETS[name][0]] for f in chosen]), labels[tasks[task]], scramble=FEATURE_SETS[name][1], **classifiers
+                np.stack([f[FEATURE_SETS[name][0]] for f in chosen]), labels[tasks[task]], scramble=FEATURE_SETS[name][1],
+                groups=protocols[protocol], **classifiers,
             )
-            for name, task in jobs
+            for protocol, name, task in jobs
         )
     accuracies = dict(zip(jobs, results))
-    for name in FEATURE_SETS:
-        row = {"features": name}
-        for task in tasks:
-            accuracy = accuracies[(name, task)]
-            values = 100.0 * np.array(list(accuracy.values()))
-            row[f"{task} mean"] = float(values.mean())
-            row[f"{task} se"] = float(values.std(ddof=1) / np.sqrt(len(values)))
-            row[f"{task} classifiers"] = len(values)
-            long += [{"features": name, "task": task, "classifier": c, "accuracy": 100.0 * a} for c, a in accuracy.items()]
-        summary.append(row)
-    t1 = pd.DataFrame(summary)
+    summaries, long = {}, []
+    for protocol in protocols:
+        chance = {"features": "Theoretical random (1/#classes)"}
+        for task, key in tasks.items():
+            chance[f"{task} mean"], chance[f"{task} se"] = 100.0 / len(np.unique(labels[key])), float("nan")
+        summary = [chance]
+        for name in PROTOCOL_FEATURE_SETS[protocol]:
+            row = {"features": name}
+            for task in tasks:
+                accuracy = accuracies[(protocol, name, task)]
+                values = 100.0 * np.array(list(accuracy.values()))
+                row[f"{task} mean"] = float(values.mean())
+                row[f"{task} se"] = float(values.std(ddof=1) / np.sqrt(len(values)))
+                row[f"{task} classifiers"] = len(values)
+                long += [
+                    {"protocol": protocol, "features": name, "task": task, "classifier": c, "accuracy": 100.0 * a}
+                    for c, a in accuracy.items()
+                ]
+            summary.append(row)
+        summaries[protocol] = pd.DataFrame(summary)
+    weight_decay = table.loc[classified, "weight_decay"].to_numpy()
+    near = pd.DataFrame([
+        {"features": name, **nearest_neighbour_siblings(np.stack([f[FEATURE_SETS[name][0]] for f in chosen]), groups, weight_decay)}
+        for name, (_, scrambled) in FEATURE_SETS.items()
+        if not scrambled
+    ])
     by_wd = []
     for wd, group in table[classified].groupby("weight_decay"):
         by_wd.append({
@@ -593,12 +674,29 @@ def tabulate_loss_landscape(
         "rho_tp_h1_test_loss": spearmanr(every["total_persistence_h1"], every["optimum_test_loss"]).statistic,
     })
     tables = {
-        "optima": (table, optima), "table1": (t1, table1), "table1_by_classifier": (pd.DataFrame(long), table1_by_classifier),
+        "optima": (table, optima), "table1": (summaries["stratified"], table1), "table1_grouped": (summaries["grouped"], table1_grouped),
+        "table1_by_classifier": (pd.DataFrame(long), table1_by_classifier), "siblings": (near, siblings),
         "persistence_by_weight_decay": (pd.DataFrame(by_wd), persistence_by_weight_decay),
     }
     for frame, path in tables.values():
         write_result_table(frame, path)
     return {name: frame for name, (frame, _) in tables.items()}
+
+
+def tabulate_loss_landscape_claims(
+    optima_table: str, table1_by_classifier: str, siblings: str, claims: str, *, complex: str, classifiers: Mapping
+) -> pd.DataFrame:
+    """The study's claims table (``claims.{csv,md,html}``) from its tables: Table 1 under both
+    protocols, total persistence by weight decay and against test loss, the memorizer
+    (:mod:`.claims`; every bootstrap seeded from ``classifiers.seed``)."""
+    from ...claims import claims_frame, write_claims_table
+
+    found = study_claims.loss_landscape_claims(
+        pd.read_csv(optima_table), pd.read_csv(table1_by_classifier), pd.read_csv(siblings),
+        complex=complex, folds=classifiers["folds"], repeats=classifiers["repeats"], seed=classifiers["seed"],
+    )
+    write_claims_table(found, claims)
+    return claims_frame(found)
 
 
 # ---------------------------------------------------------------------- embedding methods
