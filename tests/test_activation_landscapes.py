@@ -438,6 +438,8 @@ def test_claims_table_reaches_each_verdict_from_hand_made_summaries(tmp_path):
     assert rows.loc["rising-training", "ours"] == pytest.approx(0.2, abs=0.02)
     assert rows.loc["rising-training", "interval_low"] < 0.2 < rows.loc["rising-training", "interval_high"]
     assert "0.33" in rows.loc["few-table1", "scale_note"] and "MNIST" in rows.loc["few-table1", "paper"]
+    assert "p >= 0.05 for 0.5/0.9 (0.4)" in rows.loc["falling-table1", "scale_note"]
+    assert "p >= 0.05" not in rows.loc["rising-table1", "scale_note"]
     assert "0.01434" in rows.loc["rising-table1", "paper"]  # the paper's synthetic Table I
     # deterministic: the same seed, the same table
     again = steps.tabulate_activation_landscapes_claims(summaries, str(tmp_path / "again/claims.csv"), claims_seed=0)

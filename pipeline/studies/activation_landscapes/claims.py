@@ -193,6 +193,15 @@ def _span(sizes: Sequence[int]) -> str:
     return f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
 
 
+def _pairs_not_below(pvalues: np.ndarray, shown: Sequence[float], level: float) -> str:
+    """The tested pairs whose p-value is not below ``level``: ``"0.55/0.7 (0.90), ..."``."""
+    return ", ".join(
+        f"{shown[i]:g}/{shown[j]:g} ({pvalues[i, j]:.2g})"
+        for i in range(len(shown)) for j in range(i + 1, len(shown))
+        if np.isfinite(pvalues[i, j]) and pvalues[i, j] >= level
+    )
+
+
 def _pairs(count: int) -> str:
     return f"{count} pair" + ("" if count == 1 else "s")
 
@@ -234,6 +243,9 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         note = f"a group of fewer than 2 samples ({per}; paper: {PAPER_NETWORKS[paper_name]} networks)"
     if not testable and np.isfinite(test["floor"]):
         note += f": the test cannot reach {LEVEL:g} at this scale"
+    failing = _pairs_not_below(np.asarray(summary["pvalues"], dtype=float), shown, LEVEL)
+    if failing and np.isfinite(test["value"]):
+        note += f"; p >= {LEVEL:g} for {failing}"
     if draws > 1:
         note += "; samples are (network, input draw): the draws of one network are not independent"
     claims.append(Claim(
