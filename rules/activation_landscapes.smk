@@ -1,6 +1,7 @@
 # Study activation_landscapes (paper 004): per experiment, every layer's activations of its input
 # batch for every network at every training-accuracy threshold, their persistence landscapes (one
-# Dask task per item, resumable), the averages, norms, curves and permutation tests, the figures.
+# Dask task per item, resumable), the averages, norms, curves and permutation tests, the figures;
+# over every experiment, the paper's claims beside the evidence (tables/claims.*).
 # Every rule runs the step of its name (step(), rules/common.smk) with its named inputs and outputs.
 from pipeline.studies import activation_landscapes as al
 
@@ -143,3 +144,31 @@ rule plot_activation_landscapes:
         CONDA_ENV
     shell:
         step("plot_activation_landscapes")
+
+
+rule tabulate_activation_landscapes_claims:
+    input:
+        summaries=[al.path(config, experiment, "summary.zarr") for experiment in AL["experiments"]],
+    output:
+        [al.claims_path(config, extension) for extension in ("csv", "md")],
+        claims=report(
+            al.claims_path(config, "html"),
+            caption="report/activation_landscapes/claims.rst",
+            category="activation_landscapes",
+            labels={"table": "claims"},
+        ),
+    log:
+        logs("tabulate_activation_landscapes_claims"),
+    benchmark:
+        benchmarks("tabulate_activation_landscapes_claims")
+    params:
+        settings=study_settings("activation_landscapes", "claims_seed"),
+        paths=step_paths,
+    group:
+        "activation_landscapes"
+    resources:
+        **analysed("tabulate_activation_landscapes_claims", []),
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_activation_landscapes_claims")

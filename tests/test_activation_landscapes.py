@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import store
 from pipeline.kernels import activations, landscapes, persistence
+from pipeline.studies.activation_landscapes import claims as al_claims
 from pipeline.studies.activation_landscapes import steps
 
 
@@ -360,6 +361,91 @@ def test_config_errors_name_the_experiment_key():
             validate_config(bad)
 
 
+def test_pvalue_floor_and_the_interval_of_the_largest_pvalue():
+    from scipy.stats import binom
+
+    # the exact test's smallest p: the observed split (and its mirror for equal groups) of all
+    assert al_claims.pvalue_floor(4, 4) == pytest.approx(2 / 70)  # today's 4 networks: 0.029
+    assert al_claims.pvalue_floor(6, 6) == pytest.approx(2 / 924)
+    assert al_claims.pvalue_floor(6, 5) == pytest.approx(1 / 462)
+    # Monte Carlo p-values of 3 pairs with known exact p: the interval holds the largest exact p
+    # in >= 95 % - 3 % of 400 repetitions, and never lies below the groups' floor
+    exact, permutations, hits = np.array([0.003, 0.01, 0.03]), 2000, 0
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        counts = binom.rvs(permutations, exact, random_state=rng)
+        pvalues = np.full((3, 3), np.nan)
+        pvalues[0, 1], pvalues[0, 2], pvalues[1, 2] = (1 + counts) / (1 + permutations)
+        result = al_claims.largest_pvalue(pvalues, [6, 6, 6], permutations)
+        assert result["pairs"] == 3 and result["low"] >= result["floor"] == pytest.approx(2 / 924)
+        assert result["value"] == pytest.approx(pvalues[np.isfinite(pvalues)].max())
+        hits += result["low"] <= exact.max() <= result["high"]
+    assert hits / 400 >= 0.92, hits
+    # an untested pair (a group of fewer than 2 samples): no statistic
+    assert np.isnan(al_claims.largest_pvalue(np.full((2, 2), np.nan), [1, 6], 100)["value"])
+
+
+def test_largest_rise_and_the_networks_of_samples():
+    assert al_claims.largest_rise([3.0, 2.0, 2.0, 1.0]) == 0.0  # monotone non-increasing
+    assert al_claims.largest_rise([3.0, 2.0, 1.0]) == -1.0
+    assert al_claims.largest_rise([3.0, 1.0, 2.0, 0.5, 2.5]) == pytest.approx(2.0)  # 0.5 -> 2.5
+    assert np.isnan(al_claims.largest_rise([1.0, np.nan]))
+    networks, network_of = al_claims.network_units(["s__seed0/0/draw0", "s__seed0/0/draw1", "s__seed1/0/draw0", "s__seed1/0/draw1"])
+    assert networks == ["s__seed0/0", "s__seed1/0"] and network_of.tolist() == [0, 0, 1, 1]
+
+
+def _summary(tmp_path, name, rise, pvalue, networks=6, draws=1, permutations=100_000, sizes=None):
+    """A summary store of ``networks`` x ``draws`` samples, 2 thresholds and 4 layers whose norms
+    change by ``rise`` per layer and per threshold (plus noise), and Table I's one p-value."""
+    rng = np.random.default_rng(11)
+    samples = [f"s/{n}" + (f"/draw{d}" if draws > 1 else "") for n in range(networks) for d in range(draws)]
+    base = 1.0 + rise * (np.arange(2)[:, None] + np.arange(4)[None, :])  # [threshold, layer]
+    norms = base[None] + 0.01 * rng.normal(size=(len(samples), 2, 4))
+    norms[:, :, 0] = norms[:, :1, 0]  # the input: the same batch at every threshold
+    pvalues = np.full((2, 2), np.nan)
+    pvalues[0, 1] = pvalue
+    path = tmp_path / name / "summary.zarr"
+    store.write_array_store(
+        path,
+        {"norms": norms, "pvalues": pvalues, "group_sizes": np.array(sizes or [len(samples)] * 2)},
+        {"thresholds": [0.5, 0.9], "shown_thresholds": [0.5, 0.9], "layers": ["input", "h1", "h2", "output"],
+         "samples": samples, "permutations": permutations, "local_homology": draws > 1},
+    )
+    return str(path)
+
+
+def test_claims_table_reaches_each_verdict_from_hand_made_summaries(tmp_path):
+    from pipeline import claims as cl
+
+    summaries = [
+        _summary(tmp_path, "rising", 0.2, 1e-4),  # every claim holds
+        _summary(tmp_path, "falling", -0.2, 0.4),  # none holds
+        _summary(tmp_path, "borderline", 0.2, 0.045, permutations=1000),  # p below 0.05, its interval over
+        _summary(tmp_path, "few", 0.2, 1e-4, networks=2, draws=2, sizes=[2, 2]),  # floor 1/3, 2 networks
+    ]
+    table = steps.tabulate_activation_landscapes_claims(summaries, str(tmp_path / "tables/claims.html"), claims_seed=0)
+    assert (tmp_path / "tables/claims.csv").exists() and (tmp_path / "tables/claims.md").exists()
+    verdict = dict(zip(table["id"], table["verdict"]))
+    assert [verdict[f"rising-{c}"] for c in ("table1", "depth", "training")] == [cl.REPRODUCED] * 3
+    assert [verdict[f"falling-{c}"] for c in ("table1", "depth", "training")] == [cl.NOT_REPRODUCED] * 3
+    assert verdict["borderline-table1"] == cl.PARTLY
+    assert [verdict[f"few-{c}"] for c in ("table1", "depth", "training")] == [cl.NOT_TESTABLE] * 3
+    rows = table.set_index("id")
+    # the statistics against a direct computation: at the top threshold the input is 1.0 (the
+    # same batch as at the lowest) and the output 1 + 0.2 x (1 + 3); each later layer 0.2 higher
+    # at the top threshold than at the lowest
+    assert rows.loc["rising-depth", "ours"] == pytest.approx(0.8, abs=0.05)
+    assert rows.loc["rising-training", "ours"] == pytest.approx(0.2, abs=0.02)
+    assert rows.loc["rising-training", "interval_low"] < 0.2 < rows.loc["rising-training", "interval_high"]
+    assert "0.33" in rows.loc["few-table1", "scale_note"] and "MNIST" in rows.loc["few-table1", "paper"]
+    assert "p >= 0.05 for 0.5/0.9 (0.4)" in rows.loc["falling-table1", "scale_note"]
+    assert "p >= 0.05" not in rows.loc["rising-table1", "scale_note"]
+    assert "0.01434" in rows.loc["rising-table1", "paper"]  # the paper's synthetic Table I
+    # deterministic: the same seed, the same table
+    again = steps.tabulate_activation_landscapes_claims(summaries, str(tmp_path / "again/claims.csv"), claims_seed=0)
+    pd.testing.assert_frame_equal(table, again)
+
+
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
     base = finished_test_run / "results/activation_landscapes/tiny"
@@ -380,3 +466,8 @@ def test_study_runs_end_to_end(finished_test_run):
     assert batches.shape[:2] == (2, 80) and not np.array_equal(batches[0], batches[1]) and "0" not in activations["layers"]
     np.testing.assert_array_equal(store.read_array(draws / "activations.zarr", "draw"), [0, 1, 0, 1])
     assert pd.read_csv(draws / "tables/complexity.csv")["samples"].max() == 4
+    # the claims table: three rows per experiment; 2 networks per group cannot reach p < 0.05
+    claims = pd.read_csv(finished_test_run / "results/activation_landscapes/tables/claims.csv").set_index("id")
+    assert sorted(claims.index) == sorted(f"{e}-{c}" for e in ("tiny", "tiny_draws") for c in ("table1", "depth", "training"))
+    assert claims.loc["tiny-table1", "verdict"] == "not testable at this scale"
+    assert store.read_array(base / "summary.zarr", "group_sizes").tolist() == [2, 2]

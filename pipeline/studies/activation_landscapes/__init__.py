@@ -170,13 +170,21 @@ def landscapes_cpu_seconds(config: Mapping, experiment: str) -> float:
     return landscape_items(config, experiment) * LANDSCAPE_ITEM_SECONDS * scale
 
 
+def claims_path(config: Mapping, extension: str = "csv") -> str:
+    """``results/activation_landscapes/tables/claims.<extension>``: the paper's claims beside every
+    experiment's evidence."""
+    return f"{config['results']}/{NAME}/tables/claims.{extension}"
+
+
 def outputs(config: Mapping) -> list[str]:
-    """Every store, table and figure of every experiment."""
+    """Every store, table and figure of every experiment, and the claims table (when any)."""
     targets = []
     for experiment in config[NAME]["experiments"]:
         targets += [path(config, experiment, name) for name in STORES]
         targets += [path(config, experiment, f"tables/{name}.csv") for name in TABLES]
         targets += [path(config, experiment, f"figures/{name}.png") for name in FIGURES]
+    if config[NAME]["experiments"]:
+        targets.append(claims_path(config))
     return targets
 
 
@@ -223,7 +231,10 @@ STUDY = Study(
     steps={
         **{
             step: f"pipeline.studies.{NAME}.steps:{step}"
-            for step in ("extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes")
+            for step in (
+                "extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes",
+                "tabulate_activation_landscapes_claims",
+            )
         },
         "plot_activation_landscapes": f"pipeline.studies.{NAME}.figures:plot_activation_landscapes",
     },

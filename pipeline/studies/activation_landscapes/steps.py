@@ -286,7 +286,9 @@ def summarize_activation_landscapes(
 ) -> dict[str, pd.DataFrame]:
     """Average landscapes per (threshold, layer), norms (topological complexity), a PCA of the
     average landscapes (the activation-landscape curves), and permutation tests between the shown
-    thresholds (Table I) on the distance between average landscapes in the product space."""
+    thresholds (Table I) on the distance between average landscapes in the product space. The
+    summary also keeps each shown threshold's group size (``group_sizes``) and the samples' names,
+    which the claims table reads."""
     from sklearn.decomposition import PCA
 
     root = store.open_array_store(landscapes)
@@ -304,6 +306,8 @@ def summarize_activation_landscapes(
     shown = list(shown_thresholds) or thresholds
     table = pd.DataFrame(index=[f"{t:g}" for t in shown], columns=[f"{t:g}" for t in shown], dtype=object)
     matrix = np.full((len(shown), len(shown)), np.nan)
+    # each shown threshold's group: the samples with every layer at it (the claims' p-value floor)
+    group_sizes = np.array([int(reached[:, thresholds.index(t)].all(axis=1).sum()) for t in shown], dtype=np.int64)
     for i, a in enumerate(shown):
         for j, b in enumerate(shown):
             if j <= i:
@@ -332,10 +336,38 @@ def summarize_activation_landscapes(
     complexity_table = pd.DataFrame(rows)
     store.write_array_store(
         summary,
-        {"average": average, "norms": norms, "average_norms": average_norms, "curves": curves, "pvalues": matrix},
+        {"average": average, "norms": norms, "average_norms": average_norms, "curves": curves, "pvalues": matrix,
+         "group_sizes": group_sizes},
         {"thresholds": thresholds, "layers": layers, "shown_thresholds": shown, "grid": root.attrs["grid"], "grid_width": width,
-         "permutations": permutations},
+         "permutations": permutations, "samples": list(root.attrs["samples"]),
+         "local_homology": bool(root.attrs["local_homology"])},
     )
     write_result_table(pvalue_table, pvalues)
     write_result_table(complexity_table, complexity)
     return {"pvalues": pvalue_table, "complexity": complexity_table}
+
+
+# ------------------------------------------------------------------------------------ claims
+def tabulate_activation_landscapes_claims(summaries: Sequence[str], claims: str, *, claims_seed: int) -> pd.DataFrame:
+    """The paper's claims beside every experiment's evidence (:mod:`.claims`): Table I's pairs all
+    differ, complexity is not monotone in depth, complexity rises with training; one row each per
+    experiment, into ``tables/claims.{csv,md,html}``. ``summaries``: the experiments' summary
+    stores (``<experiment>/summary.zarr``); each experiment's bootstraps are seeded from
+    ``claims_seed`` and the experiment's position."""
+    from ...claims import claims_frame, write_claims_table
+    from . import claims as study_claims
+
+    rows = []
+    for position, path in enumerate(summaries):
+        root = store.open_array_store(path)
+        missing = [k for k in ("group_sizes",) if k not in root] + [k for k in ("samples", "local_homology") if k not in root.attrs]
+        if missing:
+            raise store.StoreError(f"{path} lacks {missing} (an older summary): summarize the experiment again")
+        summary = {
+            **{k: root.attrs[k] for k in ("thresholds", "shown_thresholds", "layers", "samples", "permutations", "local_homology")},
+            **{k: store.read_array(path, k) for k in ("norms", "pvalues", "group_sizes")},
+        }
+        experiment = Path(path).parent.name
+        rows += study_claims.experiment_claims(experiment, summary, seed=claims_seed + 10 * position)
+    write_claims_table(rows, claims)
+    return claims_frame(rows)
