@@ -66,7 +66,8 @@ def test_branches_are_counted_in_the_piece_that_holds_the_start():
     edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [2, 5], [5, 6], [7, 1], [8, 9], [9, 10], [9, 11]])
     found = mapper.branching(values, edges)
     assert found.pieces == 3
-    np.testing.assert_allclose(found.components[found.root], [0, 5])  # the piece of the earliest node
+    np.testing.assert_allclose(found.components[found.root], [0, 5])  # the longest-lived piece, here the start's
+    assert found.start == found.root
     np.testing.assert_allclose(sorted(map(tuple, found.splits)), [(2, 4), (4, 4.5)], atol=1e-12)
     detached = found.split_piece != found.root
     np.testing.assert_allclose(found.splits[detached], [[4, 4.5]])
@@ -80,6 +81,11 @@ def test_branches_are_counted_in_the_piece_that_holds_the_start():
     # the same pairs as gudhi gives on the whole graph at once
     whole = mapper._extended(values, edges)
     assert len(mapper._pairs(whole[1], 1)) == len(found.splits) and len(mapper._pairs(whole[0], 0)) == len(found.merges)
+    # a stub of the early trunk (0, 2) apart from the tree (1 to 8, one split at 3): the tree is
+    # the main piece, though the stub holds the earliest node
+    stub = mapper.branching(np.array([0, 2, 1, 3, 8, 6]), np.array([[0, 1], [2, 3], [3, 4], [3, 5]]))
+    np.testing.assert_allclose(stub.components[[stub.root, stub.start]], [[1, 8], [0, 2]])
+    assert stub.connected_branches() == 2 and stub.detached_splits() == 0 and stub.pieces == 2
     empty = mapper.branching(np.zeros(0), np.zeros((0, 2)))
     assert empty.pieces == 0 and empty.connected_branches() == 0 and empty.root == -1
 
@@ -331,7 +337,7 @@ def test_the_claims_step_reads_the_runs_it_is_told(tmp_path):
         return {
             "splits": np.array(splits, dtype=float).reshape(-1, 2), "significant": np.array(significant, bool),
             "connected_branches": lasting, "lasting_branches": lasting, "detached_splits": 0, "pieces_plus_splits": lasting + 1,
-            "pieces": 2, "stability_counts": np.array(grid_counts), "stability_grid": grid,
+            "pieces": 2, "main_piece": 0, "start_piece": 0, "stability_counts": np.array(grid_counts), "stability_grid": grid,
         }
 
     runs = {

@@ -17,13 +17,15 @@ connected component an extended H0 point (its first and last step), a cycle an e
 point.
 
 Branches are counted in one piece. A Mapper graph can fall into several connected pieces (a
-neuron that moves faster than DBSCAN's radius between two recorded steps leaves the piece it was
-in), and a piece that does not hold the start is not a branch of the tree grown from it: it may
-be a later stretch of a trajectory whose earlier stretch is already a branch. So the branches at
-the end are the tips of the ROOT piece (the piece holding the earliest node): one plus the
-branches that split off within it (in a tree, one local maximum per relative H1 point, plus the
-global maximum). The pieces are counted apart, and so are the branchings inside the other pieces.
-(Until issue 19 every piece counted as a branch: components plus all branchings.)
+group of neurons that moves farther than DBSCAN's radius between two recorded steps leaves the
+piece it was in), and a piece is not a branch: it may be a stretch of a trajectory whose other
+stretch is already counted, or a stub of the early trunk. So the branches at the end are the tips
+of the MAIN piece, the piece that spans the longest stretch of training (the earliest-starting
+among equals): one plus the branches that split off within it (in a tree, one local maximum per
+relative H1 point, plus the global maximum). The pieces are counted apart, and so are the
+branchings inside the other pieces. The main piece is usually the one holding the start; where
+the start's piece stops early (its neurons continue in another piece) it is not. (Until issue 19
+every piece counted as a branch: pieces plus all branchings.)
 """
 
 from __future__ import annotations
@@ -155,8 +157,9 @@ class Branching:
     grows, latest tip first; ``merges`` ``[k, 2]``: (start value, merge value) of each trunk that
     merges into another; ``components`` ``[c, 2]``: (first, last) value of each connected
     component (piece), longest first; ``loops`` ``[l, 2]``. ``split_piece`` ``[k]``: the piece
-    (index into ``components``) each split lies in; ``root``: the piece holding the earliest
-    node (-1 for an empty graph)."""
+    (index into ``components``) each split lies in; ``root``: the main piece, the longest-lived
+    (row 0 of ``components``; -1 for an empty graph); ``start``: the piece holding the earliest
+    node."""
 
     splits: np.ndarray
     merges: np.ndarray
@@ -164,6 +167,7 @@ class Branching:
     loops: np.ndarray
     split_piece: np.ndarray
     root: int
+    start: int
 
     @property
     def pieces(self) -> int:
@@ -180,8 +184,8 @@ class Branching:
         return keep
 
     def connected_branches(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
-        """The branches at the end of the root piece: its trunk and the branches that split off
-        within it, each counted when it lasts longer than ``min_length`` (and when
+        """The branches at the end of the main piece (``root``): its trunk and the branches that
+        split off within it, each counted when it lasts longer than ``min_length`` (and when
         ``significant`` marks it so). 0 for an empty graph."""
         if self.root < 0:
             return 0
@@ -189,7 +193,7 @@ class Branching:
 
     def detached_splits(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
         """The branchings (counted as :meth:`connected_branches` counts them) inside the pieces
-        other than the root: not branches of the tree grown from the start."""
+        other than the main one: not branches of its tree."""
         return int(np.sum(self._kept(min_length, significant) & (self.split_piece != self.root)))
 
     def pieces_plus_splits(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
@@ -306,9 +310,9 @@ def branching(values: np.ndarray, edges: np.ndarray) -> Branching:
         raise ValueError(f"edges must join nodes 0..{len(values) - 1}")
     if len(values) == 0:
         empty = np.zeros((0, 2))
-        return Branching(empty, empty, empty, empty, np.zeros(0, np.int64), -1)
+        return Branching(empty, empty, empty, empty, np.zeros(0, np.int64), -1, -1)
     piece = pieces(len(values), edges)
-    # the root: the piece of the earliest node; among pieces that share the earliest value, the
+    # the start: the piece of the earliest node; among pieces that share the earliest value, the
     # one with the most nodes, then the lowest number
     earliest = np.flatnonzero(values == values.min())
     sizes = np.bincount(piece)
@@ -342,7 +346,8 @@ def branching(values: np.ndarray, edges: np.ndarray) -> Branching:
     # pieces are numbered as their rows of components (longest first)
     row_of = np.empty(len(sizes), dtype=np.int64)
     row_of[component_label] = np.arange(len(component_label))
+    # the main piece: the longest-lived, row 0 of components (longest first, then earliest)
     return Branching(
         splits, _longest_first(stacked["merges"]), components, _longest_first(stacked["loops"]),
-        row_of[split_label], int(row_of[root_label]),
+        row_of[split_label], 0, int(row_of[root_label]),
     )

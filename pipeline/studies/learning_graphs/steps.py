@@ -193,7 +193,7 @@ def item_learning_graphs(
     Returns the norm-lens and PCA-lens graphs (arrays and KeplerMapper's dicts), the branches,
     each branch's bootstrap support, the spread of its split step and its significance (support
     at least ``min_support``; resamples match within ``min_branch_steps``), the branches at the
-    end counted in the piece that holds the start (:meth:`mapper.Branching.connected_branches`:
+    end counted in the graph's main piece (:meth:`mapper.Branching.connected_branches`:
     with the significant branchings, ``connected_branches``; with every branching lasting
     ``min_branch_steps``, ``lasting_branches``), the graph's pieces and the branchings inside
     the other pieces apart, and at every setting of the stability grid the lasting count and the
@@ -288,9 +288,10 @@ def build_learning_graphs(
     epoch of its points), and for the norm lens
     ``splits`` ``[k, 2]`` (split epoch, tip epoch), ``support``, ``split_spread`` (epochs),
     ``significant`` and ``split_piece`` ``[k]`` (the row of ``components`` each split lies in),
-    ``components`` (one row per piece of the graph), ``root`` (the piece holding the start),
-    ``merges``, ``loops``, ``eps``, the counts ``connected_branches`` (the root piece's branches
-    at the end, significant branchings), ``lasting_branches`` (the same with every branching
+    ``components`` (one row per piece of the graph, longest-lived first), ``main_piece`` (the
+    longest-lived, 0) and ``start_piece`` (the piece holding the earliest node), ``merges``,
+    ``loops``, ``eps``, the counts ``connected_branches`` (the main piece's branches at the end,
+    significant branchings), ``lasting_branches`` (the same with every branching
     lasting ``min_branch_snapshots``), ``pieces``, ``detached_splits`` (significant branchings in
     other pieces) and ``pieces_plus_splits`` (the count before issue 19), ``stability_grid``
     ``[g, 2]`` (cubes, overlap) with ``stability_counts`` (lasting connected branches) and
@@ -331,7 +332,8 @@ def build_learning_graphs(
                 f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
                 f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
                 f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
-                f"{key}/root": np.int64(found.root), f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
+                f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
+                f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
                 **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
                 f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
                 f"{key}/stability_pieces": result["stability_pieces"],
@@ -371,10 +373,11 @@ def tabulate_learning_graphs(
     *,
     accuracy_jumps: int,
 ) -> dict[str, pd.DataFrame]:
-    """One row per branching (its split epoch, tip, significance, piece, nearest accuracy jump and
-    lag) and one row per (run, network, layer): the branches at the end of the piece that holds
-    the start (``connected_branches``, significant branchings; ``lasting_branches``, every
-    branching lasting ``min_branch_snapshots``), the graph's ``pieces`` and the significant
+    """One row per branching (its split epoch, tip, significance, whether it lies in the main
+    piece, nearest accuracy jump and lag) and one row per (run, network, layer): the branches at
+    the end of the graph's main piece, the longest-lived (``connected_branches``, significant branchings; ``lasting_branches``, every
+    branching lasting ``min_branch_snapshots``), the graph's ``pieces``, whether the main piece
+    holds the start (``main_holds_start``), the significant
     branchings inside the other pieces (``detached_splits``) apart, the count before issue 19
     (``pieces_plus_splits``), the stability grid's modal lasting count, the fraction of settings
     giving it and its range, the pieces' range over the grid, the accuracy jumps.
@@ -400,7 +403,7 @@ def tabulate_learning_graphs(
                 support = store.read_array(graph, f"{key}/support")
                 spread = store.read_array(graph, f"{key}/split_spread")
                 piece = store.read_array(graph, f"{key}/split_piece")
-                root_piece = int(store.read_array(graph, f"{key}/root"))
+                main_piece = int(store.read_array(graph, f"{key}/main_piece"))
                 grid_counts = store.read_array(graph, f"{key}/stability_counts")
                 grid_pieces = store.read_array(graph, f"{key}/stability_pieces")
                 values, frequency = np.unique(grid_counts, return_counts=True)
@@ -408,6 +411,7 @@ def tabulate_learning_graphs(
                     "run": run, "network": network, "layer": layer,
                     **{count: int(store.read_array(graph, f"{key}/{count}")) for count in COUNTS[:2]},
                     "pieces": int(store.read_array(graph, f"{key}/pieces")),
+                    "main_holds_start": main_piece == int(store.read_array(graph, f"{key}/start_piece")),
                     **{count: int(store.read_array(graph, f"{key}/{count}")) for count in COUNTS[2:]},
                     "significant_splits": int(significant.sum()), "splits": len(splits),
                     "modal_count": int(values[np.argmax(frequency)]), "modal_fraction": float(frequency.max() / frequency.sum()),
@@ -421,11 +425,11 @@ def tabulate_learning_graphs(
                     rows.append({
                         "run": run, "network": network, "layer": layer, "split_epoch": float(split), "tip_epoch": float(tip),
                         "split_epoch_sd": float(sd), "support": float(sup), "significant": bool(sig),
-                        "in_root_piece": bool(where == root_piece), "nearest_jump_epoch": nearest,
+                        "in_main_piece": bool(where == main_piece), "nearest_jump_epoch": nearest,
                         "lag_epochs": float(split - nearest), "split_step": float(split * per_epoch[n]),
                     })
     columns = [
-        "run", "network", "layer", "split_epoch", "tip_epoch", "split_epoch_sd", "support", "significant", "in_root_piece",
+        "run", "network", "layer", "split_epoch", "tip_epoch", "split_epoch_sd", "support", "significant", "in_main_piece",
         "nearest_jump_epoch", "lag_epochs", "split_step",
     ]
     branch_table = pd.DataFrame(rows, columns=columns)
@@ -443,6 +447,7 @@ def _count_item(graph: str, network: int, layer: str) -> claims_module.CountItem
         lasting=int(read["lasting_branches"]), connected=int(read["connected_branches"]), pieces=int(read["pieces"]),
         detached=int(read["detached_splits"]), previous=int(read["pieces_plus_splits"]),
         grid=np.asarray(read["stability_counts"]), grid_settings=np.asarray(read["stability_grid"]),
+        main_holds_start=bool(store.read_array(graph, f"{key}/main_piece") == store.read_array(graph, f"{key}/start_piece")),
     )
 
 
