@@ -61,7 +61,7 @@ def plot_learning_graphs(trajectories: str, graphs: str, *, run: str, seed: int,
         _draw_graph(axes[1, column], *_graph(graphs, f"0/{layer}/norm"), vmax, seed, splits[significant, 0])
         ends = int(store.read_array(graphs, f"0/{layer}/connected_branches"))
         parts = int(store.read_array(graphs, f"0/{layer}/pieces"))
-        axes[1, column].set_title(f"learning graph, L2 lens: {ends} branches, {parts} piece{'s' * (parts != 1)}", fontsize=8)
+        axes[1, column].set_title(f"L2 lens: {ends} branches, {parts} piece{'s' * (parts != 1)}", fontsize=8)
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
     fig.colorbar(mappable, ax=axes, shrink=0.6, label="epoch")
     fig.suptitle(f"{run}: {networks[0]} (red rings: significant branchings)", fontsize=9)
