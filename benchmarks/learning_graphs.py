@@ -57,10 +57,10 @@ def paper_scale_graph():
 
     notebook_graph, t_notebook = timed(notebook)
     print(f"    pipeline (PCA-10 space, 15 cubes, overlap 0.5) : {t_pipeline:7.2f} s  {graph.n_nodes:5d} nodes  "
-          f"{len(graph.edges):6d} edges  {found.branches_at_end(2 * 1.0)} branches at the end (truth {cloud.groups_at_end})")
+          f"{len(graph.edges):6d} edges  {found.connected_branches(2 * 1.0)} branches at the end (truth {cloud.groups_at_end})")
     notebook_found = mapper.branching(mapper.node_values(notebook_graph, step), notebook_graph.edges)
     print(f"    notebook (PCA-20 space, 30 cubes, overlap 0.99): {t_notebook:7.2f} s  {notebook_graph.n_nodes:5d} nodes  "
-          f"{len(notebook_graph.edges):6d} edges  {notebook_found.branches_at_end(2 * 1.0)} branches at the end")
+          f"{len(notebook_graph.edges):6d} edges  {notebook_found.connected_branches(2 * 1.0)} branches at the end")
     print(f"    ratio notebook / pipeline: {t_notebook / t_pipeline:.1f}x  (targets: pipeline <= 5 s, ratio >= 10x)")
 
 
@@ -87,10 +87,10 @@ def detector_accuracy(trees: int, tolerance: float):
                 true_positives += 1
         detected += len(found)
         actual += len(truth)
-        errors.append(result["branches_at_end"] - cloud.groups_at_end)
+        errors.append(result["connected_branches"] - cloud.groups_at_end)
         true_splits = [(int(s), int(c)) for s, _, c in cloud.splits]
         print(f"    tree {tree:2d}: true splits {true_splits}  detected {np.round(sorted(found), 1).tolist()}"
-              f"  branches at end {result['branches_at_end']} (truth {cloud.groups_at_end})")
+              f"  branches at end {result['connected_branches']} (truth {cloud.groups_at_end})")
     precision = true_positives / detected if detected else 0.0
     recall = true_positives / actual if actual else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

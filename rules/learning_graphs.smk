@@ -102,6 +102,36 @@ rule tabulate_learning_graphs:
         step("tabulate_learning_graphs")
 
 
+rule tabulate_learning_graphs_claims:
+    input:
+        trajectories=[lg.path(config, run, "trajectories.zarr") for run in LG["runs"]],
+        graphs=[lg.path(config, run, "graphs.zarr") for run in LG["runs"]],
+    output:
+        lg.table_path(config, "claims", "md"),
+        lg.table_path(config, "claims", "csv"),
+        claims=report(
+            lg.table_path(config, "claims", "html"),
+            caption="report/learning_graphs/claims.rst",
+            category="learning_graphs",
+            labels={"table": "claims"},
+        ),
+    log:
+        logs("tabulate_learning_graphs_claims"),
+    benchmark:
+        benchmarks("tabulate_learning_graphs_claims")
+    params:
+        settings=study_settings("learning_graphs", "claims_runs", "seed"),
+        paths=step_paths,
+    group:
+        "learning_graphs"
+    resources:
+        **analysed("tabulate_learning_graphs_claims", []),
+    conda:
+        CONDA_ENV
+    shell:
+        step("tabulate_learning_graphs_claims")
+
+
 rule plot_learning_graphs:
     input:
         trajectories=lg.path(config, "{run}", "trajectories.zarr"),

@@ -30,19 +30,20 @@ def test_a_y_shaped_cloud_has_one_branching_within_one_snapshot_of_the_truth():
     cloud, found = _detect([(15, 0, 2)])
     splits = found["branching"].splits[found["significant"]]
     assert len(splits) == 1 and abs(splits[0, 0] - 15) <= 1
-    assert found["branches_at_end"] == cloud.groups_at_end == 2
-    assert np.all(found["stability_counts"] == 2)  # every cover setting of the grid agrees
+    assert found["connected_branches"] == found["lasting_branches"] == cloud.groups_at_end == 2
+    assert found["branching"].pieces == 1 and found["detached_splits"] == 0
+    assert np.all(found["stability_counts"] == 2) and np.all(found["stability_pieces"] == 1)  # every cover setting of the grid agrees
 
 
 def test_a_three_way_split_reports_three_branches():
     cloud, found = _detect([(15, 0, 3)])
-    assert found["branches_at_end"] == cloud.groups_at_end == 3
+    assert found["connected_branches"] == cloud.groups_at_end == 3
     assert np.all(np.abs(found["branching"].splits[found["significant"], 0] - 15) <= 1)
 
 
 def test_a_straight_noisy_trajectory_reports_no_branching():
     cloud, found = _detect([])
-    assert len(found["branching"].splits) == 0 and found["branches_at_end"] == 1
+    assert len(found["branching"].splits) == 0 and found["connected_branches"] == 1
 
 
 def test_extended_persistence_of_a_hand_made_tree():
@@ -54,7 +55,57 @@ def test_extended_persistence_of_a_hand_made_tree():
     np.testing.assert_allclose(found.splits, [[2, 4]], atol=1e-12)  # the shorter branch splits off at 2
     np.testing.assert_allclose(found.merges, [[0.5, 1]], atol=1e-12)
     np.testing.assert_allclose(found.components, [[0, 5]], atol=1e-12)
-    assert len(found.loops) == 0 and found.branches_at_end() == 2
+    assert len(found.loops) == 0 and found.connected_branches() == 2
+    assert found.pieces == 1 and found.root == 0 and found.split_piece.tolist() == [0]
+
+
+def test_branches_are_counted_in_the_piece_that_holds_the_start():
+    # the tree above (one split at 2), and two more pieces: a later stretch 8-9-10 (steps 3, 4, 5)
+    # that splits at 4 into 10 and 11 (step 4.5), and a lone node 12 (step 4)
+    values = np.array([0, 1, 2, 3, 4, 3.5, 5, 0.5, 3, 4, 5, 4.5, 4])
+    edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [2, 5], [5, 6], [7, 1], [8, 9], [9, 10], [9, 11]])
+    found = mapper.branching(values, edges)
+    assert found.pieces == 3
+    np.testing.assert_allclose(found.components[found.root], [0, 5])  # the longest-lived piece, here the start's
+    assert found.start == found.root
+    np.testing.assert_allclose(sorted(map(tuple, found.splits)), [(2, 4), (4, 4.5)], atol=1e-12)
+    detached = found.split_piece != found.root
+    np.testing.assert_allclose(found.splits[detached], [[4, 4.5]])
+    np.testing.assert_allclose(found.components[found.split_piece[detached][0]], [3, 5])
+    # two branches grow from the start; the other pieces are counted apart, never as branches
+    assert found.connected_branches() == 2 and found.detached_splits() == 1
+    # the count before issue 19 took the 2 lasting pieces (not the lone node) as branches
+    assert found.pieces_plus_splits() == 2 + 2
+    assert found.connected_branches(min_length=1.0) == 2 and found.detached_splits(min_length=1.0) == 0
+    assert found.connected_branches(significant=~np.isclose(found.splits[:, 0], 2)) == 1
+    # the same pairs as gudhi gives on the whole graph at once
+    whole = mapper._extended(values, edges)
+    assert len(mapper._pairs(whole[1], 1)) == len(found.splits) and len(mapper._pairs(whole[0], 0)) == len(found.merges)
+    # a stub of the early trunk (0, 2) apart from the tree (1 to 8, one split at 3): the tree is
+    # the main piece, though the stub holds the earliest node
+    stub = mapper.branching(np.array([0, 2, 1, 3, 8, 6]), np.array([[0, 1], [2, 3], [3, 4], [3, 5]]))
+    np.testing.assert_allclose(stub.components[[stub.root, stub.start]], [[1, 8], [0, 2]])
+    assert stub.connected_branches() == 2 and stub.detached_splits() == 0 and stub.pieces == 2
+    empty = mapper.branching(np.zeros(0), np.zeros((0, 2)))
+    assert empty.pieces == 0 and empty.connected_branches() == 0 and empty.root == -1
+
+
+def test_a_trajectory_broken_by_a_fast_move_is_one_branch_not_two():
+    # one straight trajectory of 10 neurons that jumps once, by far more than it moves otherwise:
+    # the learning graph falls in two pieces, the branches at the end stay 1
+    from pipeline.kernels import mapper as m
+
+    step = np.repeat(np.arange(30.0), 10)
+    rng = np.random.default_rng(0)
+    along = np.arange(30.0) + 20.0 * (np.arange(30) >= 15)
+    points = np.zeros((300, 4))
+    points[:, 0] = np.repeat(along, 10)
+    points[:, 1:] = rng.normal(scale=0.05, size=(300, 3))
+    lens = m.norm_lens(points)
+    graph, _ = m.mapper_graph(lens, points, cubes=15, overlap=0.5, eps=1.5)
+    found = m.branching(m.node_values(graph, step), graph.edges)
+    assert found.pieces == 2 and found.connected_branches(1.0) == 1
+    assert found.pieces_plus_splits(1.0) == 2  # what was counted before
 
 
 def test_the_l2_lens_is_measured_from_the_origin():
@@ -209,7 +260,13 @@ def test_trajectories_of_two_batch_sizes_are_aligned_on_examples(tmp_path):
 def test_study_runs_end_to_end(finished_test_run):
     base = finished_test_run / "results/learning_graphs"
     counts = pd.read_csv(base / "tables/branch_counts.csv")
-    assert set(counts["layer"]) == {"hidden1", "output"} and (counts["branches_at_end"] >= 1).all()
+    assert set(counts["layer"]) == {"hidden1", "output"} and (counts["connected_branches"] >= 1).all()
+    assert (counts["pieces"] >= 1).all() and (counts["grid_min"] <= counts["modal_count"]).all()
+    claims = pd.read_csv(base / "tables/claims.csv", keep_default_na=False, na_values=[""])
+    assert claims["id"].tolist() == ["zero-output-branches", "zero-hidden-branches", "tiny-output-branches", "branchings-at-jumps"]
+    # no zero-init run in the test config; one network cannot be resampled
+    assert claims.set_index("id").loc[["zero-output-branches", "branchings-at-jumps"], "verdict"].eq("not testable at this scale").all()
+    assert claims.set_index("id").loc["tiny-output-branches", "verdict"] != "not testable at this scale"
     assert 0 < counts["modal_fraction"].min() and counts["modal_fraction"].max() <= 1
     branchings = pd.read_csv(base / "tables/branchings.csv")
     assert list(branchings.columns[:4]) == ["run", "network", "layer", "split_epoch"]
@@ -221,3 +278,96 @@ def test_study_runs_end_to_end(finished_test_run):
     weights = store.read_array(run / "trajectories.zarr", "weights/output")
     epochs = store.read_array(run / "trajectories.zarr", "epoch")
     assert weights.shape[-1] == 8 and weights.shape[1] == len(epochs) and epochs[0] == 0 and (np.diff(epochs) > 0).all()
+
+
+def test_chance_share_and_coincidence_of_branchings_with_jumps():
+    from pipeline.studies.learning_graphs import claims
+
+    epochs = np.arange(11.0)  # recorded at epochs 0..10
+    accuracy = np.array([0.1, 0.1, 0.1, 0.4, 0.4, 0.42, 0.42, 0.5, 0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(claims.jump_epochs(epochs, accuracy), [3, 7])  # +0.02 is no jump
+    # windows [2, 4] and [6, 8] on [0, 10]; overlapping windows and the span's ends are not counted twice
+    assert claims.window_share([3, 7], 0, 10, 1) == pytest.approx(0.4)
+    assert claims.window_share([3, 4], 0, 10, 1) == pytest.approx(0.3)
+    assert claims.window_share([0], 0, 10, 2) == pytest.approx(0.2)
+    assert claims.window_share([], 0, 10, 2) == 0
+    found = claims.network_coincidence([2.5, 5.0, 7.0], epochs, accuracy, window=1.0)
+    assert (found.branchings, found.coinciding) == (3, 2) and found.chance == pytest.approx(0.4)
+    never = claims.network_coincidence([4.0], epochs, np.full(11, 0.1), window=1.0)  # at chance throughout
+    assert (never.coinciding, never.chance) == (0, 0)
+    assert claims.excess_coincidence([found, never]) == pytest.approx((2 - 3 * 0.4) / 4)
+    assert np.isnan(claims.excess_coincidence([]))
+
+
+def test_every_verdict_of_the_claims_is_reachable_from_hand_made_statistics():
+    from pipeline.claims import NOT_REPRODUCED, NOT_TESTABLE, PARTLY, REPRODUCED
+    from pipeline.studies.learning_graphs import claims
+
+    grid = np.array([[10, 0.4], [10, 0.5], [15, 0.5]])
+
+    def count(lasting, on_grid):
+        item = claims.CountItem(lasting, lasting, 2, 1, lasting + 2, np.array(on_grid), grid)
+        return claims.count_claim("tiny-output-branches", "c", "p", item, missing="", scale="")
+
+    assert count(10, [9, 10, 11]).verdict == REPRODUCED  # within one branch of 10 on every setting
+    assert count(10, [7, 10, 11]).verdict == PARTLY  # ours 10, but a setting gives 7
+    assert count(7, [6, 7, 8]).verdict == PARTLY  # more than half of 10 on every setting
+    assert count(3, [3, 4, 9]).verdict == NOT_REPRODUCED
+    assert count(12, [12, 13]).verdict == PARTLY  # a distance: too many is as far as too few
+    shown = count(6, [5, 6, 8])
+    assert (shown.value, shown.low, shown.high) == (4, 2, 5) and "2 pieces" in shown.scale_note
+    assert claims.count_claim("zero-hidden-branches", "c", "p", None, missing="no run", scale="").verdict == NOT_TESTABLE
+
+    def at_jumps(*networks):
+        return claims.coincidence_claim([claims.NetworkCoincidence(*n) for n in networks], seed=0, scale="")
+
+    assert at_jumps((3, 3, 0.1), (2, 2, 0.2), (4, 4, 0.1)).verdict == REPRODUCED
+    assert at_jumps((3, 0, 0.3), (2, 0, 0.2), (4, 0, 0.1)).verdict == NOT_REPRODUCED
+    assert at_jumps((3, 3, 0.1), (1, 0, 0.2), (2, 0, 0.1), (3, 0, 0.1), (2, 1, 0.1)).verdict == PARTLY
+    assert at_jumps((3, 3, 0.1), (0, 0, 0.0)).verdict == NOT_TESTABLE  # one network branches: nothing to resample
+
+
+def test_the_claims_step_reads_the_runs_it_is_told(tmp_path):
+    epochs = np.arange(0, 31, 1.0)
+    accuracy = np.full(31, 0.1)
+    accuracy[10:] = 0.5  # one jump, at epoch 10
+    grid = np.array([[c, o] for c in (10, 15) for o in (0.4, 0.5)])
+
+    def layer(lasting, splits, significant, grid_counts):
+        return {
+            "splits": np.array(splits, dtype=float).reshape(-1, 2), "significant": np.array(significant, bool),
+            "connected_branches": lasting, "lasting_branches": lasting, "detached_splits": 0, "pieces_plus_splits": lasting + 1,
+            "pieces": 2, "main_piece": 0, "start_piece": 0, "stability_counts": np.array(grid_counts), "stability_grid": grid,
+        }
+
+    runs = {
+        "z": {"hidden1": layer(12, [], [], [11, 12, 12, 13]), "output": layer(9, [[9, 20], [25, 30]], [True, True], [9, 10, 10, 10])},
+        "t": {"output": layer(4, [[10, 30]], [True], [3, 4, 4, 5])},
+    }
+    trajectories, graphs = [], []
+    for name, layers in runs.items():
+        networks = 2
+        arrays = {f"{n}/{lay}/{k}": np.asarray(v) for n in range(networks) for lay, items in layers.items() for k, v in items.items()}
+        graphs.append(str(store.write_array_store(tmp_path / f"{name}_graphs.zarr", arrays, {
+            "run": name, "layers": list(layers), "networks": [f"s/{n}" for n in range(networks)], "epoch_spacing": 1.0})))
+        trajectories.append(str(store.write_array_store(tmp_path / f"{name}_traj.zarr", {
+            "epoch": epochs, "test_accuracy": np.stack([accuracy] * networks)}, {"input_shape": [1, 8, 8], "n_train": 100})))
+    out = tmp_path / "tables/claims.html"
+    frame = steps.tabulate_learning_graphs_claims(
+        trajectories, graphs, str(out), claims_runs={"zero_init": "z", "tiny_init": "t"}, seed=0
+    ).set_index("id")
+    assert out.with_suffix(".csv").exists() and out.with_suffix(".md").exists()
+    assert (frame.loc["zero-output-branches", ["ours", "interval_low", "interval_high"]] == [1, 0, 1]).all()
+    assert frame.loc["zero-output-branches", "verdict"] == "reproduced"
+    assert (frame.loc["zero-hidden-branches", ["ours", "interval_low", "interval_high"]] == [0, 0, 1]).all()
+    assert frame.loc["tiny-output-branches", "verdict"] == "not reproduced"  # 4 of 10 at best 5
+    # 6 branchings (2 per network of z, 1 per network of t), 4 within 3 epochs of the jump at epoch 10
+    # (9 and 10; not 25); chance: the window [7, 13] is 6/30 of the span
+    jumps = frame.loc["branchings-at-jumps"]
+    assert jumps["ours"] == pytest.approx((4 - 6 * 6 / 30) / 6)
+    assert "bootstrap over 4 networks" in jumps["interval_method"]
+    missing = steps.tabulate_learning_graphs_claims(
+        trajectories, graphs, str(out), claims_runs={"zero_init": None, "tiny_init": "t"}, seed=0
+    ).set_index("id")
+    assert missing.loc["zero-hidden-branches", "verdict"] == "not testable at this scale"
+    assert "No run zero_init here" in missing.loc["zero-hidden-branches", "scale_note"]

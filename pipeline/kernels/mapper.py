@@ -14,8 +14,18 @@ Edelsbrunner and Harer), a branch that splits off a trunk as the step grows is a
 relative H1 diagram: a local maximum (the branch's tip, its last step) paired with the node where
 it splits off (the saddle, the split step). Two trunks that merge are ordinary H0 points, a
 connected component an extended H0 point (its first and last step), a cycle an extended H1
-point. The number of branches at the end is the number of components plus the number of
-branches that split off.
+point.
+
+Branches are counted in one piece. A Mapper graph can fall into several connected pieces (a
+group of neurons that moves farther than DBSCAN's radius between two recorded steps leaves the
+piece it was in), and a piece is not a branch: it may be a stretch of a trajectory whose other
+stretch is already counted, or a stub of the early trunk. So the branches at the end are the tips
+of the MAIN piece, the piece that spans the longest stretch of training (the earliest-starting
+among equals): one plus the branches that split off within it (in a tree, one local maximum per
+relative H1 point, plus the global maximum). The pieces are counted apart, and so are the
+branchings inside the other pieces. The main piece is usually the one holding the start; where
+the start's piece stops early (its neurons continue in another piece) it is not. (Until issue 19
+every piece counted as a branch: pieces plus all branchings.)
 """
 
 from __future__ import annotations
@@ -146,20 +156,51 @@ class Branching:
     ``splits`` ``[k, 2]``: (split value, tip value) of each branch that splits off as the value
     grows, latest tip first; ``merges`` ``[k, 2]``: (start value, merge value) of each trunk that
     merges into another; ``components`` ``[c, 2]``: (first, last) value of each connected
-    component; ``loops`` ``[l, 2]``."""
+    component (piece), longest first; ``loops`` ``[l, 2]``. ``split_piece`` ``[k]``: the piece
+    (index into ``components``) each split lies in; ``root``: the main piece, the longest-lived
+    (row 0 of ``components``; -1 for an empty graph); ``start``: the piece holding the earliest
+    node."""
 
     splits: np.ndarray
     merges: np.ndarray
     components: np.ndarray
     loops: np.ndarray
+    split_piece: np.ndarray
+    root: int
+    start: int
 
-    def branches_at_end(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
-        """The components and the branches that split off, each counted when it lasts longer than
-        ``min_length`` (and, for a branch, when ``significant`` marks it so)."""
+    @property
+    def pieces(self) -> int:
+        """The graph's connected pieces (components), however short."""
+        return len(self.components)
+
+    def _kept(self, min_length: float, significant: np.ndarray | None) -> np.ndarray:
         keep = self.splits[:, 1] - self.splits[:, 0] > min_length
         if significant is not None:
-            keep &= np.asarray(significant, dtype=bool)
-        return int(np.sum(self.components[:, 1] - self.components[:, 0] > min_length) + np.sum(keep))
+            significant = np.asarray(significant, dtype=bool)
+            if significant.shape != keep.shape:
+                raise ValueError(f"significant marks {significant.shape} splits, the branching has {keep.shape}")
+            keep &= significant
+        return keep
+
+    def connected_branches(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
+        """The branches at the end of the main piece (``root``): its trunk and the branches that
+        split off within it, each counted when it lasts longer than ``min_length`` (and when
+        ``significant`` marks it so). 0 for an empty graph."""
+        if self.root < 0:
+            return 0
+        return 1 + int(np.sum(self._kept(min_length, significant) & (self.split_piece == self.root)))
+
+    def detached_splits(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
+        """The branchings (counted as :meth:`connected_branches` counts them) inside the pieces
+        other than the main one: not branches of its tree."""
+        return int(np.sum(self._kept(min_length, significant) & (self.split_piece != self.root)))
+
+    def pieces_plus_splits(self, min_length: float = 0.0, significant: np.ndarray | None = None) -> int:
+        """The count used until issue 19 (every piece lasting longer than ``min_length`` counted
+        as a branch, plus every kept branching): kept to compare, not a branch count."""
+        lasting = np.sum(self.components[:, 1] - self.components[:, 0] > min_length)
+        return int(lasting + np.sum(self._kept(min_length, significant)))
 
 
 def trajectory_eps(space: np.ndarray, n_snapshots: int, quantile: float, factor: float) -> float:
@@ -207,9 +248,52 @@ def bootstrap_support(reference: np.ndarray, resampled: list[np.ndarray], tolera
     return support, spread
 
 
+def pieces(n_nodes: int, edges: np.ndarray) -> np.ndarray:
+    """``[n_nodes]``: the connected piece (component) of each node, numbered from 0 in order of
+    each piece's lowest node."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    adjacency = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_nodes, n_nodes))
+    _, labels = connected_components(adjacency, directed=False)
+    # renumber by first appearance, so that the numbering does not depend on scipy's
+    _, first = np.unique(labels, return_index=True)
+    order = np.argsort(first, kind="stable")
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(len(order))
+    return renumber[labels]
+
+
+def _extended(values: np.ndarray, edges: np.ndarray):
+    """gudhi's extended persistence of the lower-star filtration of ``values`` on one graph."""
+    import gudhi
+
+    tree = gudhi.SimplexTree()
+    for v, value in enumerate(values):
+        tree.insert([v], float(value))
+    for a, b in edges:
+        if a != b:
+            tree.insert([int(a), int(b)], float(max(values[a], values[b])))
+    tree.extend_filtration()
+    return tree.extended_persistence()
+
+
+def _pairs(diagram, dimension) -> np.ndarray:
+    """(lower, upper) of each point of that dimension."""
+    return np.sort(np.array([p for d, p in diagram if d == dimension], dtype=np.float64).reshape(-1, 2), axis=1)
+
+
+def _longest_first(found: np.ndarray, *also: np.ndarray):
+    order = np.lexsort((found[:, 0], -(found[:, 1] - found[:, 0])))
+    return (found[order], *(a[order] for a in also)) if also else found[order]
+
+
 def branching(values: np.ndarray, edges: np.ndarray) -> Branching:
     """The branches of a function on a graph (see the module's docstring), through gudhi's
-    extended persistence of the lower-star filtration of ``values``.
+    extended persistence of the lower-star filtration of ``values``, piece by piece (the
+    persistence of a graph is the union of its pieces', so nothing changes but that each
+    branching knows its piece).
 
     Parameters
     ----------
@@ -218,8 +302,6 @@ def branching(values: np.ndarray, edges: np.ndarray) -> Branching:
     edges : np.ndarray
         ``[m, 2]`` node pairs.
     """
-    import gudhi
-
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or not np.all(np.isfinite(values)):
         raise ValueError("values must be a finite 1-D array, one per node")
@@ -228,21 +310,44 @@ def branching(values: np.ndarray, edges: np.ndarray) -> Branching:
         raise ValueError(f"edges must join nodes 0..{len(values) - 1}")
     if len(values) == 0:
         empty = np.zeros((0, 2))
-        return Branching(empty, empty, empty, empty)
-    tree = gudhi.SimplexTree()
-    for v, value in enumerate(values):
-        tree.insert([v], float(value))
-    for a, b in edges:
-        if a != b:
-            tree.insert([int(a), int(b)], float(max(values[a], values[b])))
-    tree.extend_filtration()
-    ordinary, relative, extended_plus, extended_minus = tree.extended_persistence()
-
-    def pairs(diagram, dimension):
-        """(lower, upper) of each point of that dimension, longest first."""
-        found = np.sort(np.array([p for d, p in diagram if d == dimension], dtype=np.float64).reshape(-1, 2), axis=1)
-        return found[np.lexsort((found[:, 0], -(found[:, 1] - found[:, 0])))]
-
-    # relative H1 comes as (tip, split): stored as (split, tip), like every other pair
-    extended = extended_plus + extended_minus
-    return Branching(pairs(relative, 1), pairs(ordinary, 0), pairs(extended, 0), pairs(extended, 1))
+        return Branching(empty, empty, empty, empty, np.zeros(0, np.int64), -1, -1)
+    piece = pieces(len(values), edges)
+    # the start: the piece of the earliest node; among pieces that share the earliest value, the
+    # one with the most nodes, then the lowest number
+    earliest = np.flatnonzero(values == values.min())
+    sizes = np.bincount(piece)
+    candidates = np.unique(piece[earliest])
+    root_label = int(candidates[np.lexsort((candidates, -sizes[candidates]))][0])
+    found = {"splits": [], "merges": [], "components": [], "loops": []}
+    labels = {"splits": [], "components": []}
+    for p in range(len(sizes)):
+        nodes = np.flatnonzero(piece == p)
+        local = np.full(len(values), -1, dtype=np.int64)
+        local[nodes] = np.arange(len(nodes))
+        inside = edges[piece[edges[:, 0]] == p] if len(edges) else edges
+        if np.ptp(values[nodes]) == 0:
+            # gudhi's extended persistence is empty where the function is constant (a lone node,
+            # say): a piece all the same, (v, v), with nothing in it
+            ordinary, relative, extended = [], [], [(0, (values[nodes[0]], values[nodes[0]]))]
+        else:
+            ordinary, relative, extended_plus, extended_minus = _extended(values[nodes], local[inside])
+            extended = extended_plus + extended_minus
+        # relative H1 comes as (tip, split): stored as (split, tip), like every other pair
+        for name, diagram, dimension in (
+            ("splits", relative, 1), ("merges", ordinary, 0), ("components", extended, 0), ("loops", extended, 1)
+        ):
+            pairs = _pairs(diagram, dimension)
+            found[name].append(pairs)
+            if name in labels:
+                labels[name].append(np.full(len(pairs), p, dtype=np.int64))
+    stacked = {name: np.concatenate(parts).reshape(-1, 2) for name, parts in found.items()}
+    splits, split_label = _longest_first(stacked["splits"], np.concatenate(labels["splits"]))
+    components, component_label = _longest_first(stacked["components"], np.concatenate(labels["components"]))
+    # pieces are numbered as their rows of components (longest first)
+    row_of = np.empty(len(sizes), dtype=np.int64)
+    row_of[component_label] = np.arange(len(component_label))
+    # the main piece: the longest-lived, row 0 of components (longest first, then earliest)
+    return Branching(
+        splits, _longest_first(stacked["merges"]), components, _longest_first(stacked["loops"]),
+        row_of[split_label], 0, int(row_of[root_label]),
+    )

@@ -33,14 +33,14 @@ def run_sweeps(config: Mapping, run: str) -> list[str]:
 
 
 def outputs(config: Mapping) -> list[str]:
-    """Every store, page folder, figure of every run, and the tables."""
+    """Every store, page folder, figure of every run, and the tables (the claims table among them)."""
     runs = list(config[NAME]["runs"])
     targets = []
     for run in runs:
         targets += [path(config, run, name) for name in (*STORES, "pages")]
         targets += [path(config, run, f"figures/{name}.png") for name in FIGURES]
     if runs:
-        targets += [table_path(config, name) for name in TABLES]
+        targets += [table_path(config, name) for name in (*TABLES, "claims")]
     return targets
 
 
@@ -156,7 +156,9 @@ STUDY = Study(
     steps={
         **{
             step: f"pipeline.studies.{NAME}.steps:{step}"
-            for step in ("extract_weight_trajectories", "build_learning_graphs", "tabulate_learning_graphs")
+            for step in (
+                "extract_weight_trajectories", "build_learning_graphs", "tabulate_learning_graphs", "tabulate_learning_graphs_claims",
+            )
         },
         "plot_learning_graphs": f"pipeline.studies.{NAME}.figures:plot_learning_graphs",
     },

@@ -19,9 +19,12 @@ from ... import store, zoo
 from ...kernels import mapper
 from ...parallel import dask_client
 from ...tables import write_result_table
+from . import claims as claims_module
 from . import pages
 
 log = logging.getLogger(__name__)
+# the branch counts of an item, stored and tabled (kernels.mapper.Branching)
+COUNTS = ("connected_branches", "lasting_branches", "detached_splits", "pieces_plus_splits")
 
 
 # ---------------------------------------------------------------------------- trajectories
@@ -189,8 +192,12 @@ def item_learning_graphs(
 
     Returns the norm-lens and PCA-lens graphs (arrays and KeplerMapper's dicts), the branches,
     each branch's bootstrap support, the spread of its split step and its significance (support
-    at least ``min_support``; resamples match within ``min_branch_steps``), and the branch count
-    at every setting of the stability grid.
+    at least ``min_support``; resamples match within ``min_branch_steps``), the branches at the
+    end counted in the graph's main piece (:meth:`mapper.Branching.connected_branches`:
+    with the significant branchings, ``connected_branches``; with every branching lasting
+    ``min_branch_steps``, ``lasting_branches``), the graph's pieces and the branchings inside
+    the other pieces apart, and at every setting of the stability grid the lasting count and the
+    pieces.
     """
     rng = np.random.default_rng(seed)
     space = mapper.reduced_space(points, norm_lens["space_components"], seed)
@@ -208,10 +215,12 @@ def item_learning_graphs(
     support, spread = mapper.bootstrap_support(found.splits, resampled, min_branch_steps)
     significant = support >= min_support
     grid = [(c, o) for c in stability["cubes"] for o in stability["overlap"]]
-    counts = []
+    counts, grid_pieces = [], []
     for cubes, overlap in grid:
         g, _ = _graph(lens, space, eps, {**norm_lens, "cubes": cubes, "overlap": overlap})
-        counts.append(mapper.branching(mapper.node_values(g, step), g.edges).branches_at_end(min_branch_steps))
+        at = mapper.branching(mapper.node_values(g, step), g.edges)
+        counts.append(at.connected_branches(min_branch_steps))
+        grid_pieces.append(at.pieces)
     pca_space = mapper.reduced_space(points, pca_lens["space_components"], seed)
     pca_eps = mapper.trajectory_eps(pca_space, n_snapshots, pca_lens["eps_quantile"], pca_lens["eps"])
     pca_graph, pca_kepler = _graph(mapper.pca_lens(points, pca_lens["components"], seed), pca_space, pca_eps, pca_lens)
@@ -219,8 +228,11 @@ def item_learning_graphs(
         "projection": mapper.pca_lens(points, 2, seed).astype(np.float32),
         "graph": graph, "kepler": kepler, "node_step": values, "branching": found, "support": support,
         "split_spread": spread, "significant": significant, "eps": eps, "stability_grid": np.asarray(grid, dtype=np.float64),
-        "stability_counts": np.asarray(counts, dtype=np.int64),
-        "branches_at_end": found.branches_at_end(min_branch_steps, significant),
+        "stability_counts": np.asarray(counts, dtype=np.int64), "stability_pieces": np.asarray(grid_pieces, dtype=np.int64),
+        "connected_branches": found.connected_branches(min_branch_steps, significant),
+        "lasting_branches": found.connected_branches(min_branch_steps),
+        "detached_splits": found.detached_splits(min_branch_steps, significant),
+        "pieces_plus_splits": found.pieces_plus_splits(min_branch_steps, significant),
         "pca_graph": pca_graph, "pca_kepler": pca_kepler, "pca_node_step": mapper.node_values(pca_graph, step),
     }
 
@@ -274,9 +286,16 @@ def build_learning_graphs(
     Writes per item ``<network>/<layer>/{norm,pca}/{node_points,node_offsets,node_epoch,edges}``
     (node i holds ``node_points[node_offsets[i]:node_offsets[i + 1]]``; ``node_epoch`` the mean
     epoch of its points), and for the norm lens
-    ``splits`` ``[k, 2]`` (split epoch, tip epoch), ``support``, ``split_spread`` (epochs) and
-    ``significant`` ``[k]``, ``components``, ``merges``, ``loops``, ``eps``, ``branches_at_end``, ``stability_grid`` ``[g, 2]``
-    (cubes, overlap) and ``stability_counts`` ``[g]``, ``projection`` ``[points, 2]`` (PCA); per
+    ``splits`` ``[k, 2]`` (split epoch, tip epoch), ``support``, ``split_spread`` (epochs),
+    ``significant`` and ``split_piece`` ``[k]`` (the row of ``components`` each split lies in),
+    ``components`` (one row per piece of the graph, longest-lived first), ``main_piece`` (the
+    longest-lived, 0) and ``start_piece`` (the piece holding the earliest node), ``merges``,
+    ``loops``, ``eps``, the counts ``connected_branches`` (the main piece's branches at the end,
+    significant branchings), ``lasting_branches`` (the same with every branching
+    lasting ``min_branch_snapshots``), ``pieces``, ``detached_splits`` (significant branchings in
+    other pieces) and ``pieces_plus_splits`` (the count before issue 19), ``stability_grid``
+    ``[g, 2]`` (cubes, overlap) with ``stability_counts`` (lasting connected branches) and
+    ``stability_pieces`` ``[g]``, ``projection`` ``[points, 2]`` (PCA); per
     network ``<network>/surface`` (:func:`learning_surface` of the first analysed layer at
     ``surface_snapshots``).
     """
@@ -312,9 +331,12 @@ def build_learning_graphs(
             arrays.update({
                 f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
                 f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
-                f"{key}/split_spread": result["split_spread"],
-                f"{key}/eps": np.float64(result["eps"]), f"{key}/branches_at_end": np.int64(result["branches_at_end"]),
+                f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
+                f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
+                f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
+                **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
                 f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
+                f"{key}/stability_pieces": result["stability_pieces"],
             })
             arrays[f"{key}/projection"] = result["projection"]
             written[key] = (result["kepler"], result["pca_kepler"])
@@ -351,9 +373,14 @@ def tabulate_learning_graphs(
     *,
     accuracy_jumps: int,
 ) -> dict[str, pd.DataFrame]:
-    """One row per branch (its split epoch, tip, significance, nearest accuracy jump and lag) and
-    one row per (run, network, layer) (branches at the end, the stability grid's modal count and
-    the fraction of settings giving it, the accuracy jumps).
+    """One row per branching (its split epoch, tip, significance, whether it lies in the main
+    piece, nearest accuracy jump and lag) and one row per (run, network, layer): the branches at
+    the end of the graph's main piece, the longest-lived (``connected_branches``, significant branchings; ``lasting_branches``, every
+    branching lasting ``min_branch_snapshots``), the graph's ``pieces``, whether the main piece
+    holds the start (``main_holds_start``), the significant
+    branchings inside the other pieces (``detached_splits``) apart, the count before issue 19
+    (``pieces_plus_splits``), the stability grid's modal lasting count, the fraction of settings
+    giving it and its range, the pieces' range over the grid, the accuracy jumps.
 
     Times are in epochs, the same quantity for every network whatever its batch size;
     ``split_step`` is also given in the network's own optimizer steps (epoch x its steps per
@@ -375,29 +402,112 @@ def tabulate_learning_graphs(
                 significant = store.read_array(graph, f"{key}/significant")
                 support = store.read_array(graph, f"{key}/support")
                 spread = store.read_array(graph, f"{key}/split_spread")
+                piece = store.read_array(graph, f"{key}/split_piece")
+                main_piece = int(store.read_array(graph, f"{key}/main_piece"))
                 grid_counts = store.read_array(graph, f"{key}/stability_counts")
+                grid_pieces = store.read_array(graph, f"{key}/stability_pieces")
                 values, frequency = np.unique(grid_counts, return_counts=True)
                 counts.append({
                     "run": run, "network": network, "layer": layer,
-                    "branches_at_end": int(store.read_array(graph, f"{key}/branches_at_end")),
+                    **{count: int(store.read_array(graph, f"{key}/{count}")) for count in COUNTS[:2]},
+                    "pieces": int(store.read_array(graph, f"{key}/pieces")),
+                    "main_holds_start": main_piece == int(store.read_array(graph, f"{key}/start_piece")),
+                    **{count: int(store.read_array(graph, f"{key}/{count}")) for count in COUNTS[2:]},
                     "significant_splits": int(significant.sum()), "splits": len(splits),
                     "modal_count": int(values[np.argmax(frequency)]), "modal_fraction": float(frequency.max() / frequency.sum()),
+                    "grid_min": int(grid_counts.min()), "grid_max": int(grid_counts.max()),
+                    "grid_pieces_min": int(grid_pieces.min()), "grid_pieces_max": int(grid_pieces.max()),
                     "final_test_accuracy": float(accuracy[n, -1]),
                     "accuracy_jumps": "; ".join(f"epoch {e:.3g} (+{d:.2f})" for e, d in jumps),
                 })
-                for (split, tip), sig, sup, sd in zip(splits, significant, support, spread):
+                for (split, tip), sig, sup, sd, where in zip(splits, significant, support, spread, piece):
                     nearest = float(jump_epochs[np.argmin(np.abs(jump_epochs - split))]) if len(jump_epochs) else np.nan
                     rows.append({
                         "run": run, "network": network, "layer": layer, "split_epoch": float(split), "tip_epoch": float(tip),
-                        "split_epoch_sd": float(sd), "support": float(sup), "significant": bool(sig), "nearest_jump_epoch": nearest,
+                        "split_epoch_sd": float(sd), "support": float(sup), "significant": bool(sig),
+                        "in_main_piece": bool(where == main_piece), "nearest_jump_epoch": nearest,
                         "lag_epochs": float(split - nearest), "split_step": float(split * per_epoch[n]),
                     })
     columns = [
-        "run", "network", "layer", "split_epoch", "tip_epoch", "split_epoch_sd", "support", "significant", "nearest_jump_epoch",
-        "lag_epochs", "split_step",
+        "run", "network", "layer", "split_epoch", "tip_epoch", "split_epoch_sd", "support", "significant", "in_main_piece",
+        "nearest_jump_epoch", "lag_epochs", "split_step",
     ]
     branch_table = pd.DataFrame(rows, columns=columns)
     count_table = pd.DataFrame(counts)
     write_result_table(branch_table, branchings)
     write_result_table(count_table, branch_counts)
     return {"branchings": branch_table, "branch_counts": count_table}
+
+
+# ---------------------------------------------------------------------------------- claims
+def _count_item(graph: str, network: int, layer: str) -> claims_module.CountItem:
+    key = f"{network}/{layer}"
+    read = {name: store.read_array(graph, f"{key}/{name}") for name in (*COUNTS, "pieces", "stability_counts", "stability_grid")}
+    return claims_module.CountItem(
+        lasting=int(read["lasting_branches"]), connected=int(read["connected_branches"]), pieces=int(read["pieces"]),
+        detached=int(read["detached_splits"]), previous=int(read["pieces_plus_splits"]),
+        grid=np.asarray(read["stability_counts"]), grid_settings=np.asarray(read["stability_grid"]),
+        main_holds_start=bool(store.read_array(graph, f"{key}/main_piece") == store.read_array(graph, f"{key}/start_piece")),
+    )
+
+
+def tabulate_learning_graphs_claims(
+    trajectories: Sequence[str],
+    graphs: Sequence[str],
+    claims: str,
+    *,
+    claims_runs: Mapping,
+    seed: int,
+) -> pd.DataFrame:
+    """The paper's headline claims beside this run's evidence (:mod:`.claims`):
+    ``tables/claims.{csv,md,html}``.
+
+    The branch counts are read on network 0 of the runs ``claims_runs`` names (``zero_init``,
+    ``tiny_init``); the coincidence of branchings with accuracy jumps on the output layer of every
+    network of every run. A claim whose run or layer is not analysed is "not testable at this
+    scale" and says why.
+    """
+    from ...claims import write_claims_table
+
+    runs = {}
+    for trajectory, graph in zip(trajectories, graphs):
+        runs[store.open_array_store(graph).attrs["run"]] = (trajectory, graph)
+    found, scales, coincidences = {}, {}, []
+    for run, (trajectory, graph) in runs.items():
+        attrs = store.open_array_store(graph).attrs
+        epochs = read_epochs(trajectory)
+        data = store.open_array_store(trajectory).attrs
+        shape = " x ".join(str(d) for d in data["input_shape"][-2:])
+        scales[run] = (
+            f"Run {run!r}: {len(epochs)} recorded steps over {epochs[-1]:g} epochs, {data['n_train']} training images of "
+            f"{shape} (the paper: MNIST, 60,000 of 28 x 28, 50-70 epochs, ~200 recorded steps)."
+        )
+        accuracy = store.read_array(trajectory, "test_accuracy")
+        window = claims_module.COINCIDENCE_SNAPSHOTS * float(attrs["epoch_spacing"])
+        if "output" in attrs["layers"]:
+            for n in range(len(attrs["networks"])):
+                splits = store.read_array(graph, f"{n}/output/splits")
+                significant = store.read_array(graph, f"{n}/output/significant").astype(bool)
+                coincidences.append(claims_module.network_coincidence(splits[significant, 0], epochs, accuracy[n], window))
+        for layer in attrs["layers"]:
+            found[(run, layer)] = _count_item(graph, 0, layer)
+    rows = []
+    for claim_id, (role, layer) in {
+        "zero-output-branches": ("zero_init", "output"), "zero-hidden-branches": ("zero_init", "hidden1"),
+        "tiny-output-branches": ("tiny_init", "output"),
+    }.items():
+        run = claims_runs.get(role)
+        claim, paper = claims_module.PAPER_TEXT[claim_id]
+        item = found.get((run, layer))
+        missing = (
+            f"No run {role} here (learning_graphs.claims_runs.{role}: {run!r})" if run not in runs
+            else f"Run {run!r} does not analyse layer {layer}"
+        )
+        rows.append(claims_module.count_claim(claim_id, claim, paper, item, missing=missing, scale=scales.get(run, "")))
+    rows.append(claims_module.coincidence_claim(
+        coincidences, seed=seed, scale=f"The networks of runs {', '.join(runs)} pooled.",
+    ))
+    write_claims_table(rows, claims)
+    from ...claims import claims_frame
+
+    return claims_frame(rows)
