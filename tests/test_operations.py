@@ -97,7 +97,10 @@ def test_permutation_count_reruns_only_the_statistics_and_their_figures(finished
     # the landscapes (the expensive part) do not depend on how the tests between them are run
     override = _write_override(tmp_path, {"activation_landscapes": {**_test_config()["activation_landscapes"], "permutations": 500}})
     experiments = len(_test_config()["activation_landscapes"]["experiments"])
-    expected = {"summarize_activation_landscapes": experiments, "plot_activation_landscapes": experiments, "all": 1}
+    expected = {
+        "summarize_activation_landscapes": experiments, "plot_activation_landscapes": experiments,
+        "tabulate_activation_landscapes_claims": 1, "gather_claims": 1, "all": 1,
+    }
     assert _dry_run_counts(finished_test_run, override) == expected
 
 

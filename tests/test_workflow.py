@@ -71,6 +71,7 @@ def test_a_study_target_runs_that_study_and_its_trainings_only(workdir):
     counts = _job_counts(result.stdout)
     assert counts.pop("train_population") == 2 + 1  # the nine-disk draws and the deep digit MLPs
     assert counts.pop("collect_sweep_metrics", 0) == 0 and counts.pop("study_activation_landscapes") == 1
+    assert counts.pop("tabulate_activation_landscapes_claims") == 1
     assert counts == {rule: 2 for rule in (
         "extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes"
     )}
