@@ -116,7 +116,7 @@ def test_spike_ratio_reruns_only_the_relu_tables_and_loss_figures(finished_test_
     sweeps = _test_config()["relu_complex"]
     expected = {
         "tabulate_relu_complex": 1, "plot_relu_classification": len(sweeps["classification"]),
-        "plot_relu_regression": len(sweeps["regression"]), "all": 1,
+        "plot_relu_regression": len(sweeps["regression"]), "tabulate_relu_complex_claims": 1, "gather_claims": 1, "all": 1,
     }
     assert _dry_run_counts(finished_test_run, override) == expected
 
