@@ -32,10 +32,10 @@ def results_summary(results: str | Path, studies: Iterable[str]) -> str:
         figures = _count(folder, "*.png") + _count(folder, "*.pdf")
         pages = sum(1 for p in folder.rglob("*.html") if p.parent.name != "tables")
         parts = [f"{len(tables)} tables", f"{figures} figures"] + ([f"{pages} pages"] if pages else [])
-        lines.append(f"  {study:<22} {', '.join(parts):<32} {folder}/")
+        lines.append(f"  {study:<22} {', '.join(parts):<34} {folder}/")
     claims = results / "claims.md"
     if claims.exists():
-        lines.append(f"  {'claims':<22} {'every paper claim, with evidence':<32} {claims} (and .html)")
+        lines.append(f"  {'claims':<22} {'every paper claim, with evidence':<34} {claims} (and .html)")
     lines.append("Next: `make report` writes results/report.html (the claims page, then every table and figure).")
     return "\n".join(lines)
 
