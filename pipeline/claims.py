@@ -335,12 +335,15 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return shown.astype(object).where(shown.notna(), "").to_markdown(index=False)
 
 
-def gather_claims(claims_tables: Iterable[str], claims: str, claims_md: str | None = None) -> None:
+def gather_claims(
+    claims_tables: Iterable[str], claims: str, claims_md: str | None = None, claims_summary: str | None = None
+) -> None:
     """Step ``gather_claims``: every study's ``claims.csv`` -> ``results/claims.{md,html}``.
 
     The page opens with one line per study (its verdict counts), then each study's table; the
     report shows the HTML first. ``claims`` names the HTML page, ``claims_md`` the Markdown one
-    (default: beside it).
+    (default: beside it), ``claims_summary`` an HTML fragment of the one line per study alone (the
+    report's front page shows it; a page of every table there would push its top out of view).
     """
     import html
 
@@ -368,9 +371,13 @@ def gather_claims(claims_tables: Iterable[str], claims: str, claims_md: str | No
     parts = [f"<h2>{html.escape(title)}</h2>", "<p>" + html.escape(" ".join(markdown[2:5])) + "</p>", "<ul>"]
     parts += [f"<li><b>{html.escape(study)}</b>: {html.escape(line)}</li>" for study, line in summary.items()]
     parts.append("</ul>")
+    summary_end = len(parts)
     for study, frame in tables.items():
         markdown += [f"## {study}", "", _markdown_table(frame), ""]
         parts += [f'<h3 id="{study}">{html.escape(study)}</h3>', _html_table(frame)]
+    if claims_summary is not None:
+        with atomic_output(claims_summary) as target:
+            target.write_text("\n".join(parts[:summary_end]) + "\n")
     with atomic_output(claims_md or Path(claims).with_suffix(".md")) as target:
         target.write_text("\n".join(markdown))
     with atomic_output(claims) as target:

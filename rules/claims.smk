@@ -18,6 +18,7 @@ rule gather_claims:
             labels={"table": "every paper claim with its evidence"},
         ),
         claims_md=f"{RESULTS}/claims.md",
+        claims_summary=f"{RESULTS}/claims_summary.html",
     log:
         logs("gather_claims"),
     benchmark:

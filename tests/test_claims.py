@@ -84,7 +84,9 @@ def test_claims_table_and_gathered_page(tmp_path):
         cl.claims_frame([_claim("a1", 0.8, 0.7, 0.9), _claim("a1", 0.6, 0.4, 0.7)])
 
     page = tmp_path / "claims.html"
-    cl.gather_claims([str(first.with_suffix(".csv")), str(second.with_suffix(".csv"))], str(page))
+    summary = tmp_path / "claims_summary.html"
+    cl.gather_claims([str(first.with_suffix(".csv")), str(second.with_suffix(".csv"))], str(page), claims_summary=str(summary))
+    assert "study_b</b>: 0 reproduced" in summary.read_text() and "<table" not in summary.read_text()
     markdown = page.with_suffix(".md").read_text()
     assert "**study_a**: 1 reproduced, 1 partly, 0 not reproduced, 0 not testable at this scale (of 2)" in markdown
     assert "**study_b**: 0 reproduced, 0 partly, 1 not reproduced, 1 not testable at this scale (of 2)" in markdown
