@@ -107,19 +107,12 @@ def checked(path: str | Path):
     try:
         yield
     except ChecksumMismatch as exc:
-        path = Path(path)
-        kept = quarantine_path(path)
-        if path.exists():
-            if kept.exists():
-                shutil.rmtree(kept)
-            os.replace(path, kept)
-        raise CorruptStoreError(
-            f"store {path} is corrupted (a chunk failed its CRC32C checksum: {exc}); it was moved to "
-            f"{kept} for inspection, and the next snakemake run re-creates it"
-        ) from None
+        _quarantine_and_raise(Path(path), "a chunk", exc)
 
 
 def _quarantine_and_raise(path: Path, what: str, exc: Exception):
+    """Move a corrupted store to ``<store>.corrupt`` (an older one there is replaced), so that its
+    producer's output is missing and the next run re-creates it; raise CorruptStoreError."""
     kept = quarantine_path(path)
     if path.exists():
         if kept.exists():
