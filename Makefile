@@ -44,8 +44,12 @@ lint: env
 		echo "$$out"; echo "snakemake --lint found problems"; exit 1; fi; echo "snakemake --lint: clean"
 
 # The HTML report of the finished default run (run `make run` first): every final table and figure.
+# Covers the studies that have run (after a one-study run too): python -m pipeline finished names
+# them (REPORT_CONFIG: the config files of the run, default config/config.yaml).
+REPORT_CONFIG ?= config/config.yaml
 report: env
-	$(BIN)/snakemake --cores 1 $(SNAKEMAKE_ARGS) --report results/report.html
+	$(BIN)/snakemake --cores 1 --report results/report.html \
+		$$($(BIN)/python -m pipeline finished $(REPORT_CONFIG)) --configfile $(REPORT_CONFIG) $(SNAKEMAKE_ARGS)
 
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml

@@ -73,6 +73,11 @@ def main(argv=None) -> int:
         from .plan.report import main as plan
 
         return plan(argv[1:])
+    if argv[:1] == ["finished"]:
+        # not a step: the study targets whose outputs all exist (make report reports those)
+        from .run_summary import main as finished
+
+        return finished(argv[1:])
     if argv[:1] == ["recover"]:
         # not a step: ready the working directory after a killed run (pipeline.recovery)
         from .recovery import main as recover

@@ -89,3 +89,29 @@ def failure_summary(snakemake_logs: Iterable[str | Path], tail: int = TAIL_LINES
             lines += [f"    {line}" for line in last]
     lines.append("Fix the cause and run the same command again: what finished is kept.")
     return "\n".join(lines)
+
+
+def finished_targets(config: dict) -> list[str]:
+    """The targets a report of what has run covers: ``study_<name>`` for each study whose outputs
+    all exist, and the claims page when it exists. Empty when no study has finished (the report
+    then covers the default target, and names what is missing)."""
+    from .studies import registered
+
+    targets = []
+    for name, study in registered().items():
+        outputs = study.outputs(config)
+        if outputs and all(Path(p).exists() for p in outputs):
+            targets.append(f"study_{name}")
+    if targets and Path(config["results"], "claims.html").exists():
+        targets.append(f"{config['results']}/claims.html")
+    return targets
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipeline finished [CONFIG ...]``: :func:`finished_targets` of the config files
+    (default config/config.yaml), one per line (``make report`` reports these)."""
+    from .config import load_config
+
+    for target in finished_targets(load_config(*(argv or ["config/config.yaml"]))):
+        print(target)
+    return 0

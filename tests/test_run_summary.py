@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline import run_summary
 
 SNAKEMAKE_LOG = """\
@@ -51,3 +53,19 @@ def test_failure_summary_when_no_job_failed(tmp_path):
     snakemake_log = tmp_path / "run.snakemake.log"
     snakemake_log.write_text("Building DAG of jobs...\nWorkflowError: bad config\n")
     assert "before any job" in run_summary.failure_summary([snakemake_log])
+
+
+def test_finished_targets_name_the_studies_whose_outputs_all_exist(tmp_path):
+    from conftest import REPO
+
+    from pipeline.config import load_config
+    from pipeline.studies import registered
+
+    config = load_config(REPO / "config/test.yaml", overrides={"results": str(tmp_path / "results")})
+    assert run_summary.finished_targets(config) == []
+    for path in registered()["relu_complex"].outputs(config):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).touch()
+    assert run_summary.finished_targets(config) == ["study_relu_complex"]
+    Path(config["results"], "claims.html").touch()
+    assert run_summary.finished_targets(config) == ["study_relu_complex", f"{config['results']}/claims.html"]
