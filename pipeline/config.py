@@ -120,6 +120,8 @@ def _coerce_strings(instance: Any, errors) -> bool:
         if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
             continue
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        if error.instance.strip().lower() in ("yes", "no", "on", "off", "y", "n"):
+            continue  # YAML 1.1's booleans: a typed "yes" is a mistake to name, not a True to guess
         try:
             parsed = yaml.safe_load(error.instance)
         except yaml.YAMLError:

@@ -179,3 +179,7 @@ def test_a_string_that_reads_as_the_wanted_type_is_accepted_and_others_are_not()
         validate_config({"compute": {"analysis_threads": "one"}})
     with pytest.raises(ConfigError, match="compute.analysis_threads"):
         validate_config({"compute": {"analysis_threads": "1.5"}})
+    # a boolean comes as true/false; YAML 1.1's "yes" is refused, naming the key
+    with pytest.raises(ConfigError, match="download"):
+        validate_config({"data": {"download": "yes"}})
+    assert validate_config({"data": {"download": "true"}})["data"]["download"] is True
