@@ -36,7 +36,13 @@ def results_summary(results: str | Path, studies: Iterable[str]) -> str:
     claims = results / "claims.md"
     if claims.exists():
         lines.append(f"  {'claims':<22} {'every paper claim, with evidence':<34} {claims} (and .html)")
-    lines.append("Next: `make report` writes results/report.html (the claims page, then every table and figure).")
+    if results == Path("results"):
+        lines.append("Next: `make report` writes results/report.html (the claims page, then every table and figure).")
+    else:
+        lines.append(
+            f"Next: snakemake --report {results}/report.html, with this run's --configfile (the claims page, then "
+            "every table and figure)."
+        )
     return "\n".join(lines)
 
 

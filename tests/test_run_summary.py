@@ -35,7 +35,8 @@ def test_results_summary_counts_each_studys_tables_figures_and_pages(tmp_path):
     (tmp_path / "claims.md").write_text("x")
     text = run_summary.results_summary(tmp_path, ["network_manifold", "not_run"])
     assert "2 tables, 3 figures, 1 pages" in text
-    assert "not_run" not in text and "claims" in text and "make report" in text
+    assert "not_run" not in text and "claims" in text and f"--report {tmp_path}/report.html" in text
+    assert "make report" in run_summary.results_summary("results", [])
 
 
 def test_failure_summary_names_the_rule_its_log_and_the_logs_last_lines(tmp_path):
