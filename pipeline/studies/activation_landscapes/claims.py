@@ -266,20 +266,18 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
     # complexity: bootstrap over networks
     top, bottom = thresholds.index(max(shown)), thresholds.index(min(shown))
     enough = n_networks >= MIN_NETWORKS
-    method = describe_bootstrap(n_networks, "networks", BOOTSTRAP_RESAMPLES, BOOTSTRAP_METHOD)
-    if draws > 1:
-        method += f" (a network's {draws} input draws resampled together)"
+    def method(units):
+        text = describe_bootstrap(units, "networks", BOOTSTRAP_RESAMPLES, BOOTSTRAP_METHOD)
+        return text + (f" (a network's {draws} input draws resampled together)" if draws > 1 else "")
+
     scale = f"{per} (paper: {PAPER_NETWORKS[paper_name]} networks)"
     if not enough:
         scale += f"; fewer than {MIN_NETWORKS} networks: no 95 % interval over networks"
 
     everyone = np.arange(n_networks)
     value = depth_statistic(norms, network_of, everyone, top)
-    low, high = (
-        bootstrap_interval(
-            n_networks, lambda idx: depth_statistic(norms, network_of, idx, top),
-            seed=seed, n_resamples=BOOTSTRAP_RESAMPLES, method=BOOTSTRAP_METHOD,
-        ) if enough and np.isfinite(value) else (math.nan, math.nan)
+    low, high = _network_interval(
+        n_networks, lambda idx: depth_statistic(norms, network_of, idx, top), seed, enough and np.isfinite(value)
     )
     claims.append(Claim(
         id=f"{experiment}-depth",
@@ -287,7 +285,7 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         paper=paper["depth"],
         statistic=f"largest rise of the mean landscape norm from a layer to a deeper one, at {max(shown):g}",
         value=value, low=low, high=high,
-        interval_method=method,
+        interval_method=method(n_networks),
         rule=CLAIM_RULES["depth"],
         scale_note=scale + "; the largest of many rises leans upward on few networks",
         testable=enough,
@@ -296,11 +294,8 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
     rises = network_training_rise(norms, network_of, bottom, top)
     finite = np.flatnonzero(np.isfinite(rises))
     value = float(rises[finite].mean()) if len(finite) else math.nan
-    low, high = (
-        bootstrap_interval(
-            len(finite), lambda idx: float(rises[finite][idx].mean()),
-            seed=seed + 1, n_resamples=BOOTSTRAP_RESAMPLES, method=BOOTSTRAP_METHOD,
-        ) if len(finite) >= MIN_NETWORKS else (math.nan, math.nan)
+    low, high = _network_interval(
+        len(finite), lambda idx: float(rises[finite][idx].mean()), seed + 1, len(finite) >= MIN_NETWORKS
     )
     claims.append(Claim(
         id=f"{experiment}-training",
@@ -308,10 +303,17 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         paper=paper["training"],
         statistic=f"mean norm over the layers after the input at {max(shown):g} minus at {min(shown):g}, paired by network",
         value=value, low=low, high=high,
-        interval_method=describe_bootstrap(len(finite), "networks", BOOTSTRAP_RESAMPLES, BOOTSTRAP_METHOD)
-        + (f" (a network's {draws} input draws resampled together)" if draws > 1 else ""),
+        interval_method=method(len(finite)),
         rule=CLAIM_RULES["training"],
         scale_note=scale if len(finite) == n_networks else scale + f"; {len(finite)} of them reached both thresholds",
         testable=len(finite) >= MIN_NETWORKS,
     ))
     return claims
+
+
+def _network_interval(units: int, statistic, seed: int, testable: bool) -> tuple[float, float]:
+    """The bootstrap interval over ``units`` networks of the study's settings; NaN where the claim
+    cannot be tested."""
+    if not testable:
+        return (math.nan, math.nan)
+    return bootstrap_interval(units, statistic, seed=seed, n_resamples=BOOTSTRAP_RESAMPLES, method=BOOTSTRAP_METHOD)
