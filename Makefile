@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 CORES ?= all
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 SNAKEMAKE_ARGS ?=
+# The config files of `make run` and `make report`, merged in order (make run CONFIG="config/config.yaml
+# my.yaml"); checked first, so a missing file or a YAML error is named in one line.
+CONFIG ?= config/config.yaml
 
 .PHONY: env run test test-quick lint dry-run-paper plan-paper plan-rehearsal rehearse benchmark report clean
 
@@ -26,10 +29,12 @@ env: $(VENV)/.installed
 # After a killed run: its orphaned jobs stopped and Snakemake's lock removed (pipeline.recovery;
 # refused while a snakemake runs here), and what it left incomplete re-run.
 run: env
+	$(BIN)/python -m pipeline check-config $(CONFIG)
 	$(BIN)/python -m pipeline recover
-	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SNAKEMAKE_ARGS) --configfile $(CONFIG)
 
-test: env
+# Lint first (about 10 s): a lint failure stops here, before the suite runs.
+test: env lint
 	$(BIN)/python -m pytest tests
 
 test-quick: env
@@ -43,13 +48,13 @@ lint: env
 	if [ $$status -ne 0 ] || ! echo "$$out" | grep -q "Congratulations, your workflow is in a good condition"; then \
 		echo "$$out"; echo "snakemake --lint found problems"; exit 1; fi; echo "snakemake --lint: clean"
 
-# The HTML report of the finished default run (run `make run` first): every final table and figure.
-# Covers the studies that have run (after a one-study run too): python -m pipeline finished names
-# them (REPORT_CONFIG: the config files of the run, default config/config.yaml).
-REPORT_CONFIG ?= config/config.yaml
+# The HTML report of a finished run (after `make run`; CONFIG as there), into its results folder:
+# every final table and figure. Covers the studies that have run (after a one-study run too):
+# python -m pipeline finished names them.
 report: env
-	$(BIN)/snakemake --cores 1 --report results/report.html \
-		$$($(BIN)/python -m pipeline finished $(REPORT_CONFIG)) --configfile $(REPORT_CONFIG) $(SNAKEMAKE_ARGS)
+	$(BIN)/python -m pipeline check-config $(CONFIG)
+	$(BIN)/snakemake --cores 1 --report $$($(BIN)/python -m pipeline finished --folder $(CONFIG))/report.html \
+		$$($(BIN)/python -m pipeline finished $(CONFIG)) $(SNAKEMAKE_ARGS) --configfile $(CONFIG)
 
 dry-run-paper: env
 	$(BIN)/snakemake --dry-run --quiet --cores 2 --configfile config/paper.yaml
@@ -66,22 +71,13 @@ plan-rehearsal: env
 # The paper config's whole DAG on stand-in data with reduced counts (config/rehearsal.yaml over
 # config/paper.yaml), into results-rehearsal/: what to run before spending a GPU allocation.
 rehearse: env
-	$(BIN)/snakemake --cores $(CORES) --configfile config/paper.yaml config/rehearsal.yaml $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) --configfile config/paper.yaml config/rehearsal.yaml
 
-# Every benchmark, each printing its side-by-side ratios (~1 h on 2 cores). benchmarks/rehearsal.py
-# is not one of them: it reads a finished `make rehearse`.
+# Every benchmark, each printing its side-by-side ratios (~1 h on 2 cores): each program of
+# benchmarks/ that declares BENCHMARK_ENV (its environment), found by benchmarks/run_all.py;
+# `run_all.py --list` names them. benchmarks/rehearsal.py is not one: it reads a finished `make rehearse`.
 benchmark: env
-	$(BIN)/python benchmarks/population_training.py
-	$(BIN)/python benchmarks/dispatch_count.py
-	$(BIN)/python benchmarks/network_distances.py
-	$(BIN)/python benchmarks/pipeline_overhead.py
-	$(BIN)/python benchmarks/representations_memory.py
-	$(BIN)/python benchmarks/loss_landscape.py
-	$(BIN)/python benchmarks/activation_landscapes.py
-	$(BIN)/python benchmarks/activation_extraction_memory.py
-	$(BIN)/python benchmarks/learning_graphs.py
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex.py
-	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/relu_complex_stress.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf results results-rehearsal logs .snakemake

@@ -36,6 +36,9 @@ from pipeline.kernels import landscapes as landscape_kernels
 from pipeline.kernels import persistence
 from pipeline.studies.activation_landscapes import steps
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 ARCHITECTURE = {"name": "mlp", "hidden": [15] * 10, "init": "kaiming"}  # the paper's synthetic MLP
 
 

@@ -28,6 +28,9 @@ import pipeline
 from pipeline.data import Dataset
 from pipeline.train import Member, PopulationTrainer, TrainingSettings, initial_population
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 ARCHITECTURES = {
     "WRN-16-2": ({"name": "wide_resnet", "depth": 16, "width": 2}, (3, 32, 32)),
     "ResNet-9": ({"name": "resnet9", "width": 64}, (3, 32, 32)),

@@ -26,6 +26,9 @@ from pipeline.kernels import mapper
 from pipeline.kernels import trajectories as synthetic
 from pipeline.studies.learning_graphs import steps
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 NORM_LENS = dict(cubes=15, overlap=0.5, eps=1.0, eps_quantile=0.99, min_samples=1, space_components=10)
 PCA_LENS = dict(components=3, cubes=6, overlap=0.4, eps=1.0, eps_quantile=0.99, min_samples=1, space_components=10)
 

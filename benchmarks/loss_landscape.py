@@ -32,6 +32,9 @@ from pipeline.kernels import distances
 from pipeline.parallel import dask_client
 from pipeline.studies.loss_landscape import steps
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 CNN = {"name": "cnn", "channels": [8, 16], "hidden": 32}  # the default config's optima
 MLP = {"name": "mlp", "hidden": [50, 20]}
 

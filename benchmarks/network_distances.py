@@ -23,6 +23,9 @@ from pipeline.kernels import diffusion, distances
 from pipeline.parallel import dask_client
 from pipeline.studies.network_manifold.steps import matrix_chunks
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

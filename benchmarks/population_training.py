@@ -31,6 +31,9 @@ from pipeline.config import load_config
 from pipeline.train import Member, PopulationTrainer, initial_population
 from pipeline.zoo import GRID_KEYS, load_spec_dataset, population_spec, training_settings
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -13,16 +13,31 @@
 (d) How many spurious adjacencies the Hamming-distance-1 rule adds: pairs of regions whose patterns
     differ in one neuron but share no edge, against the dual graph of shared edges.
 
+(e) The study's analysis step (``analyse_relu_complexes``) on one sweep of the default config,
+    trained here in a temporary folder (or read from ``--stores``): its wall time with the local
+    Dask cluster as one thread, as two threads of one process, and as two single-threaded
+    processes (``compute.dask.gil_bound``), alternated, side by side, with the ratios, and a check
+    that every run stores the same arrays.
+
     .venv/bin/python benchmarks/relu_complex.py       (run with one thread: OMP_NUM_THREADS=1)
+    .venv/bin/python benchmarks/relu_complex.py --step [--sweep relu_moons] [--repeats 2] [--stores DIR]
+                                                      ((e) only; give it two cores)
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from pipeline.kernels import relu_complex as rc
+
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment: one thread (its targets
+# are one core's).
+BENCHMARK_ENV = {"OMP_NUM_THREADS": "1"}
 
 BOX = (-1.0, 1.0, -1.0, 1.0)
 
@@ -153,5 +168,74 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
+# (e): the local cluster's ways of running the step, as (label, threads, compute.dask.gil_bound)
+CLUSTER_WAYS = (("1 thread", 1, "threads"), ("2 threads", 2, "threads"), ("2 processes", 2, "processes"))
+
+
+def step_populations(sweep: str, folder: Path) -> list[str]:
+    """The population stores of ``sweep`` of config/config.yaml, trained into ``folder`` unless
+    they are there already (the training is not timed)."""
+    from pipeline import zoo
+    from pipeline.config import load_config
+
+    config = load_config("config/config.yaml")
+    paths = []
+    for population in range(zoo.n_populations(config["sweeps"][sweep])):
+        path = folder / f"{sweep}_{population:03d}.zarr"
+        if not path.exists():
+            start = time.perf_counter()
+            zoo.train_population_job(zoo.population_spec(config, sweep, population), path, progress=False)
+            print(f"    trained {path.name} in {time.perf_counter() - start:.1f} s (not timed below)")
+        paths.append(str(path))
+    return paths
+
+
+def compare_clusters(sweep: str, repeats: int, stores: str | None) -> None:
+    """(e) analyse_relu_complexes on one default sweep, each way of CLUSTER_WAYS in turn."""
+    from pipeline import store
+    from pipeline.config import load_config
+    from pipeline.studies.relu_complex.steps import analyse_relu_complexes
+
+    study = load_config("config/config.yaml")["relu_complex"]
+    settings = {k: study[k] for k in ("box", "box_margin", "betti_orders", "filtration_points", "seed", "weighting_epsilon")}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(stores) if stores else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"(e) analyse_relu_complexes on {sweep} (config/config.yaml): local Dask cluster, best of {repeats}, alternated")
+        populations = step_populations(sweep, folder)
+        times = {label: [] for label, _, _ in CLUSTER_WAYS}
+        stored = {}
+        for repeat in range(repeats):
+            for label, threads, gil_bound in CLUSTER_WAYS:
+                out = Path(tmp) / f"complexes_{threads}_{gil_bound}_{repeat}.zarr"
+                start = time.perf_counter()
+                analyse_relu_complexes(populations, str(out), **settings, threads=threads,
+                                       dask_cluster={"cluster": "local", "gil_bound": gil_bound})
+                times[label].append(time.perf_counter() - start)
+                stored[label] = {name: store.read_array(out, name) for name in ("regions", "cells", "lambda2_unweighted", "betti_curve")}
+        items = stored[CLUSTER_WAYS[0][0]]["regions"].size
+        for label, values in times.items():
+            runs = ", ".join(f"{v:.2f}" for v in values)
+            print(f"    {label:12s}: {min(values):7.2f} s  ({items} items; runs {runs})")
+        best = {label: min(values) for label, values in times.items()}
+        print(f"    ratio 1 thread / 2 processes : {best['1 thread'] / best['2 processes']:5.2f} x")
+        print(f"    ratio 2 threads / 2 processes: {best['2 threads'] / best['2 processes']:5.2f} x")
+        reference = stored[CLUSTER_WAYS[0][0]]
+        same = all(np.array_equal(reference[k], other[k], equal_nan=True) for other in stored.values() for k in reference)
+        print(f"    same arrays stored by every way: {same}")
+
+
+def _arguments():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--step", action="store_true", help="run (e) only: the analysis step, threads against processes")
+    parser.add_argument("--sweep", default="relu_moons", help="the default config's sweep of (e)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each way in (e); the best is reported")
+    parser.add_argument("--stores", help="a folder for (e)'s trained population stores, kept between runs")
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    main()
+    arguments = _arguments()
+    if not arguments.step:
+        main()
+    compare_clusters(arguments.sweep, arguments.repeats, arguments.stores)

@@ -36,6 +36,10 @@ import numpy as np
 
 from pipeline.kernels import relu_complex as rc
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment: one thread (its targets
+# are one core's).
+BENCHMARK_ENV = {"OMP_NUM_THREADS": "1"}
+
 PAPER = Path(__file__).resolve().parents[1] / "config/paper.yaml"
 BIAS_SCALES = (0.0, 1e-6, 1e-3, 0.1)
 

@@ -19,6 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run by `make benchmark` (benchmarks/run_all.py) under this environment.
+BENCHMARK_ENV = {}
+
 
 def write_sweep(folder: Path, populations: int, size: int, width: int) -> tuple[list[str], str, int]:
     import numpy as np

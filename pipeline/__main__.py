@@ -78,6 +78,11 @@ def main(argv=None) -> int:
         from .run_summary import main as finished
 
         return finished(argv[1:])
+    if argv[:1] == ["check-config"]:
+        # not a step: the config files' errors in one line, before Snakemake reads them
+        from .config import main as check_config
+
+        return check_config(argv[1:])
     if argv[:1] == ["recover"]:
         # not a step: ready the working directory after a killed run (pipeline.recovery)
         from .recovery import main as recover

@@ -1,44 +1,55 @@
-"""Load and validate the pipeline configuration against ``config/schema/``.
+"""Load and validate the pipeline configuration against ``config/schema/``: the study-aware part.
 
-The schema is ``config/schema/pipeline.yaml`` (the foundation: results, data, compute, sweeps)
-with each registered study's ``config/schema/<study>.yaml`` merged in as the top-level key
-``<study>``. jsonschema does the structural checks and fills in every default (the defaults
-live in the schema only); this module turns errors into messages that name the offending key,
-and checks what a schema cannot express (cross-references between sweeps, each study's checks).
+The schema is ``config/schema/pipeline.yaml`` (the foundation: results, data, compute, sweeps;
+loaded and checked against by :mod:`pipeline.schema`) with each registered study's
+``config/schema/<study>.yaml`` merged in as the top-level key ``<study>``. jsonschema does the
+structural checks and fills in every default (the defaults live in the schema only); this module
+turns errors into messages that name the offending key, and checks what a schema cannot express
+(cross-references between sweeps, each study's checks).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import itertools
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import jsonschema
 import yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "config" / "schema"
-FOUNDATION_SCHEMA = SCHEMA_DIR / "pipeline.yaml"
+from .schema import SCHEMA_DIR, ConfigError, complete, foundation_schema, read_yaml
+from .schema import grid_keys as grid_keys  # re-exported: where the tests have long found it
+from .sweeps import expand_variants
+from .sweeps import sweeps_named_in as sweeps_named_in  # re-exported: the studies' checks used it from here
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, misspelled, of the wrong type or out of range."""
-
-
-def _read_yaml(path: Path) -> dict:
-    with open(path) as handle:
-        return yaml.safe_load(handle)
+def read_config_file(path: str | Path) -> dict:
+    """A config file's mapping, or a one-line ``ConfigError`` naming the file (and the line of a
+    YAML error): missing, empty, not YAML, or not a mapping of keys at the top level."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path}: no such file")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"config file {path}{where}: not valid YAML ({problem})") from None
+    if content is None:
+        raise ConfigError(f"config file {path} is empty: a config file states at least one key")
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {path}: expected keys at the top level, got a {type(content).__name__}")
+    return content
 
 
 @functools.cache
 def _schema() -> dict:
     from .studies import registered
 
-    schema = _read_yaml(FOUNDATION_SCHEMA)
+    schema = copy.deepcopy(foundation_schema())
     for name in registered():
-        part = _read_yaml(SCHEMA_DIR / f"{name}.yaml")
+        part = read_yaml(SCHEMA_DIR / f"{name}.yaml")
         part.pop("$schema", None)
         schema["properties"][name] = part
     return schema
@@ -47,107 +58,6 @@ def _schema() -> dict:
 def load_schema() -> dict:
     """The whole schema: the foundation's with every study's block merged in (a copy)."""
     return copy.deepcopy(_schema())
-
-
-def grid_keys() -> tuple[str, ...]:
-    """The hyperparameters a sweep's grid varies (one value each per network), in schema order."""
-    return tuple(_schema()["definitions"]["sweep"]["properties"]["grid"]["properties"])
-
-
-def _key_path(path) -> str:
-    parts = []
-    for item in path:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "<top level>"
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = _key_path(error.absolute_path)
-    # An unknown key is reported by its parent; name the key itself so the user can find it.
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        parent = where + "." if error.absolute_path else ""
-        keys = ", ".join(f"'{parent}{k}'" for k in extra)
-        return f"unknown config key {keys}; allowed here: {', '.join(sorted(allowed))}"
-    if error.validator == "oneOf":
-        options = [s.get("description") or s for s in error.schema["oneOf"]]
-        return f"config key '{where}': {error.instance!r} matches none of {options}"
-    if error.validator == "propertyNames":
-        return f"config key '{where}': name {error.instance!r} is not allowed ({error.message})"
-    return f"config key '{where}': {error.message}"
-
-
-def _with_defaults(validator_class):
-    """Extend a validator so that it fills in each property's default before checking it."""
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
-                    instance[name] = copy.deepcopy(subschema["default"])
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
-
-
-_Validator = _with_defaults(jsonschema.Draft7Validator)
-
-
-_JSON_TYPES = {
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
-}
-
-
-def _coerce_strings(instance: Any, errors) -> bool:
-    """Replace each string the schema wanted as another type by its YAML reading, where that
-    reading has the wanted type; True if any was replaced.
-
-    Snakemake's ``--config key={"nested": 1}`` hands nested values over as strings (``'1'``); read
-    as YAML they are what the user typed, so ``--config`` works for any key, nested or not.
-    """
-    changed = False
-    for error in errors:
-        if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
-            continue
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        if error.instance.strip().lower() in ("yes", "no", "on", "off", "y", "n"):
-            continue  # YAML 1.1's booleans: a typed "yes" is a mistake to name, not a True to guess
-        try:
-            parsed = yaml.safe_load(error.instance)
-        except yaml.YAMLError:
-            continue
-        if not any(_JSON_TYPES.get(kind, lambda v: False)(parsed) for kind in wanted):
-            continue
-        *parents, last = error.absolute_path
-        holder = instance
-        for key in parents:
-            holder = holder[key]
-        holder[last] = parsed
-        changed = True
-    return changed
-
-
-def _complete(instance: Any, schema: dict, root: dict, header: str = "invalid configuration") -> Any:
-    """Validate ``instance`` against ``schema`` (refs resolved in ``root``), defaults filled in."""
-    subschema = {**schema, "definitions": root["definitions"]}
-    # Defaults are filled while validating, so a second pass sees nested defaults of defaults.
-    for _ in range(2):
-        errors = sorted(_Validator(subschema).iter_errors(instance), key=lambda e: list(e.absolute_path))
-        if errors and _coerce_strings(instance, errors):
-            errors = sorted(_Validator(subschema).iter_errors(instance), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise ConfigError(f"{header}:\n  " + "\n  ".join(_describe(e) for e in errors))
-    return instance
 
 
 def validate_config(config: dict | None) -> dict:
@@ -173,7 +83,7 @@ def validate_config(config: dict | None) -> dict:
         raise ConfigError(f"the configuration must be a mapping, got {type(config).__name__}")
     config = expand_variants(config)
     schema = _schema()
-    _complete(config, schema, schema)
+    complete(config, schema, schema)
     _apply_stand_in(config)
     _check_cross_references(config)
     _fit_gpu_memory(config)
@@ -187,8 +97,9 @@ def _fit_gpu_memory(config: dict) -> None:
     x step size of an optimum, in one population). The populations only split: each network trains
     through the same steps (up to the float rounding of a convolution batched over fewer members),
     and a sweep's population_size is not among its recorded settings."""
-    from . import plan, zoo
+    from . import plan
     from .studies import registered
+    from .sweeps import population_spec
 
     budget_mb = config["compute"]["plan"]["gpu_memory_gb"] * 1000
     figures = plan.Figures.from_config(config)
@@ -196,7 +107,7 @@ def _fit_gpu_memory(config: dict) -> None:
         if (sweep["device"] or config["compute"]["device"]) != "cuda":
             continue
         at_once = max([1] + [study.networks_trained_at_once(config, name) for study in registered().values()])
-        fit = plan.fitting_members(zoo.population_spec(config, name, 0), budget_mb, figures)
+        fit = plan.fitting_members(population_spec(config, name, 0), budget_mb, figures)
         sweep["population_size"] = max(1, min(sweep["population_size"], fit // at_once))
 
 
@@ -214,64 +125,10 @@ def _apply_stand_in(config: dict) -> None:
             sweep["dataset_options"]["stand_in"] = sizes
 
 
-def complete_architecture(spec: Mapping) -> dict:
-    """An architecture spec with its schema defaults filled in (``definitions.architecture``).
-
-    Raises
-    ------
-    ConfigError
-        Naming the offending key, e.g. ``config key 'depth': 4 is less than the minimum of 10``.
-    """
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"an architecture spec must be a mapping with a 'name' key, got {spec!r}")
-    schema = _schema()
-    return _complete(copy.deepcopy(dict(spec)), schema["definitions"]["architecture"], schema, "invalid architecture spec")
-
-
-def expand_variants(config: dict) -> dict:
-    """Replace each sweep that has ``variants`` by one derived sweep per combination.
-
-    A population shares its architecture, batch size and augmentation, so a study that varies
-    those (the 108 Wide ResNets: depth x width x batch size x augmentation x weight decay) is a
-    family of sweeps. Derived sweeps are named ``<name>__<key><value>_...`` with ``family: <name>``.
-    """
-    sweeps = config.get("sweeps")
-    if not isinstance(sweeps, dict):
-        return config
-    expanded = {}
-    for name, sweep in sweeps.items():
-        if not isinstance(sweep, dict) or not isinstance(sweep.get("variants"), dict):
-            expanded[name] = sweep
-            continue
-        variants = sweep["variants"]
-        for key, values in variants.items():
-            if not isinstance(values, list) or not values:
-                raise ConfigError(f"config key 'sweeps.{name}.variants.{key}': must be a non-empty list")
-        base = {k: v for k, v in sweep.items() if k != "variants"}
-        keys = list(variants)
-        for combination in itertools.product(*(variants[k] for k in keys)):
-            derived = copy.deepcopy(base)
-            for key, value in zip(keys, combination):
-                node = derived
-                *parents, leaf = key.split(".")
-                for parent in parents:
-                    node = node.setdefault(parent, {})
-                node[leaf] = value
-            suffix = "_".join(f"{k.split('.')[-1]}{_token(v)}" for k, v in zip(keys, combination))
-            derived["family"] = name
-            expanded[f"{name}__{suffix}"] = derived
-    config["sweeps"] = expanded
-    return config
-
-
-def _token(value) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "p", str(value))
-
-
 def _check_cross_references(config: dict) -> None:
     from .cadence import cadence_problem
     from .studies import registered
-    from .zoo import sweep_size
+    from .sweeps import sweep_size
 
     sweeps = config["sweeps"]
     problems = []
@@ -296,25 +153,15 @@ def _check_cross_references(config: dict) -> None:
         cadence = cadence_problem(sweep["snapshot_every"], sweep["batch_size"])
         if cadence:
             problems.append(f"config key 'sweeps.{name}.snapshot_every': {cadence}")
+    formats = config["figures"]["formats"]
+    if "png" not in formats:
+        problems.append(
+            f"config key 'figures.formats': must include png (the HTML report shows the PNG of every figure), got {formats}"
+        )
     for study in registered().values():
         problems += study.check(config)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def sweeps_named_in(config: Mapping, study: str, key: str = "sweeps", task: str | None = "classification") -> list[str]:
-    """Problems with the sweeps a study names in ``<study>.<key>``: absent ones, and (when ``task``
-    is given) ones whose dataset is of another task. A helper for studies' ``check``."""
-    from .data import DATASET_TASKS
-
-    problems = []
-    for index, name in enumerate(config[study][key]):
-        where = f"config key '{study}.{key}[{index}]'"
-        if name not in config["sweeps"]:
-            problems.append(f"{where}: no sweep named {name!r}")
-        elif task and DATASET_TASKS[config["sweeps"][name]["dataset"]] != task:
-            problems.append(f"{where}: sweep {name!r} is not a {task} sweep")
-    return problems
 
 
 def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
@@ -329,7 +176,7 @@ def load_config(*paths: str | Path, overrides: dict | None = None) -> dict:
     """
     merged: dict[str, Any] = {}
     for path in paths:
-        merged = merge(merged, _read_yaml(Path(path)) or {})
+        merged = merge(merged, read_config_file(path))
     if overrides:
         merged = merge(merged, overrides)
     return validate_config(merged)
@@ -344,3 +191,111 @@ def merge(base: dict, update: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+# ---------------------------------------------------------------------------------- a results folder's config
+# A results folder remembers the settings it was made with, so that a run of another config into it
+# (config/test.yaml into the default's results/, say) is refused before it replaces anything.
+RECORD_NAME = "config.yaml"
+# Where and how jobs run, not what they compute: changing these never changes a result.
+RUNTIME_KEYS = ("compute", "data.root", "data.download", "accept_config_change")
+
+
+def _runtime(key: str) -> bool:
+    return any(key == runtime or key.startswith(runtime + ".") for runtime in RUNTIME_KEYS)
+
+
+def _differences(before: Any, after: Any, prefix: str, out: list[str]) -> None:
+    absent = "(not set)"
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        for key in sorted(set(before) | set(after), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if _runtime(path):
+                continue
+            if key not in before or key not in after:
+                # a whole block added or removed: one line, not one per key inside it
+                out.append(f"{path}: {'(not set) -> set' if key not in before else 'set -> (not set)'}")
+            else:
+                _differences(before[key], after[key], path, out)
+    elif before != after:
+        out.append(f"{prefix}: {before if before is not None else absent!r} -> {after if after is not None else absent!r}")
+
+
+def json_plain(value: Any) -> Any:
+    """``value`` with tuples as lists and mappings as plain dicts, as YAML reads it back."""
+    if isinstance(value, Mapping):
+        return {str(key): json_plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_plain(item) for item in value]
+    return value
+
+
+def config_changes(recorded: Mapping, config: Mapping) -> list[str]:
+    """The settings in which ``config`` differs from ``recorded`` (runtime keys left out), one
+    ``key: old -> new`` line each in key order; a block present on one side only is one line."""
+    out: list[str] = []
+    _differences(json_plain(recorded), json_plain(config), "", out)
+    return out
+
+
+def check_results_folder(config: Mapping) -> None:
+    """Refuse a run into a results folder made with other settings, unless the config says
+    ``accept_config_change: true``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the folder, the settings that differ (the first 10) and the two ways on.
+    """
+    record = Path(config["results"], RECORD_NAME)
+    if config["accept_config_change"] or not record.is_file():
+        return
+    try:
+        recorded = yaml.safe_load(record.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{record} (the settings {config['results']}/ was made with) is not valid YAML: {error}") from None
+    changes = config_changes(recorded, config)
+    if not changes:
+        return
+    shown = "\n".join(f"  {line}" for line in changes[:10])
+    more = f"\n  ... and {len(changes) - 10} more" if len(changes) > 10 else ""
+    raise ConfigError(
+        f"{config['results']}/ was made with other settings ({record}); this run differs in {len(changes)}:\n"
+        f"{shown}{more}\n"
+        f"The outputs that depend on them would be recomputed and replaced. To go on, add --config accept_config_change=true "
+        f"(the folder then records this config), or give this config its own folder (its `results` key)."
+    )
+
+
+def record_config(config: Mapping) -> Path:
+    """Write the settings a run uses into its results folder (``<results>/config.yaml``)."""
+    record = Path(config["results"], RECORD_NAME)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    settings = {key: value for key, value in json_plain(config).items() if key != "accept_config_change"}
+    text = (
+        f"# The settings {config['results']}/ was made with, written by the workflow at the start of each run.\n"
+        "# A run whose settings differ (beyond compute and data location) is refused unless it sets\n"
+        "# accept_config_change: true.\n" + yaml.safe_dump(settings, sort_keys=False)
+    )
+    temporary = record.with_name(f".{record.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(record)
+    return record
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipeline check-config FILE ...``: read, merge and validate config files as
+    Snakemake's ``--configfile FILE ...`` would, and say what is wrong in one line (exit 2).
+
+    Snakemake reads ``--configfile`` before the workflow, so a missing file or a YAML error there
+    gets Snakemake's own message (without the file's name, or a traceback); ``make run CONFIG=...``
+    runs this first.
+    """
+    import sys
+
+    try:
+        load_config(*(argv or ["config/config.yaml"]))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -372,8 +372,8 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_outputs: int) -
         ``definitions.architecture``):
 
         - ``mlp``: ``hidden`` (list of widths; an integer means one hidden layer),
-          ``activation`` (one of :data:`ACTIVATIONS`), ``bias``, ``init`` (``"default"``,
-          ``"zero"`` or ``"normal"``), ``init_std`` (used by ``"normal"``).
+          ``activation`` (one of :data:`ACTIVATIONS`), ``bias``, ``init`` (one of :data:`INITS`:
+          ``"default"``, ``"zero"``, ``"normal"`` or ``"kaiming"``), ``init_std`` (used by ``"normal"``).
         - ``cnn``: ``channels``, ``hidden`` (FC width).
         - ``resnet9``: ``width`` (base width).
         - ``wide_resnet``: ``depth`` (``(depth - 4) % 6 == 0``), ``width`` (widening factor k).
@@ -399,7 +399,7 @@ def build_model(spec: Mapping, input_shape: tuple[int, ...], num_outputs: int) -
     -----
     Initial weights come from the global torch RNG, which is not seeded here.
     """
-    from .config import complete_architecture
+    from .schema import complete_architecture
 
     input_shape = tuple(input_shape)
     if not input_shape or not all(_is_int(s) and s >= 1 for s in input_shape):

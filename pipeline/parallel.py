@@ -4,6 +4,12 @@
 - ``local`` (default): an in-process cluster sized by the rule's threads;
 - ``address``: connect to a running scheduler at ``compute.dask.address``;
 - ``slurm``: a dask-jobqueue SLURMCluster (dask-jobqueue, installed with the pipeline).
+
+``compute.dask.gil_bound`` (``threads`` or ``processes``) says how the local cluster runs a step
+whose work holds the GIL (it says so: ``holds_gil=True``; today ``analyse_relu_complexes``, whose
+decomposition is NumPy calls on small arrays driven by Python loops): as threads of one process,
+which take turns, or as that many single-threaded worker processes, which pay a start-up and
+the pickling of each task's inputs and results (docs/performance.md measures both).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 log = logging.getLogger(__name__)
 
 CLUSTERS = ("local", "address", "slurm")
+GIL_BOUND = ("threads", "processes")
 
 
 def device_of(device, sweep: str) -> str:
@@ -40,7 +47,10 @@ def _verify_checksums_on_workers(client) -> None:
 
 
 @contextlib.contextmanager
-def dask_client(cluster: str = "local", threads: int = 1, address: str | None = None, slurm: dict | None = None):
+def dask_client(
+    cluster: str = "local", threads: int = 1, address: str | None = None, slurm: dict | None = None,
+    gil_bound: str = "threads", holds_gil: bool = False,
+):
     """Yield a ``dask.distributed.Client`` for one step, closed afterwards.
 
     Parameters
@@ -52,11 +62,17 @@ def dask_client(cluster: str = "local", threads: int = 1, address: str | None = 
         Scheduler address, for ``cluster="address"``.
     slurm : dict, optional
         Keyword arguments of ``dask_jobqueue.SLURMCluster`` plus ``jobs`` (workers to start).
+    gil_bound : {"threads", "processes"}
+        How a local cluster runs a step that ``holds_gil`` (``compute.dask.gil_bound``).
+    holds_gil : bool
+        The step's tasks hold the GIL (the step says so, not the config).
     """
     from dask.distributed import Client, LocalCluster
 
     if cluster not in CLUSTERS:
         raise ValueError(f"compute.dask.cluster must be one of {CLUSTERS}, got {cluster!r}")
+    if gil_bound not in GIL_BOUND:
+        raise ValueError(f"compute.dask.gil_bound must be one of {GIL_BOUND}, got {gil_bound!r}")
     if cluster == "address":
         if not address:
             raise ValueError("compute.dask.cluster is 'address' but compute.dask.address is not set")
@@ -80,9 +96,20 @@ def dask_client(cluster: str = "local", threads: int = 1, address: str | None = 
                 _verify_checksums_on_workers(client)
                 yield client
         return
+    threads = max(1, threads)
+    if holds_gil and gil_bound == "processes" and threads > 1:
+        # One single-threaded process per thread: the step's Python holds the GIL, so its threads
+        # would take turns. Workers import the pipeline afresh; the store plugin makes them check
+        # chunks like this process.
+        with LocalCluster(n_workers=threads, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+            with Client(local) as client:
+                _verify_checksums_on_workers(client)
+                log.info("dask: local cluster of %d single-threaded processes", threads)
+                yield client
+        return
     # Threads in one process: the kernels release the GIL (NumPy/BLAS, ripser's C++), and no data
     # has to be serialized between workers.
-    with LocalCluster(n_workers=1, threads_per_worker=max(1, threads), processes=False, dashboard_address=None) as local:
+    with LocalCluster(n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None) as local:
         with Client(local) as client:
             log.info("dask: local cluster with %d threads", threads)
             yield client

@@ -14,14 +14,11 @@ from typing import Iterable
 TAIL_LINES = 15
 
 
-def _count(folder: Path, pattern: str) -> int:
-    return sum(1 for _ in folder.rglob(pattern)) if folder.is_dir() else 0
-
-
-def results_summary(results: str | Path, studies: Iterable[str]) -> str:
+def results_summary(results: str | Path, studies: Iterable[str], configfiles: Iterable[str] = ()) -> str:
     """Lines naming, per study that has results, how many tables (distinct names under any
-    ``tables/`` folder), figures (PNG/PDF) and pages (HTML outside ``tables/``) it wrote and
-    where; then the claims page and the next command."""
+    ``tables/`` folder), figures (distinct names, whatever their formats) and pages (HTML outside
+    ``tables/``) it wrote and where; then the claims page and the next command (``make report``,
+    with ``CONFIG=`` naming ``configfiles`` when they are not the default)."""
     results = Path(results)
     lines = [f"Finished. Results under {results}/:"]
     for study in studies:
@@ -29,20 +26,16 @@ def results_summary(results: str | Path, studies: Iterable[str]) -> str:
         if not folder.is_dir():
             continue
         tables = {p.with_suffix("") for p in folder.rglob("tables/*") if p.suffix in (".csv", ".md", ".html")}
-        figures = _count(folder, "*.png") + _count(folder, "*.pdf")
+        figures = len({p.with_suffix("") for pattern in ("*.png", "*.pdf") for p in folder.rglob(pattern)})
         pages = sum(1 for p in folder.rglob("*.html") if p.parent.name != "tables")
         parts = [f"{len(tables)} tables", f"{figures} figures"] + ([f"{pages} pages"] if pages else [])
         lines.append(f"  {study:<22} {', '.join(parts):<34} {folder}/")
     claims = results / "claims.md"
     if claims.exists():
         lines.append(f"  {'claims':<22} {'every paper claim, with evidence':<34} {claims} (and .html)")
-    if results == Path("results"):
-        lines.append("Next: `make report` writes results/report.html (the claims page, then every table and figure).")
-    else:
-        lines.append(
-            f"Next: snakemake --report {results}/report.html, with this run's --configfile (the claims page, then "
-            "every table and figure)."
-        )
+    configfiles = [str(path) for path in configfiles]
+    config = "" if configfiles in ([], ["config/config.yaml"]) else f' CONFIG="{" ".join(configfiles)}"'
+    lines.append(f"Next: `make report{config}` writes {results}/report.html (the claims page, then every table and figure).")
     return "\n".join(lines)
 
 
@@ -114,10 +107,13 @@ def finished_targets(config: dict) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m pipeline finished [CONFIG ...]``: :func:`finished_targets` of the config files
-    (default config/config.yaml), one per line (``make report`` reports these)."""
+    """``python -m pipeline finished [--folder] [CONFIG ...]``: :func:`finished_targets` of the
+    config files (default config/config.yaml), one per line (``make report`` reports these); with
+    ``--folder``, their results folder instead."""
     from .config import load_config
 
-    for target in finished_targets(load_config(*(argv or ["config/config.yaml"]))):
-        print(target)
+    folder = argv[:1] == ["--folder"]
+    config = load_config(*(argv[folder:] or ["config/config.yaml"]))
+    for line in [config["results"]] if folder else finished_targets(config):
+        print(line)
     return 0

@@ -1,11 +1,12 @@
-"""Sweeps of networks ("zoos"): from a config's grid to population jobs, stores and a metrics table.
+"""Sweeps of networks ("zoos"): a population job's training into its store, and a sweep's metrics
+table. The arithmetic of a sweep (its networks, population jobs and their specs) is
+:mod:`pipeline.sweeps`.
 
 Each step is one function with explicit inputs and outputs, callable without Snakemake.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import time
@@ -16,85 +17,23 @@ import numpy as np
 import pandas as pd
 
 from . import store
-from .config import grid_keys
+
+# The sweep arithmetic lives in pipeline.sweeps (below the config and this module); its names stay
+# importable from here, where the rules, the studies and the tests use them.
+from .sweeps import (  # noqa: F401
+    GRID_KEYS,
+    n_populations,
+    population_spec,
+    source_network,
+    sweep_paramspace,
+    sweep_size,
+    sweep_table,
+)
 
 # Training (torch, the data loaders) is imported inside the functions that train: the workflow
 # imports this module to plan the sweeps each time Snakemake starts, and torch alone takes seconds.
 
 log = logging.getLogger(__name__)
-
-# The hyperparameters a grid varies, from the sweep schema (one definition).
-GRID_KEYS = grid_keys()
-
-
-def sweep_table(sweep: Mapping) -> pd.DataFrame:
-    """Every network of a (validated) sweep, one row each, in member order (the grid's product order)."""
-    values = [sweep["grid"][key] for key in GRID_KEYS]
-    frame = pd.DataFrame(list(itertools.product(*values)), columns=list(GRID_KEYS))
-    frame["init_seed"] = frame["init_seed"].astype(int)
-    return frame
-
-
-def sweep_size(sweep: Mapping) -> int:
-    """Number of networks in a (validated) sweep."""
-    return int(np.prod([len(sweep["grid"][key]) for key in GRID_KEYS]))
-
-
-def sweep_paramspace(sweep: Mapping):
-    """The sweep as a ``snakemake.utils.Paramspace``; its instance patterns name the networks."""
-    from snakemake.utils import Paramspace
-
-    return Paramspace(sweep_table(sweep), filename_params="*", param_sep="~")
-
-
-def n_populations(sweep: Mapping) -> int:
-    """Number of population jobs a sweep is split into."""
-    return -(-sweep_size(sweep) // sweep["population_size"])
-
-
-def population_spec(config: Mapping, sweep_name: str, population: int) -> dict:
-    """Everything that determines one population job's result (JSON-serializable).
-
-    Data location and hardware settings are left out on purpose: moving the data or switching
-    to a GPU must not invalidate finished training.
-    """
-    sweep = config["sweeps"][sweep_name]
-    if not 0 <= population < n_populations(sweep):
-        raise ValueError(f"sweep {sweep_name!r} has no population {population}")
-    table = sweep_table(sweep)
-    names = list(sweep_paramspace(sweep).instance_patterns)
-    size = sweep["population_size"]
-    rows = range(population * size, min((population + 1) * size, len(table)))
-    members = [
-        {"member": i, "network": names[i], **{k: _plain(table.at[i, k]) for k in GRID_KEYS}} for i in rows
-    ]
-    keys = (
-        "optimizer", "epochs", "batch_size", "schedule", "augment", "snapshot_every", "snapshot_dtype", "snapshot_metrics",
-        "snapshot_thresholds", "threshold_every", "seed", "precision",
-    )
-    return {
-        "sweep": sweep_name,
-        "population": population,
-        "dataset": sweep["dataset"],
-        "dataset_options": dict(sweep["dataset_options"]),
-        "architecture": dict(sweep["architecture"]),
-        "training": {k: sweep[k] for k in keys},
-        "init_from": sweep["init_from"],
-        "members": members,
-    }
-
-
-def source_network(config: Mapping, sweep_name: str) -> tuple[str, int, int] | None:
-    """``(sweep, population, index within it)`` of the network a fine-tuning sweep starts from."""
-    source = config["sweeps"][sweep_name]["init_from"]
-    if not source:
-        return None
-    size = config["sweeps"][source["sweep"]]["population_size"]
-    return source["sweep"], source["member"] // size, source["member"] % size
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 # Stores written before the sweep's precision setting existed record none: they computed float32

@@ -41,7 +41,7 @@ rule extract_layer_activations:
     conda:
         CONDA_ENV
     shell:
-        step("extract_layer_activations")
+        step()
 
 
 rule compute_layer_landscapes:
@@ -76,7 +76,7 @@ rule compute_layer_landscapes:
     conda:
         CONDA_ENV
     shell:
-        step("compute_layer_landscapes")
+        step()
 
 
 rule summarize_activation_landscapes:
@@ -112,29 +112,20 @@ rule summarize_activation_landscapes:
     conda:
         CONDA_ENV
     shell:
-        step("summarize_activation_landscapes")
+        step()
 
 
 rule plot_activation_landscapes:
     input:
         summary=al.path(config, "{experiment}", "summary.zarr"),
     output:
-        **{
-            name: report(
-                al.path(config, "{experiment}", f"figures/{name}.png"),
-                caption=f"report/activation_landscapes/{name}.rst",
-                category="activation_landscapes",
-                subcategory="{experiment}",
-                labels={"experiment": "{experiment}", "figure": name},
-            )
-            for name in al.FIGURES
-        },
+        **figure_outputs(al.path(config, "{experiment}", "figures"), al.FIGURES, "activation_landscapes", "{experiment}", {"experiment": "{experiment}"}),
     log:
         logs("plot_activation_landscapes", "{experiment}"),
     benchmark:
         benchmarks("plot_activation_landscapes", "{experiment}")
     params:
-        settings=lambda wildcards: step_args(experiment=wildcards.experiment),
+        settings=lambda wildcards: step_args(experiment=wildcards.experiment, **figure_settings()),
         paths=step_paths,
     group:
         "activation_landscapes"
@@ -143,7 +134,7 @@ rule plot_activation_landscapes:
     conda:
         CONDA_ENV
     shell:
-        step("plot_activation_landscapes")
+        step()
 
 
 rule tabulate_activation_landscapes_claims:
@@ -155,6 +146,7 @@ rule tabulate_activation_landscapes_claims:
             al.claims_path(config, "html"),
             caption="report/activation_landscapes/claims.rst",
             category="activation_landscapes",
+            subcategory="tables",
             labels={"table": "claims"},
         ),
     log:
@@ -171,4 +163,4 @@ rule tabulate_activation_landscapes_claims:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_activation_landscapes_claims")
+        step()

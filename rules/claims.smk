@@ -15,6 +15,7 @@ rule gather_claims:
             f"{RESULTS}/claims.html",
             caption="report/claims.rst",
             category="0. Claims",
+            subcategory="all studies",
             labels={"table": "every paper claim with its evidence"},
         ),
         claims_md=f"{RESULTS}/claims.md",
@@ -31,4 +32,4 @@ rule gather_claims:
     conda:
         CONDA_ENV
     shell:
-        step("gather_claims")
+        step()

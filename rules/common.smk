@@ -1,18 +1,21 @@
 # Shared by every rule: the validated config, the step command, paths, resources, the targets.
 # Nothing here names a study: studies are found through pipeline.studies.registered().
 import json
+import logging
 import os
 import shlex
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger as snakemake_logger
+from snakemake_interface_logger_plugins.common import LogEvent
 from snakemake.settings.types import DeploymentMethod
 
 sys.path.insert(0, workflow.basedir)
 
 from pipeline import plan, run_summary, zoo  # noqa: E402
 from pipeline.__main__ import RUNTIME_VARIABLE  # noqa: E402
-from pipeline.config import ConfigError, validate_config  # noqa: E402
+from pipeline.config import ConfigError, check_results_folder, record_config, validate_config  # noqa: E402
 from pipeline.data import TORCHVISION_SIZES, missing_torchvision_files  # noqa: E402
 from pipeline.studies import registered  # noqa: E402
 
@@ -110,12 +113,15 @@ wildcard_constraints:
     dataset="|".join(TORCHVISION_DATASETS) or "NO_DATASETS",
 
 
-def step(name):
-    """The one command of every rule: the step ``name`` (named like the rule) with its paths
-    (params.paths: the rule's named inputs and outputs) apart from its settings (params.settings,
-    recorded). Every placeholder is quoted (:q) or an integer Snakemake computes ({threads})."""
+def step(name=None):
+    """The one command of every rule: the step named like the rule, ``{rule}``, which Snakemake
+    fills with the rule's own name (so that no rule restates it; the Snakefile writes the name into
+    each rule's recorded command), with its paths (params.paths, the named inputs and outputs)
+    apart from its settings (params.settings, recorded). Every placeholder is quoted (:q), an
+    integer Snakemake computes ({threads}) or the rule's name, an identifier. ``name``: a step of
+    another name (no rule needs one today)."""
     return (
-        f"$PIPELINE_PYTHON -m pipeline {name} --args {{params.paths:q}} --settings {{params.settings:q}}"
+        f"$PIPELINE_PYTHON -m pipeline {name or '{rule}'} --args {{params.paths:q}} --settings {{params.settings:q}}"
         " --threads {threads} > {log:q} 2>&1"
     )
 
@@ -132,6 +138,33 @@ def step_args(**kwargs):
 def study_settings(study, *keys, **more):
     """The keys of a study's config block as a step's settings (the schema filled their defaults)."""
     return step_args(**{key: config[study][key] for key in keys}, **more)
+
+
+# ---------------------------------------------------------------------------------- figures
+def figure_settings():
+    """The figures' resolution and formats (config key figures), among a plotting step's settings:
+    recorded, so that changing them re-runs the plotting jobs and nothing else."""
+    return {"dpi": config["figures"]["dpi"], "formats": config["figures"]["formats"]}
+
+
+def figure_outputs(folder, names, study, subcategory=None, labels=None):
+    """A plotting rule's named outputs (pipeline.figures.figure_outputs): each figure's PNG
+    ``<folder>/<name>.png`` under its name, in the report (caption report/<study>/<name>.rst), and
+    each other format of figures.formats beside it, ``<folder>/<name>.<format>``, named
+    ``<name>_<format>`` (plain outputs: the report shows the PNGs)."""
+    outputs = {}
+    for name in names:
+        outputs[name] = report(
+            f"{folder}/{name}.png",
+            caption=f"report/{study}/{name}.rst",
+            category=study,
+            **({"subcategory": subcategory} if subcategory else {}),
+            labels={**(labels or {}), "figure": name},
+        )
+        for fmt in config["figures"]["formats"]:
+            if fmt != "png":
+                outputs[f"{name}_{fmt}"] = f"{folder}/{name}.{fmt}"
+    return outputs
 
 
 def _plain(files):
@@ -244,7 +277,7 @@ def sweep_metrics(sweep):
     return f"{RESULTS}/zoo/{sweep}/metrics.parquet"
 
 
-def training_settings(sweep):
+def sweep_settings(sweep):
     """A sweep's config less what says where and how it runs (resources, job split, device): a
     change of those must not re-run a training."""
     return {k: v for k, v in config["sweeps"][sweep].items() if k not in ("mem_mb", "runtime", "population_size", "device")}
@@ -280,6 +313,19 @@ def unknown_study(wildcards):
     )
 
 
+def study_targets(study):
+    """A study's outputs (``study.outputs(config)``, which names each figure by its PNG) with each
+    figure's other formats (figures.formats) beside its PNG: Snakemake re-makes a missing file only
+    when a target asks for it, so a PDF deleted on its own, or a format added later, is made too."""
+    extra = [fmt for fmt in config["figures"]["formats"] if fmt != "png"]
+    targets = []
+    for path in study.outputs(config):
+        targets.append(path)
+        if path.endswith(".png") and "/figures/" in path:
+            targets += [f"{path[:-4]}.{fmt}" for fmt in extra]
+    return targets
+
+
 def all_targets():
     """The default target: every sweep's stores and metrics table, and every study's outputs.
 
@@ -289,7 +335,7 @@ def all_targets():
     targets = [sweep_metrics(sweep) for sweep in config["sweeps"]]
     targets += [store for sweep in config["sweeps"] for store in population_stores(sweep)]
     for study in STUDIES.values():
-        targets += study.outputs(config)
+        targets += study_targets(study)
     if claims_tables():
         targets.append(f"{RESULTS}/claims.html")
     return targets
@@ -304,9 +350,39 @@ def claims_tables():
 
 
 # ---------------------------------------------------------------------------------- the run's end
+class _BriefTargetRules(logging.Filter):
+    """Snakemake prints a target rule's every input twice (its input and the reason it runs):
+    over 10,000 characters for rule ``all`` at the end of a run. A count says the same."""
+
+    def filter(self, record):
+        if getattr(record, "event", None) == LogEvent.JOB_INFO and getattr(record, "rule_name", "") in TARGET_RULES:
+            n = len(getattr(record, "input", []))
+            record.input = [f"the {n} final outputs of the run ({RESULTS}/)"]
+            record.reason = "the end of the run: it gathers the final outputs"
+        return True
+
+
+TARGET_RULES = {"all", *(f"study_{name}" for name in STUDIES)}
+# One filter, this parse's (a process that parses the workflow again replaces the former one).
+for _filter in [f for f in snakemake_logger.filters if type(f).__name__ == "_BriefTargetRules"]:
+    snakemake_logger.removeFilter(_filter)
+snakemake_logger.addFilter(_BriefTargetRules())
+
+
+# A results folder made with other settings is refused before any job (unless the config accepts
+# the change); then the folder records this run's settings (pipeline.config, <results>/config.yaml).
+# At the start of a real run only: a dry run shows what a changed setting would re-run.
+onstart:
+    try:
+        check_results_folder(config)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
+    record_config(config)
+
+
 # Where the results are, or which job failed and how its log ends (pipeline.run_summary).
 onsuccess:
-    print(run_summary.results_summary(RESULTS, STUDIES))
+    print(run_summary.results_summary(RESULTS, STUDIES, [os.path.relpath(path) for path in workflow.overwrite_configfiles]))
 
 
 onerror:

@@ -33,7 +33,7 @@ rule extract_weight_trajectories:
     conda:
         CONDA_ENV
     shell:
-        step("extract_weight_trajectories")
+        step()
 
 
 rule build_learning_graphs:
@@ -67,7 +67,7 @@ rule build_learning_graphs:
     conda:
         CONDA_ENV
     shell:
-        step("build_learning_graphs")
+        step()
 
 
 rule tabulate_learning_graphs:
@@ -81,6 +81,7 @@ rule tabulate_learning_graphs:
                 lg.table_path(config, name, "html"),
                 caption=f"report/learning_graphs/{name}.rst",
                 category="learning_graphs",
+                subcategory="tables",
                 labels={"table": name},
             )
             for name in lg.TABLES
@@ -99,7 +100,7 @@ rule tabulate_learning_graphs:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_learning_graphs")
+        step()
 
 
 rule tabulate_learning_graphs_claims:
@@ -113,6 +114,7 @@ rule tabulate_learning_graphs_claims:
             lg.table_path(config, "claims", "html"),
             caption="report/learning_graphs/claims.rst",
             category="learning_graphs",
+            subcategory="tables",
             labels={"table": "claims"},
         ),
     log:
@@ -129,7 +131,7 @@ rule tabulate_learning_graphs_claims:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_learning_graphs_claims")
+        step()
 
 
 rule plot_learning_graphs:
@@ -137,22 +139,13 @@ rule plot_learning_graphs:
         trajectories=lg.path(config, "{run}", "trajectories.zarr"),
         graphs=lg.path(config, "{run}", "graphs.zarr"),
     output:
-        **{
-            name: report(
-                lg.path(config, "{run}", f"figures/{name}.png"),
-                caption=f"report/learning_graphs/{name}.rst",
-                category="learning_graphs",
-                subcategory="{run}",
-                labels={"run": "{run}", "figure": name},
-            )
-            for name in lg.FIGURES
-        },
+        **figure_outputs(lg.path(config, "{run}", "figures"), lg.FIGURES, "learning_graphs", "{run}", {"run": "{run}"}),
     log:
         logs("plot_learning_graphs", "{run}"),
     benchmark:
         benchmarks("plot_learning_graphs", "{run}")
     params:
-        settings=lambda wildcards: study_settings("learning_graphs", "seed", run=wildcards.run),
+        settings=lambda wildcards: study_settings("learning_graphs", "seed", run=wildcards.run, **figure_settings()),
         paths=step_paths,
     group:
         "learning_graphs"
@@ -161,4 +154,4 @@ rule plot_learning_graphs:
     conda:
         CONDA_ENV
     shell:
-        step("plot_learning_graphs")
+        step()

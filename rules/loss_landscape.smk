@@ -26,7 +26,7 @@ rule sample_jump_retrain:
     conda:
         CONDA_ENV
     shell:
-        step("sample_jump_retrain")
+        step()
 
 
 rule sample_probes:
@@ -54,7 +54,7 @@ rule sample_probes:
     conda:
         CONDA_ENV
     shell:
-        step("sample_probes")
+        step()
 
 
 rule embed_landscape:
@@ -79,7 +79,7 @@ rule embed_landscape:
     conda:
         CONDA_ENV
     shell:
-        step("embed_landscape")
+        step()
 
 
 rule compare_embeddings:
@@ -99,7 +99,7 @@ rule compare_embeddings:
     conda:
         CONDA_ENV
     shell:
-        step("compare_embeddings")
+        step()
 
 
 rule tabulate_loss_landscape:
@@ -133,7 +133,7 @@ rule tabulate_loss_landscape:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_loss_landscape")
+        step()
 
 
 rule tabulate_loss_landscape_claims:
@@ -163,7 +163,7 @@ rule tabulate_loss_landscape_claims:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_loss_landscape_claims")
+        step()
 
 
 rule plot_loss_landscape:
@@ -172,26 +172,17 @@ rule plot_loss_landscape:
         embedding_comparison=ll.path(config, "embedding_comparison.parquet"),
         optima_table=ll.path(config, "tables/optima.csv"),
     output:
-        **{
-            name: report(
-                ll.path(config, f"figures/{name}.png"),
-                caption=f"report/loss_landscape/{name}.rst",
-                category="loss_landscape",
-                subcategory="figures",
-                labels={"figure": name},
-            )
-            for name in ll.FIGURES
-        },
+        **figure_outputs(ll.path(config, "figures"), ll.FIGURES, "loss_landscape", "figures"),
     log:
         logs("plot_loss_landscape"),
     benchmark:
         benchmarks("plot_loss_landscape")
     params:
-        settings=study_settings("loss_landscape", "example", "complex"),
+        settings=study_settings("loss_landscape", "example", "complex", **figure_settings()),
         paths=step_paths,
     resources:
         **analysed("plot_loss_landscape", []),
     conda:
         CONDA_ENV
     shell:
-        step("plot_loss_landscape")
+        step()

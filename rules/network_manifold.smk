@@ -26,7 +26,7 @@ rule extract_representations:
     conda:
         CONDA_ENV
     shell:
-        step("extract_representations")
+        step()
 
 
 rule compute_network_matrices:
@@ -49,7 +49,7 @@ rule compute_network_matrices:
     conda:
         CONDA_ENV
     shell:
-        step("compute_network_matrices")
+        step()
 
 
 rule compute_network_distances:
@@ -73,7 +73,7 @@ rule compute_network_distances:
     conda:
         CONDA_ENV
     shell:
-        step("compute_network_distances")
+        step()
 
 
 rule characterize_networks:
@@ -98,7 +98,7 @@ rule characterize_networks:
     conda:
         CONDA_ENV
     shell:
-        step("characterize_networks")
+        step()
 
 
 rule compute_persistence:
@@ -121,7 +121,7 @@ rule compute_persistence:
     conda:
         CONDA_ENV
     shell:
-        step("compute_persistence")
+        step()
 
 
 rule embed_networks:
@@ -146,7 +146,7 @@ rule embed_networks:
     conda:
         CONDA_ENV
     shell:
-        step("embed_networks")
+        step()
 
 
 rule plot_network_manifold:
@@ -157,22 +157,13 @@ rule plot_network_manifold:
         characterization_arrays=nm.path(config, "{sweep}", "characterization.zarr"),
         persistence=nm.path(config, "{sweep}", "persistence.zarr"),
     output:
-        **{
-            name: report(
-                nm.path(config, "{sweep}", f"figures/{name}.png"),
-                caption=f"report/network_manifold/{name}.rst",
-                category="network_manifold",
-                subcategory="{sweep}",
-                labels={"sweep": "{sweep}", "figure": name},
-            )
-            for name in nm.FIGURES
-        },
+        **figure_outputs(nm.path(config, "{sweep}", "figures"), nm.FIGURES, "network_manifold", "{sweep}", {"sweep": "{sweep}"}),
     log:
         logs("plot_network_manifold", "{sweep}"),
     benchmark:
         benchmarks("plot_network_manifold", "{sweep}")
     params:
-        settings=lambda wildcards: study_settings("network_manifold", "figure_seed", sweep=wildcards.sweep),
+        settings=lambda wildcards: study_settings("network_manifold", "figure_seed", sweep=wildcards.sweep, **figure_settings()),
         paths=step_paths,
     group:
         "network_manifold"
@@ -181,7 +172,7 @@ rule plot_network_manifold:
     conda:
         CONDA_ENV
     shell:
-        step("plot_network_manifold")
+        step()
 
 
 # The hyperparameter suggestion: the rule (small), the suggested network's training (a training
@@ -209,7 +200,7 @@ rule suggest_hyperparameters:
     conda:
         CONDA_ENV
     shell:
-        step("suggest_hyperparameters")
+        step()
 
 
 rule train_suggested_network:
@@ -224,7 +215,7 @@ rule train_suggested_network:
         benchmarks("train_suggested_network", "{sweep}")
     params:
         settings=lambda wildcards: step_args(
-            sweep_settings=training_settings(wildcards.sweep),
+            sweep_settings=sweep_settings(wildcards.sweep),
             sweep_name=wildcards.sweep,
             init_member=init_member(wildcards),
         ),
@@ -236,7 +227,7 @@ rule train_suggested_network:
     conda:
         CONDA_ENV
     shell:
-        step("train_suggested_network")
+        step()
 
 
 rule tabulate_suggestion:
@@ -266,7 +257,7 @@ rule tabulate_suggestion:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_suggestion")
+        step()
 
 
 rule tabulate_network_manifold:
@@ -298,7 +289,7 @@ rule tabulate_network_manifold:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_network_manifold")
+        step()
 
 
 # The claims table: every claim of the paper beside this run's evidence (pipeline.claims), with
@@ -353,4 +344,4 @@ rule tabulate_network_manifold_claims:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_network_manifold_claims")
+        step()

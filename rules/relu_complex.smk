@@ -1,8 +1,8 @@
 # Study relu_complex (paper 001): per sweep, the exact decomposition of every network at every
 # recorded step (one Dask task each) with its dual-graph Fiedler partitions (classification) and
-# cell-complex Betti numbers, the figures; the grokking/agreement and loss-spike tables over every
-# sweep. Every rule runs the step of its name (step(), rules/common.smk) with its named inputs and
-# outputs.
+# cell-complex Betti numbers; the grokking/agreement and loss-spike tables over every sweep, with
+# each sweep's events (loss spikes, fit, generalization) that its figures draw. Every rule runs
+# the step of its name (step(), rules/common.smk) with its named inputs and outputs.
 from pipeline.studies import relu_complex as relu
 
 RC_CLASSIFICATION = relu.classification_sweeps(config)
@@ -26,10 +26,11 @@ rule analyse_relu_complexes:
             "relu_complex", "box", "box_margin", "betti_orders", "filtration_points", "seed", "weighting_epsilon"
         ),
         paths=step_paths,
-    # One thread: the kernel's Python loops hold the GIL, and a second thread of the step's
-    # Dask cluster gained nothing (relu_circles: 12.4 s with one, 13.6 s with two); sweeps run
-    # side by side instead.
-    threads: 1
+    # The kernel's Python loops hold the GIL: a second thread of the step's Dask cluster gained
+    # nothing (relu_circles: 12.4 s with one, 13.6 s with two), so with threads (the default of
+    # compute.dask.gil_bound) the rule asks for one and sweeps run side by side; with processes
+    # it asks for compute.analysis_threads, one single-threaded worker process each.
+    threads: ANALYSIS_THREADS if config["compute"]["dask"]["gil_bound"] == "processes" else 1
     group:
         "relu_complex"
     resources:
@@ -37,7 +38,7 @@ rule analyse_relu_complexes:
     conda:
         CONDA_ENV
     shell:
-        step("analyse_relu_complexes")
+        step()
 
 
 rule tabulate_relu_complex:
@@ -50,10 +51,13 @@ rule tabulate_relu_complex:
                 relu.table_path(config, name, "html"),
                 caption=f"report/relu_complex/{name}.rst",
                 category="relu_complex",
+                subcategory="tables",
                 labels={"table": name},
             )
             for name in relu.TABLES
         },
+        # what the figures mark (loss spikes, fit and generalization), found here once
+        events=[directory(relu.path(config, sweep, "events.zarr")) for sweep in RC_SWEEPS],
     log:
         logs("tabulate_relu_complex"),
     benchmark:
@@ -68,7 +72,7 @@ rule tabulate_relu_complex:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_relu_complex")
+        step()
 
 
 rule tabulate_relu_complex_claims:
@@ -81,6 +85,7 @@ rule tabulate_relu_complex_claims:
             relu.table_path(config, "claims", "html"),
             caption="report/relu_complex/claims.rst",
             category="relu_complex",
+            subcategory="tables",
             labels={"table": "claims"},
         ),
     log:
@@ -97,23 +102,15 @@ rule tabulate_relu_complex_claims:
     conda:
         CONDA_ENV
     shell:
-        step("tabulate_relu_complex_claims")
+        step()
 
 
 rule plot_relu_classification:
     input:
         complexes=relu.path(config, "{sweep}", "complexes.zarr"),
+        events=relu.path(config, "{sweep}", "events.zarr"),
     output:
-        **{
-            name: report(
-                relu.path(config, "{sweep}", f"figures/{name}.png"),
-                caption=f"report/relu_complex/{name}.rst",
-                category="relu_complex",
-                subcategory="{sweep}",
-                labels={"sweep": "{sweep}", "figure": name},
-            )
-            for name in relu.CLASSIFICATION_FIGURES
-        },
+        **figure_outputs(relu.path(config, "{sweep}", "figures"), relu.CLASSIFICATION_FIGURES, "relu_complex", "{sweep}", {"sweep": "{sweep}"}),
     log:
         logs("plot_relu_classification", "{sweep}"),
     benchmark:
@@ -121,7 +118,7 @@ rule plot_relu_classification:
     wildcard_constraints:
         sweep="|".join(RC_CLASSIFICATION) or "NO_SWEEPS",
     params:
-        settings=study_settings("relu_complex", "grokking", "spike_ratio", "weighting"),
+        settings=study_settings("relu_complex", "weighting", **figure_settings()),
         paths=step_paths,
     group:
         "relu_complex"
@@ -130,23 +127,15 @@ rule plot_relu_classification:
     conda:
         CONDA_ENV
     shell:
-        step("plot_relu_classification")
+        step()
 
 
 rule plot_relu_regression:
     input:
         complexes=relu.path(config, "{sweep}", "complexes.zarr"),
+        events=relu.path(config, "{sweep}", "events.zarr"),
     output:
-        **{
-            name: report(
-                relu.path(config, "{sweep}", f"figures/{name}.png"),
-                caption=f"report/relu_complex/{name}.rst",
-                category="relu_complex",
-                subcategory="{sweep}",
-                labels={"sweep": "{sweep}", "figure": name},
-            )
-            for name in relu.TOPOLOGY_FIGURES
-        },
+        **figure_outputs(relu.path(config, "{sweep}", "figures"), relu.TOPOLOGY_FIGURES, "relu_complex", "{sweep}", {"sweep": "{sweep}"}),
     log:
         logs("plot_relu_regression", "{sweep}"),
     benchmark:
@@ -154,7 +143,7 @@ rule plot_relu_regression:
     wildcard_constraints:
         sweep="|".join(RC_REGRESSION) or "NO_SWEEPS",
     params:
-        settings=study_settings("relu_complex", "spike_ratio"),
+        settings=study_settings("relu_complex", **figure_settings()),
         paths=step_paths,
     group:
         "relu_complex"
@@ -163,4 +152,4 @@ rule plot_relu_regression:
     conda:
         CONDA_ENV
     shell:
-        step("plot_relu_regression")
+        step()

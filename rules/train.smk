@@ -25,7 +25,7 @@ rule prepare_datasets:
     conda:
         CONDA_ENV
     shell:
-        step("prepare_datasets")
+        step()
 
 
 rule train_population:
@@ -50,7 +50,7 @@ rule train_population:
     conda:
         CONDA_ENV
     shell:
-        step("train_population")
+        step()
 
 
 # A second of table-making: runs where Snakemake runs, never queued on a cluster.
@@ -75,4 +75,4 @@ rule collect_sweep_metrics:
     conda:
         CONDA_ENV
     shell:
-        step("collect_sweep_metrics")
+        step()

@@ -6,15 +6,19 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# Where a run of config/test.yaml writes (its `results` key): each shipped config has its own folder.
+TEST_RESULTS = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["results"]
 
 
-def run_snakemake(*args, workdir, check=True, timeout=900):
-    """Run the real Snakemake CLI on this repository's workflow with results under ``workdir``."""
-    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+def run_snakemake(*args, workdir, check=True, timeout=900, repo=REPO):
+    """Run the real Snakemake CLI on this repository's workflow (or that of a copy, ``repo``) with
+    results under ``workdir``."""
+    command = [SNAKEMAKE, "--snakefile", str(Path(repo) / "Snakefile"), "--directory", str(workdir), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
     ) as process:
@@ -46,7 +50,7 @@ def _stop_session(process, grace=60) -> tuple[str, str]:
 
 
 def _log_tails(workdir, chars=3000) -> str:
-    logs = sorted(Path(workdir, "results", "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+    logs = sorted(Path(workdir).glob("results*/logs/**/*.log"), key=lambda p: p.stat().st_mtime)
     return "\n".join(f"--- {p}:\n{p.read_text(errors='replace')[-chars:]}" for p in logs[-3:])
 
 

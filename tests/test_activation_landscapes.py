@@ -1,6 +1,8 @@
 """Activation-landscapes study: normalizations, local homology, landscapes and their norms, the
 permutation test (against its loop, calibrated on nulls), the resumable landscape step, the data
-sets of Naitzat et al., and the study through Snakemake."""
+sets of Naitzat et al., each step in-process on hand-made stores against hand computations
+(activations, landscapes of a square and a rectangle, the summary of constant landscapes, the
+claims, the figures' lines), and the study through Snakemake."""
 
 import re
 from pathlib import Path
@@ -8,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_RESULTS
 
 from pipeline import store
 from pipeline.kernels import activations, landscapes, persistence
@@ -448,7 +451,7 @@ def test_claims_table_reaches_each_verdict_from_hand_made_summaries(tmp_path):
 
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
-    base = finished_test_run / "results/activation_landscapes/tiny"
+    base = finished_test_run / TEST_RESULTS / "activation_landscapes/tiny"
     complexity = pd.read_csv(base / "tables/complexity.csv")
     assert complexity["norm_of_average"].notna().any() and (complexity["layer"].max() + 1) == 3
     pvalues = pd.read_csv(base / "tables/pvalues.csv")
@@ -456,7 +459,7 @@ def test_study_runs_end_to_end(finished_test_run):
     for name in ("landscapes", "curves", "complexity_by_layer"):
         assert (base / f"figures/{name}.png").stat().st_size > 5000
     # two random input draws per network: each (network, draw) a sample, each draw its own points
-    draws = finished_test_run / "results/activation_landscapes/tiny_draws"
+    draws = finished_test_run / TEST_RESULTS / "activation_landscapes/tiny_draws"
     activations = store.open_array_store(draws / "activations.zarr")
     samples = activations.attrs["samples"]
     assert [name.split("/")[0] for name in samples] == ["mlp_thresholds__seed0"] * 2 + ["mlp_thresholds__seed1"] * 2
@@ -467,7 +470,131 @@ def test_study_runs_end_to_end(finished_test_run):
     np.testing.assert_array_equal(store.read_array(draws / "activations.zarr", "draw"), [0, 1, 0, 1])
     assert pd.read_csv(draws / "tables/complexity.csv")["samples"].max() == 4
     # the claims table: three rows per experiment; 2 networks per group cannot reach p < 0.05
-    claims = pd.read_csv(finished_test_run / "results/activation_landscapes/tables/claims.csv").set_index("id")
+    claims = pd.read_csv(finished_test_run / TEST_RESULTS / "activation_landscapes/tables/claims.csv").set_index("id")
     assert sorted(claims.index) == sorted(f"{e}-{c}" for e in ("tiny", "tiny_draws") for c in ("table1", "depth", "training"))
     assert claims.loc["tiny-table1", "verdict"] == "not testable at this scale"
     assert store.read_array(base / "summary.zarr", "group_sizes").tolist() == [2, 2]
+
+
+# ------------------------------------------------------------------ each step on hand-made stores
+def _tent(birth, death, grid):
+    """Bubenik's tent of one bar, by hand: max(0, min(t - birth, death - t))."""
+    return np.maximum(0.0, np.minimum(grid - birth, death - grid))
+
+
+SQUARE = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+RECTANGLE = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [4.0, 3.0, 0.0], [0.0, 3.0, 0.0]])
+LINE = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+
+
+def test_layer_landscapes_of_hand_made_shapes_are_their_tents(tmp_path):
+    # Every item four points: the input a square, layer 1 a 3-4-5 rectangle (network 1's ten
+    # times larger and moved: the step normalizes), layer 2 four points on a line. Scaled to
+    # diameter 1, the square's loop is born at its side 1/sqrt(2) and dies at its diagonal 1, the
+    # rectangle's at its long side 0.8 and at 1; the line has none. Network 1 never reached the
+    # second threshold.
+    rectangles = np.stack([RECTANGLE, 10 * RECTANGLE + 7])
+    arrays = {
+        "inputs": SQUARE[None].astype(np.float32),
+        "labels": np.zeros((1, 4), dtype=np.int64),
+        "draw": np.zeros(2, dtype=np.int64),
+        "threshold_step": np.array([[0, 5], [2, -1]]),
+        "threshold_accuracy": np.array([[0.6, 0.9], [0.7, np.nan]]),
+        "layers/1": np.repeat(rectangles[:, None], 2, axis=1).astype(np.float32),
+        "layers/2": np.broadcast_to(LINE, (2, 2, 4, 2)).astype(np.float32),
+    }
+    attrs = {"layers": ["input", "h1", "output"], "ends_with_relu": [False, True, False], "thresholds": [0.5, 0.9],
+             "samples": ["s/0", "s/1"], "sweeps": ["s"], "draws": 1}
+    source = store.write_array_store(tmp_path / "activations.zarr", arrays, attrs)
+    out = steps.compute_layer_landscapes(
+        str(source), str(tmp_path / "landscapes.zarr"), local_homology=False, grid_width=0.01, homology_dimension=1,
+        landscape_functions=2, threads=1,
+    )
+    grid = np.arange(101) * 0.01
+    np.testing.assert_allclose(store.open_array_store(out).attrs["grid"], grid, atol=1e-12)
+    values = store.read_array(out, "landscapes")
+    square, rectangle = _tent(1 / np.sqrt(2), 1.0, grid), _tent(0.8, 1.0, grid)
+    for n, t in [(0, 0), (0, 1), (1, 0)]:
+        np.testing.assert_allclose(values[n, t, 0, 0], square, atol=1e-6)
+        np.testing.assert_allclose(values[n, t, 1, 0], rectangle, atol=1e-6)
+        np.testing.assert_array_equal(values[n, t, 2], 0)  # no loop on a line
+        np.testing.assert_array_equal(values[n, t, :, 1], 0)  # one bar each: no second function
+    assert np.isnan(values[1, 1]).all()
+    np.testing.assert_array_equal(store.read_array(out, "diagram_points"), [[[1, 1, 0], [1, 1, 0]], [[1, 1, 0], [-1, -1, -1]]])
+
+
+def _constant_landscapes(tmp_path, width=0.1, points=11):
+    """A landscapes store of 4 samples, thresholds 0.2-0.8 and 2 layers, one landscape function,
+    each landscape constant along the grid: sample n at layer l is (n + 1)(l + 1) at 0.2 and at
+    0.4 (the same samples twice), (n + 11)(l + 1) at 0.6 and 2 (n + 1)(l + 1) at 0.8, which
+    sample 3 never reached. A constant c has the norm c sqrt(points x width)."""
+    n, layer = np.arange(4.0)[:, None], np.arange(2.0)[None, :]
+    base = (n + 1) * (layer + 1)
+    by_threshold = np.stack([base, base, (n + 11) * (layer + 1), 2 * base], axis=1)  # [N, T, L]
+    by_threshold[3, 3] = np.nan
+    values = np.repeat(by_threshold[..., None, None], points, axis=-1).astype(np.float32)  # [N, T, L, 1, g]
+    attrs = {"grid": (np.arange(points) * width).tolist(), "grid_width": width, "thresholds": [0.2, 0.4, 0.6, 0.8],
+             "layers": ["input", "output"], "samples": [f"s/{i}" for i in range(4)], "local_homology": False}
+    return str(store.write_array_store(tmp_path / "landscapes.zarr", {"landscapes": values}, attrs)), np.sqrt(points * width)
+
+
+def test_summary_of_hand_made_landscapes(tmp_path):
+    landscapes, unit = _constant_landscapes(tmp_path)
+    tables = steps.summarize_activation_landscapes(
+        landscapes, str(tmp_path / "summary.zarr"), str(tmp_path / "tables/pvalues.html"), str(tmp_path / "tables/complexity.html"),
+        shown_thresholds=[0.2, 0.4, 0.6], permutations=5000, permutation_seed=0,
+    )
+    complexity = tables["complexity"].set_index(["threshold", "layer"])
+    sd = np.std([1, 2, 3, 4], ddof=1)
+    # threshold -> (samples, mean of the constants, their sd) at layer 0; layer 1 twice each
+    expected = {0.2: (4, 2.5, sd), 0.4: (4, 2.5, sd), 0.6: (4, 12.5, sd), 0.8: (3, 4.0, 2.0)}
+    for threshold, (samples, mean, spread) in expected.items():
+        for layer in (0, 1):
+            row = complexity.loc[(threshold, layer)]
+            assert row["samples"] == samples
+            # the average of constants is their mean, so its norm is the mean norm
+            assert row["norm_of_average"] == pytest.approx(mean * (layer + 1) * unit, rel=1e-6)
+            assert row["mean_norm"] == pytest.approx(mean * (layer + 1) * unit, rel=1e-6)
+            assert row["std_norm"] == pytest.approx(spread * (layer + 1) * unit, rel=1e-6)
+    assert complexity.loc[(0.8, 1), "layer_name"] == "output"
+    pvalues = store.read_array(tmp_path / "summary.zarr", "pvalues")
+    # the same four samples at 0.2 and 0.4: no split of the eight lies further apart than the
+    # observed one (0), up to rounding; 0.6 holds every sample 10 (l + 1) higher: only the observed
+    # split and its mirror, 2 of the 70 splits into two groups of 4, lie as far apart
+    assert pvalues[0, 1] > 0.95
+    assert pvalues[0, 2] == pytest.approx(2 / 70, abs=0.01) and pvalues[1, 2] == pytest.approx(2 / 70, abs=0.01)
+    assert np.isnan(pvalues[np.tril_indices(3)]).all()
+    np.testing.assert_array_equal(store.read_array(tmp_path / "summary.zarr", "group_sizes"), [4, 4, 4])
+    assert tables["pvalues"].columns.tolist() == ["threshold", "0.2", "0.4", "0.6"]
+
+
+def test_figures_draw_the_summary_they_are_given(tmp_path, monkeypatch):
+    from pipeline.figures import FigureFiles
+    from pipeline.studies.activation_landscapes import FIGURES
+    from pipeline.studies.activation_landscapes.figures import plot_activation_landscapes
+
+    landscapes, unit = _constant_landscapes(tmp_path)
+    summary = str(tmp_path / "summary.zarr")
+    steps.summarize_activation_landscapes(
+        landscapes, summary, str(tmp_path / "p.csv"), str(tmp_path / "c.csv"), shown_thresholds=[0.2, 0.6], permutations=10,
+        permutation_seed=0,
+    )
+    drawn, save = {}, FigureFiles.save
+
+    def keep(self, fig, name):
+        drawn[name] = [[np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] for ax in fig.axes]
+        return save(self, fig, name)
+
+    monkeypatch.setattr(FigureFiles, "save", keep)
+    paths = {name: str(tmp_path / f"figures/{name}.png") for name in FIGURES}
+    written = plot_activation_landscapes(summary, experiment="e", dpi=50, formats=["png"], **paths)
+    assert sorted(p.name for p in written) == sorted(f"{name}.png" for name in FIGURES)
+    # Fig. 4: one line per threshold through the layers at the samples' mean norm (by hand)
+    means = {0.2: 2.5, 0.4: 2.5, 0.6: 12.5, 0.8: 4.0}
+    [lines] = drawn["complexity_by_layer"][:1]
+    for line, mean in zip(lines, means.values()):
+        np.testing.assert_allclose(line, mean * np.array([1, 2]) * unit, rtol=1e-6)
+    # Fig. 2: the shown thresholds' average landscapes, constant at the samples' mean
+    panels = drawn["landscapes"][:4]  # rows 0.2 and 0.6, layers input and output
+    for (threshold, layer), lines in zip([(0.2, 0), (0.2, 1), (0.6, 0), (0.6, 1)], panels):
+        np.testing.assert_allclose(lines[0], np.full(11, means[threshold] * (layer + 1)), rtol=1e-6)

@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, grid_keys, load_config, load_schema, validate_config
+from pipeline.config import (
+    ConfigError,
+    check_results_folder,
+    config_changes,
+    grid_keys,
+    load_config,
+    load_schema,
+    merge,
+    record_config,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -183,3 +193,58 @@ def test_a_string_that_reads_as_the_wanted_type_is_accepted_and_others_are_not()
     with pytest.raises(ConfigError, match="download"):
         validate_config({"data": {"download": "yes"}})
     assert validate_config({"data": {"download": "true"}})["data"]["download"] is True
+
+
+def test_each_shipped_config_writes_into_its_own_results_folder():
+    folders = {name: load_config(REPO / f"config/{name}.yaml")["results"] for name in ("config", "test", "paper")}
+    folders["rehearsal"] = load_config(REPO / "config/paper.yaml", REPO / "config/rehearsal.yaml")["results"]
+    assert len(set(folders.values())) == len(folders), folders
+
+
+def test_a_results_folder_refuses_other_settings_but_not_other_hardware(tmp_path):
+    made = load_config(REPO / "config/test.yaml", overrides={"results": str(tmp_path / "results")})
+    record_config(made)
+    check_results_folder(made)  # the same settings: on
+    # where and how jobs run is not a change of results
+    moved = merge(made, {"compute": {"analysis_threads": 1, "device": "cuda"}, "data": {"root": "/scratch/data"}})
+    check_results_folder(moved)
+    changed = merge(made, {"relu_complex": {"spike_ratio": 1.25}})
+    with pytest.raises(ConfigError) as refused:
+        check_results_folder(changed)
+    message = str(refused.value)
+    assert str(tmp_path / "results") in message and "relu_complex.spike_ratio: 1.5 -> 1.25" in message
+    assert "accept_config_change=true" in message
+    # asked for: on, and the folder then records the new settings
+    check_results_folder({**changed, "accept_config_change": True})
+    record_config(changed)
+    check_results_folder(changed)
+    with pytest.raises(ConfigError, match="relu_complex.spike_ratio: 1.25 -> 1.5"):
+        check_results_folder(made)
+
+
+def test_config_changes_name_added_and_removed_sweeps():
+    base = load_config(REPO / "config/test.yaml")
+    fewer = {**base, "sweeps": {k: v for k, v in base["sweeps"].items() if k != "mlp_tiny_finetune"}}
+    changes = config_changes(base, fewer)
+    assert changes == ["sweeps.mlp_tiny_finetune: set -> (not set)"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "config file {path}: no such file"),
+        ("", "config file {path} is empty"),
+        ("sweeps:\n  a: [1\n  b: 2\n", "config file {path}, line 3 column 4: not valid YAML (expected ',' or ']'"),
+        ("- results\n", "config file {path}: expected keys at the top level, got a list"),
+    ],
+)
+def test_a_bad_config_file_is_named_in_one_line_before_snakemake_reads_it(tmp_path, content, message):
+    path = tmp_path / "my.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "check-config", str(REPO / "config/config.yaml"), str(path)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: " + message.format(path=path)) and len(result.stderr.splitlines()) == 1

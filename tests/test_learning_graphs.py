@@ -1,12 +1,15 @@
 """Study learning_graphs: the branch detector on trajectories of known branching (a Y, a three-way
 split, a straight line), extended persistence of a hand-made graph, the L2 lens from the origin,
-self-contained pages, config errors, and the study end to end."""
+self-contained pages, config errors, each step in-process on hand-made stores (trajectories
+aligned on examples, the graphs of a Y and a line, the tables and claims of hand-made graphs, the
+figures' lines), and the study end to end."""
 
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_RESULTS
 
 from pipeline import store
 from pipeline.kernels import mapper
@@ -258,18 +261,27 @@ def test_trajectories_of_two_batch_sizes_are_aligned_on_examples(tmp_path):
 
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
-    base = finished_test_run / "results/learning_graphs"
+    base = finished_test_run / TEST_RESULTS / "learning_graphs"
     counts = pd.read_csv(base / "tables/branch_counts.csv")
-    assert set(counts["layer"]) == {"hidden1", "output"} and (counts["connected_branches"] >= 1).all()
-    assert (counts["pieces"] >= 1).all() and (counts["grid_min"] <= counts["modal_count"]).all()
+    assert set(counts["layer"]) == {"hidden1", "output"}
+    # the table holds what the run's graphs store holds (the steps themselves are tested on
+    # hand-made stores above: test_learning_graphs_of_hand_made_trajectories_find_their_branches,
+    # test_tables_of_hand_made_graphs)
+    graphs = base / "tiny/graphs.zarr"
+    networks = store.open_array_store(graphs).attrs["networks"]
+    for row in counts.itertuples():
+        key = f"{networks.index(row.network)}/{row.layer}"
+        stored = tuple(int(store.read_array(graphs, f"{key}/{count}")) for count in ("connected_branches", "pieces"))
+        assert (row.connected_branches, row.pieces) == stored
+        assert row.grid_max == store.read_array(graphs, f"{key}/stability_counts").max()
     claims = pd.read_csv(base / "tables/claims.csv", keep_default_na=False, na_values=[""])
     assert claims["id"].tolist() == ["zero-output-branches", "zero-hidden-branches", "tiny-output-branches", "branchings-at-jumps"]
     # no zero-init run in the test config; one network cannot be resampled
     assert claims.set_index("id").loc[["zero-output-branches", "branchings-at-jumps"], "verdict"].eq("not testable at this scale").all()
     assert claims.set_index("id").loc["tiny-output-branches", "verdict"] != "not testable at this scale"
-    assert 0 < counts["modal_fraction"].min() and counts["modal_fraction"].max() <= 1
     branchings = pd.read_csv(base / "tables/branchings.csv")
-    assert list(branchings.columns[:4]) == ["run", "network", "layer", "split_epoch"]
+    # keys first (the network by its short label), the full network name, which joins, last
+    assert list(branchings.columns[:4]) == ["run", "label", "layer", "split_epoch"] and branchings.columns[-1] == "network"
     run = base / "tiny"
     for name in ("layers", "digit_over_training", "pca_lens", "learning_surface", "norms_and_accuracy"):
         assert (run / f"figures/{name}.png").stat().st_size > 5000
@@ -371,3 +383,151 @@ def test_the_claims_step_reads_the_runs_it_is_told(tmp_path):
     ).set_index("id")
     assert missing.loc["zero-hidden-branches", "verdict"] == "not testable at this scale"
     assert "No run zero_init here" in missing.loc["zero-hidden-branches", "scale_note"]
+
+
+# ------------------------------------------------------------------ each step on hand-made stores
+SETTINGS = dict(
+    surface_steps=3, norm_lens=NORM_LENS, pca_lens=PCA_LENS, bootstrap=4, min_support=0.5,
+    stability={"cubes": [10, 15], "overlap": [0.4, 0.5]}, min_branch_snapshots=2, seed=0,
+)
+
+
+def _hand_made_layer(snapshots, neurons, splits_at=None, children=2, dim=6, seed=0):
+    """Weights ``[snapshot, neuron, dim]`` of neurons that move together one unit per snapshot
+    along the first axis; from snapshot ``splits_at`` on, neuron i also moves two units per
+    snapshot along axis 1 + (i mod ``children``): a trunk that splits into ``children`` branches
+    (a Y for 2). Without ``splits_at``, one straight trajectory. Noise 0.05."""
+    s = np.arange(snapshots, dtype=float)[:, None, None]
+    weights = np.zeros((snapshots, neurons, dim))
+    weights[..., 0] = s[..., 0]
+    if splits_at is not None:
+        side = 2.0 * np.maximum(s[..., 0] - splits_at, 0)  # [snapshot, 1]
+        for i in range(neurons):
+            weights[:, i, 1 + i % children] = side[:, 0]
+    return weights + np.random.default_rng(seed).normal(scale=0.05, size=weights.shape)
+
+
+@pytest.fixture(scope="module")
+def hand_made_run(tmp_path_factory):
+    """One network's trajectories, recorded every 0.25 epochs over 30 snapshots: layer hidden1 a Y
+    of 12 neurons splitting at snapshot 12 (epoch 3), layer output 8 neurons on one straight
+    trajectory; and the learning graphs the step builds of them. Returns (trajectories, graphs,
+    pages folder, epochs)."""
+    tmp_path = tmp_path_factory.mktemp("learning_graphs")
+    snapshots, spacing = 30, 0.25
+    hidden, output = _hand_made_layer(snapshots, 12, 12)[None], _hand_made_layer(snapshots, 8, seed=2)[None]
+    epochs = np.arange(snapshots) * spacing
+    accuracy = np.clip(0.1 + 0.02 * np.arange(snapshots), 0, 1)[None]
+    arrays = {
+        "epoch": epochs, "examples": np.arange(snapshots) * 100, "step": np.arange(snapshots)[None] * 10,
+        "steps_per_epoch": np.array([40]), "test_accuracy": accuracy, "train_accuracy": accuracy,
+        "digit_predictions": np.tile(np.eye(10, dtype=np.int64)[9] * 5, (1, snapshots, 1)),
+        "weights/hidden1": hidden.astype(np.float32), "weights/output": output.astype(np.float32),
+        "norms/hidden1": np.linalg.norm(hidden, axis=-1), "norms/output": np.linalg.norm(output, axis=-1),
+    }
+    attrs = {"layers": ["hidden1", "output"], "networks": ["s/0"], "n_train": 100, "input_shape": [1, 2, 3],
+             "digit": 9, "digit_images": 5, "sweeps": ["s"]}
+    trajectories = str(store.write_array_store(tmp_path / "trajectories.zarr", arrays, attrs))
+    graphs = steps.build_learning_graphs(
+        trajectories, str(tmp_path / "graphs.zarr"), str(tmp_path / "pages"), run="r", threads=1, **SETTINGS
+    )
+    return trajectories, str(graphs), tmp_path / "pages", epochs
+
+
+def test_learning_graphs_of_hand_made_trajectories_find_their_branches(hand_made_run):
+    trajectories, graphs, pages_dir, epochs = hand_made_run
+
+    def read(key):
+        return store.read_array(graphs, key)
+
+    # hidden1, a Y: one significant branching at the split (epoch 3), found at most two
+    # snapshots late (the branches must first move apart by more than the clustering radius),
+    # two branches at the end, one piece, and the same two at every cover setting of the grid
+    splits = read("0/hidden1/splits")[read("0/hidden1/significant")]
+    assert len(splits) == 1 and 3.0 <= splits[0, 0] <= 3.0 + 2 * 0.25
+    assert int(read("0/hidden1/connected_branches")) == 2 and int(read("0/hidden1/pieces")) == 1
+    np.testing.assert_array_equal(read("0/hidden1/stability_counts"), 2)
+    # output, straight: no branching, one branch
+    assert len(read("0/output/splits")) == 0 and int(read("0/output/connected_branches")) == 1
+    # each node's epoch is the mean epoch of its points (snapshot-major: point p at epochs[p // 12])
+    offsets, members = read("0/hidden1/norm/node_offsets"), read("0/hidden1/norm/node_points")
+    direct = [epochs[members[a:b] // 12].mean() for a, b in zip(offsets[:-1], offsets[1:])]
+    np.testing.assert_allclose(read("0/hidden1/norm/node_epoch"), direct)
+    # a page per (layer, lens), self-contained
+    html = sorted(pages_dir.glob("*.html"))
+    assert [p.name for p in html] == sorted(f"network0_{layer}_{lens}.html" for layer in ("hidden1", "output") for lens in ("norm", "pca"))
+    assert all(pages.remote_references(p.read_text()) == [] for p in html)
+    assert store.open_array_store(graphs).attrs["epoch_spacing"] == 0.25
+
+
+def _hand_made_graphs(tmp_path):
+    """A run 'r' of one network, layer hidden1: two branchings (epoch 2.5 to 6, significant, in
+    the main piece; 7.5 to 10, not, in another piece), stability counts 2, 2, 3, 2 over four
+    settings; accuracy recorded at epochs 0-10 jumps at 3 (+0.3) and at 7 (+0.08)."""
+    epochs = np.arange(11.0)
+    accuracy = np.array([0.1, 0.1, 0.1, 0.4, 0.4, 0.42, 0.42, 0.5, 0.5, 0.5, 0.5])
+    trajectories = store.write_array_store(tmp_path / "t.zarr", {
+        "epoch": epochs, "steps_per_epoch": np.array([100]), "test_accuracy": accuracy[None]}, {"input_shape": [1, 8, 8]})
+    key = "0/hidden1"
+    arrays = {
+        f"{key}/splits": np.array([[2.5, 6.0], [7.5, 10.0]]), f"{key}/significant": np.array([True, False]),
+        f"{key}/support": np.array([0.9, 0.3]), f"{key}/split_spread": np.array([0.2, 1.0]),
+        f"{key}/split_piece": np.array([0, 1]), f"{key}/main_piece": np.int64(0), f"{key}/start_piece": np.int64(0),
+        f"{key}/pieces": np.int64(2), f"{key}/connected_branches": np.int64(2), f"{key}/lasting_branches": np.int64(2),
+        f"{key}/detached_splits": np.int64(0), f"{key}/pieces_plus_splits": np.int64(3),
+        f"{key}/stability_counts": np.array([2, 2, 3, 2]), f"{key}/stability_pieces": np.array([1, 2, 1, 1]),
+        f"{key}/stability_grid": np.array([[10, 0.4], [10, 0.5], [15, 0.4], [15, 0.5]]),
+    }
+    graphs = store.write_array_store(tmp_path / "g.zarr", arrays, {"run": "r", "layers": ["hidden1"], "networks": ["s/0"]})
+    return str(trajectories), str(graphs)
+
+
+def test_tables_of_hand_made_graphs(tmp_path):
+    trajectories, graphs = _hand_made_graphs(tmp_path)
+    tables = steps.tabulate_learning_graphs(
+        [trajectories], [graphs], str(tmp_path / "tables/branchings.html"), str(tmp_path / "tables/branch_counts.html"),
+        accuracy_jumps=2,
+    )
+    counts = tables["branch_counts"].iloc[0]
+    assert (counts["connected_branches"], counts["lasting_branches"], counts["pieces"]) == (2, 2, 2)
+    assert (counts["significant_splits"], counts["splits"], counts["main_holds_start"]) == (1, 2, True)
+    # the grid's mode and its share by hand: 2 at three of four settings; its range 2-3, pieces 1-2
+    assert (counts["modal_count"], counts["modal_fraction"], counts["grid_min"], counts["grid_max"]) == (2, 0.75, 2, 3)
+    assert (counts["grid_pieces_min"], counts["grid_pieces_max"]) == (1, 2)
+    assert counts["final_test_accuracy"] == 0.5 and counts["accuracy_jumps"] == "epoch 3 (+0.30); epoch 7 (+0.08)"
+    rows = tables["branchings"]
+    # each branching beside its nearest jump (3 for 2.5, 7 for 7.5), the lag, the step at 100 per epoch
+    assert rows["nearest_jump_epoch"].tolist() == [3.0, 7.0] and rows["lag_epochs"].tolist() == [-0.5, 0.5]
+    assert rows["split_step"].tolist() == [250.0, 750.0] and rows["in_main_piece"].tolist() == [True, False]
+    assert rows["significant"].tolist() == [True, False] and rows["support"].tolist() == [0.9, 0.3]
+    for name in ("branchings", "branch_counts"):
+        assert all((tmp_path / f"tables/{name}.{ext}").exists() for ext in ("csv", "md", "html"))
+
+
+def test_figures_draw_the_trajectories_and_graphs_they_are_given(hand_made_run, tmp_path, monkeypatch):
+    from pipeline.figures import FigureFiles
+    from pipeline.studies.learning_graphs import FIGURES
+    from pipeline.studies.learning_graphs.figures import plot_learning_graphs
+
+    trajectories, graphs, _, epochs = hand_made_run
+    drawn, titles, save = {}, {}, FigureFiles.save
+
+    def keep(self, fig, name):
+        drawn[name] = [[np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] for ax in fig.axes]
+        titles[name] = [ax.get_title() for ax in fig.axes]
+        return save(self, fig, name)
+
+    monkeypatch.setattr(FigureFiles, "save", keep)
+    paths = {name: str(tmp_path / f"figures/{name}.png") for name in FIGURES}
+    written = plot_learning_graphs(trajectories, graphs, run="r", seed=0, dpi=50, formats=["png"], **paths)
+    assert sorted(p.name for p in written) == sorted(f"{name}.png" for name in FIGURES)
+    # Fig. 8: the norm of every neuron of each layer, then the accuracy
+    np.testing.assert_allclose(np.stack(drawn["norms_and_accuracy"][0], axis=1), store.read_array(trajectories, "norms/hidden1")[0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.stack(drawn["norms_and_accuracy"][1], axis=1), store.read_array(trajectories, "norms/output")[0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(drawn["norms_and_accuracy"][2][0], store.read_array(trajectories, "test_accuracy")[0])
+    # Fig. 4: the counts of the one class the five images of 9 all go to
+    np.testing.assert_array_equal(drawn["digit_over_training"][0], [np.full(len(epochs), 5.0)])
+    # Figs. 3/5: each layer's graph titled with its counts: the Y's 2 branches, the line's 1
+    assert titles["layers"][2:4] == ["L2 lens: 2 branches, 1 piece", "L2 lens: 1 branches, 1 piece"]

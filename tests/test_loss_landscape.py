@@ -1,10 +1,14 @@
-"""Loss-landscape study: its kernels by hand and against libraries, jump-and-retrain as a population
-against each retraining alone, the alignment of samples and losses, and the study through Snakemake."""
+"""Loss-landscape study: its kernels by hand and against libraries (scikit-learn's kNN graph and
+PCA, a union-find, a direct computation of basins and their saddles), every step in-process on
+tiny hand-made stores against a direct computation (jump-and-retrain as a population against each
+retraining alone, the probes against the network alone, the embedding against PHATE of the vectors,
+Table 1 on features that separate perfectly or not at all), and the study through Snakemake."""
 
 import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_RESULTS
 
 from pipeline import store, zoo
 from pipeline.config import validate_config
@@ -94,27 +98,133 @@ def test_graph_persistence_of_hand_built_graphs():
     assert persistence.total_persistence(np.array([[0.0, 4.0]])) == 16.0  # sum (d - b)^2
 
 
-def test_graph_convention_equals_gudhi_on_random_graphs():
-    import gudhi
+def _union_find_h0(values, edges):
+    """The reference: H0 of a graph's sublevel filtration by union-find with the elder rule (the
+    kernel's former implementation), ``[(birth, death)]`` with zero-length pairs left out."""
+    parent = list(range(len(values)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    pairs = []
+    edge_values = [max(values[i], values[j]) for i, j in edges]
+    for e in sorted(range(len(edges)), key=lambda e: (edge_values[e], e)):
+        u, v = find(edges[e][0]), find(edges[e][1])
+        if u != v:
+            old, young = (u, v) if (values[u], u) <= (values[v], v) else (v, u)
+            pairs.append((values[young], edge_values[e]))
+            parent[young] = old
+    pairs += [(values[r], np.inf) for r in {find(i) for i in range(len(values))}]
+    return sorted(p for p in pairs if p[1] > p[0])
+
+
+def test_graph_persistence_agrees_with_a_union_find_on_random_graphs():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     rng = np.random.default_rng(3)
-    for _ in range(5):
-        points, values = rng.normal(size=(50, 3)), rng.normal(size=50)
-        edges = graphs.edges_of(graphs.knn_adjacency_of_distances(distances.pairwise_distances(points), 3))
-        top = max(values.max(), max(max(values[i], values[j]) for i, j in edges))
-        ours = [persistence.close_essential(d, top) for d in persistence.graph_persistence(values, edges, "graph")]
-        tree = gudhi.SimplexTree()
-        for i, v in enumerate(values):
-            tree.insert([i], filtration=v)
-        for i, j in edges:
-            tree.insert([int(i), int(j)], filtration=max(values[i], values[j]))
-        tree.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
-        for dim in (0, 1):
-            theirs = tree.persistence_intervals_in_dimension(dim)
-            theirs[~np.isfinite(theirs[:, 1]), 1] = top
-            theirs = theirs[theirs[:, 1] > theirs[:, 0]]
-            order = lambda d: d[np.lexsort((d[:, 1], d[:, 0]))]  # noqa: E731
-            np.testing.assert_allclose(order(ours[dim]), order(theirs))
+    for trial in range(8):
+        n = int(rng.integers(5, 60))
+        points = rng.normal(size=(n, 3))
+        # integer values half the time: ties between vertices, and edges entering together
+        values = rng.integers(0, 6, n).astype(float) if trial % 2 else rng.normal(size=n)
+        edges = graphs.knn_edges(points, int(rng.integers(1, 4)))
+        edges = edges[rng.random(len(edges)) < 0.8]  # some graphs fall apart into components
+        h0, h1 = persistence.graph_persistence(values, edges, "graph")
+        assert sorted(map(tuple, h0)) == _union_find_h0(values, edges.tolist())
+        # a graph's cycles never die: one essential H1 class per independent cycle, E - V + C
+        components = connected_components(coo_matrix((np.ones(len(edges)), edges.T), shape=(n, n)), directed=False)[0]
+        assert np.isinf(h1[:, 1]).all()
+        assert len(h1) == len(edges) - n + components
+
+
+def test_knn_edges_equal_scikit_learns_kneighbors_graph():
+    from sklearn.neighbors import kneighbors_graph
+
+    rng = np.random.default_rng(4)
+    for n, k in ((10, 1), (40, 3), (81, 20)):
+        points = rng.normal(size=(n, 4))
+        directed = kneighbors_graph(points, k, mode="connectivity", include_self=False).toarray()
+        expected = graphs.edges_of(np.maximum(directed, directed.T))
+        np.testing.assert_array_equal(graphs.knn_edges(points, k), expected)
+    with pytest.raises(ValueError, match="k must be an integer"):
+        graphs.knn_edges(points, n)
+
+
+def _bottleneck_deaths(values, edges):
+    """Direct H0 of a sublevel filtration: each local minimum is born at its value and dies at the
+    lowest level at which its sublevel component reaches a lower vertex (ties to the lower
+    index), found by testing every level with scipy's connected components."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n, edges = len(values), np.asarray(edges)
+    neighbours = [set() for _ in range(n)]
+    for i, j in edges:
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    minima = [i for i in range(n) if all((values[i], i) < (values[j], j) for j in neighbours[i])]
+    edge_values = np.maximum(values[edges[:, 0]], values[edges[:, 1]])
+    pairs = []
+    for m in minima:
+        death = np.inf
+        older = (values < values[m]) | ((values == values[m]) & (np.arange(n) < m))
+        for level in np.unique(edge_values[edge_values >= values[m]]):
+            keep = edges[edge_values <= level]
+            labels = connected_components(coo_matrix((np.ones(len(keep)), keep.T), shape=(n, n)), directed=False)[1]
+            if np.any(older & (labels == labels[m])):
+                death = level
+                break
+        pairs.append((values[m], death))
+    return minima, sorted(p for p in pairs if p[1] > p[0])
+
+
+def test_landscape_topology_of_a_loss_grid_with_three_basins():
+    # a loss on a 25 x 25 grid: three Gaussian wells of depths 1, 0.8, 0.6 and nothing else
+    axis = np.linspace(-2.5, 2.5, 25)
+    x, y = (a.ravel() for a in np.meshgrid(axis, axis))
+    wells = [((-1.0, -1.0), 1.0), ((1.2, -0.8), 0.8), ((0.0, 1.3), 0.6)]
+    loss = -sum(depth * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * 0.6**2)) for (cx, cy), depth in wells)
+    # the samples' positions, jittered so that no two distances tie; 8 neighbours: the grid's own
+    points = np.column_stack([x, y]) + 1e-6 * np.random.default_rng(5).normal(size=(len(x), 2))
+    topology = persistence.landscape_topology(points, loss, 8)
+    edges = graphs.knn_edges(points, 8)
+    minima, expected = _bottleneck_deaths(loss, edges)
+    assert len(minima) == 3  # the three wells, each a basin
+    flag_h0 = topology["diagrams"]["flag"][0]
+    assert sorted(map(tuple, flag_h0)) == expected  # born at each well's bottom, dead at its saddle
+    finite = np.array([p for p in expected if np.isfinite(p[1])])
+    np.testing.assert_allclose(sorted(finite[:, 0]), sorted(loss[minima])[1:])  # the deepest never dies
+    assert topology["total_persistence"][1, 0] == pytest.approx(np.sum((finite[:, 1] - finite[:, 0]) ** 2), rel=1e-12)
+    # the public code's graph complex also counts the surviving basin, closed at the largest loss
+    graph_total = np.sum((finite[:, 1] - finite[:, 0]) ** 2) + (loss.max() - loss.min()) ** 2
+    assert topology["total_persistence"][0, 0] == pytest.approx(graph_total, rel=1e-12)
+    assert topology["edges"] == len(edges)
+    with pytest.raises(ValueError, match="same samples"):
+        persistence.landscape_topology(points[:-1], loss, 8)
+    with pytest.raises(ValueError, match="graph_knn"):
+        persistence.landscape_topology(points, loss, 0)
+
+
+def test_pca_of_gram_is_pca_of_the_vectors_behind_it():
+    from sklearn.decomposition import PCA
+
+    from pipeline.kernels.embedding import pca_of_gram
+
+    rng = np.random.default_rng(6)
+    for n, d in ((12, 40), (300, 30)):  # 300 > 200: where scikit-learn's "auto" solver would go randomized
+        vectors = rng.normal(size=(n, d)) * np.linspace(3, 0.1, d) + 5.0  # far from the origin: centring matters
+        ours = pca_of_gram(vectors @ vectors.T, 3)
+        direct = PCA(n_components=3).fit_transform(vectors)
+        signs = np.sign(np.sum(ours * direct, axis=0))  # each component's sign is arbitrary
+        np.testing.assert_allclose(ours * signs, direct, atol=1e-8 * np.abs(direct).max())
+        np.testing.assert_array_equal(ours, pca_of_gram(vectors @ vectors.T, 3))  # the same on every call
+    with pytest.raises(ValueError, match="symmetric"):
+        pca_of_gram(np.triu(np.ones((4, 4))))
+    with pytest.raises(ValueError, match="n_components"):
+        pca_of_gram(np.eye(3), 4)
 
 
 def test_two_well_function_gives_its_two_h0_pairs_on_the_flag_complex():
@@ -129,6 +239,235 @@ def test_two_well_function_gives_its_two_h0_pairs_on_the_flag_complex():
     # the deeper well's component never dies; the other dies at the barrier between them
     expected = sorted([(f.min(), np.inf), (f[right], barrier)])
     np.testing.assert_allclose(sorted(map(tuple, h0)), expected)
+
+
+# ---------------------------------------------------------- steps in-process, hand-made stores
+
+
+def _population_store(path, spec, final, snapshots=None, metrics=None):
+    """A finished population store written by hand: final parameters ``{name: [member, ...]}``,
+    optionally snapshots ``{name: [member, snapshot, ...]}`` and their metrics ``{name: [member, snapshot]}``."""
+    n_snapshots = next(iter(snapshots.values())).shape[1] if snapshots else 1
+    partial = store.partial_path(path)
+    root = store.create_population_store(
+        partial, spec, {k: v.shape[1:] for k, v in final.items()}, {}, n_snapshots, 1, snapshot_metrics=metrics is not None
+    )
+    for index in range(n_snapshots if snapshots else 0):
+        store.write_snapshot(root, index, index, {k: v[:, index] for k, v in snapshots.items()}, {})
+        if metrics is not None:
+            store.write_snapshot_metrics(root, index, {k: v[:, index] for k, v in metrics.items()})
+    store.finalize_store(root, path, final, {})
+    return str(path)
+
+
+def _metrics(rng, shape):
+    return {name: rng.uniform(0.1, 2.0, shape).astype(np.float32) for name in store.METRIC_NAMES}
+
+
+@pytest.fixture
+def landscape_inputs(tmp_path):
+    """Two optima of one parameter ``w`` [3, 6]; around each, 2 retrainings x 3 snapshots, 8 grid
+    points and 2 naive directions x 2 step sizes, with a known basis of vectors behind its Grams."""
+    rng = np.random.default_rng(7)
+    spec = {"sweep": "s", "population": 0, "members": [{"network": "a"}, {"network": "b"}]}
+    final = {"w": rng.normal(size=(2, 3, 6)).astype(np.float32)}
+    optima = _population_store(tmp_path / "optima.zarr", spec, final)
+    members = [{"member": 2 * o + i, "optimum": o, "seed": i, "step_size": 1.0} for o in range(2) for i in range(2)]
+    snapshots = {"w": rng.normal(size=(4, 3, 3, 6)).astype(np.float32)}
+    jr_metrics = _metrics(rng, (4, 3))
+    jr = _population_store(
+        tmp_path / "jr.zarr", {"optima_spec_hash": store.spec_hash(spec), "members": members}, {"w": snapshots["w"][:, -1]},
+        snapshots, jr_metrics,
+    )
+    grid, naive = steps.probe_coordinates(2, 1.0, 2, [0.5, 1.0])
+    bases = {"grid": rng.normal(size=(2, 4, 18)), "naive": rng.normal(size=(2, 3, 18))}  # [optimum, optimum + directions, features]
+    arrays = {f"optimum/{k}": v[:, 0] for k, v in _metrics(rng, (2, 1)).items()}
+    for sampling, points in (("grid", len(grid)), ("naive", len(naive))):
+        arrays.update({f"{sampling}/{k}": v for k, v in _metrics(rng, (2, points)).items()})
+        arrays[f"{sampling}/basis_gram"] = np.einsum("oif,ojf->oij", bases[sampling], bases[sampling])
+    arrays["grid/coordinates"], arrays["naive/coordinates"] = grid, naive
+    probes = str(tmp_path / "probes.zarr")
+    store.write_array_store(probes, arrays, {"optima": ["a", "b"]})
+    vectors = [  # the optimum, then its retrainings' snapshots, member-major
+        np.vstack([final["w"][o].ravel(), *[snapshots["w"][m, t].ravel() for m in (2 * o, 2 * o + 1) for t in range(3)]]).astype(np.float64)
+        for o in range(2)
+    ]
+    return {"optima": optima, "jr": jr, "probes": probes, "jr_metrics": jr_metrics, "arrays": arrays, "bases": bases,
+            "grid": grid, "naive": naive, "vectors": vectors}
+
+
+def test_embed_landscape_is_phate_and_topology_of_the_samples_computed_directly(landscape_inputs, tmp_path):
+    from pipeline.kernels.embedding import phate_embedding
+
+    given = landscape_inputs
+    out = str(tmp_path / "landscape.zarr")
+    steps.embed_landscape(given["optima"], given["jr"], given["probes"], out, phate_knn=3, phate_seed=1, graph_knn=3,
+                          filtration_loss="train", threads=1)
+    for o, x in enumerate(given["vectors"]):
+        np.testing.assert_allclose(store.read_array(out, "jump_retrain/gram")[o], x @ x.T, rtol=1e-12)
+        cosine = distances.cosine_distances_from_gram(x @ x.T)
+        np.testing.assert_allclose(store.read_array(out, "jump_retrain/embedding")[o], phate_embedding(cosine, 3, 1, mds_dist="cosine"))
+        # each sample's loss beside it: the optimum's (from the probes), then its retrainings' snapshots
+        loss = np.concatenate([[given["arrays"]["optimum/train_loss"][o]], given["jr_metrics"]["train_loss"][[2 * o, 2 * o + 1]].ravel()])
+        np.testing.assert_array_equal(store.read_array(out, "jump_retrain/train_loss")[o], loss)
+        topology = persistence.landscape_topology(store.read_array(out, "jump_retrain/potential")[o], loss, 3)
+        np.testing.assert_array_equal(store.read_array(out, "total_persistence")[o], topology["total_persistence"])
+        rows = store.read_array(out, "diagrams")
+        flag_h0 = rows[(rows[:, 0] == o) & (rows[:, 1] == 1) & (rows[:, 2] == 0)][:, 3:]
+        np.testing.assert_array_equal(flag_h0, topology["diagrams"]["flag"][0])
+        # grid and naive samples: the points themselves, materialized from the basis, the optimum first
+        for sampling, coefficients in (("grid", given["grid"]), ("naive", np.array([[0.5, 0], [1.0, 0], [0, 0.5], [0, 1.0]]))):
+            basis = given["bases"][sampling][o]
+            points = np.vstack([basis[0], basis[0] + coefficients @ basis[1:]])
+            expected = phate_embedding(distances.cosine_distances_from_gram(points @ points.T), 3, 1, mds_dist="cosine")
+            np.testing.assert_allclose(store.read_array(out, f"{sampling}/embedding")[o], expected, atol=1e-8)
+            values = store.read_array(out, f"{sampling}/test_accuracy")[o]
+            assert values[0] == given["arrays"]["optimum/test_accuracy"][o]
+            np.testing.assert_array_equal(values[1:], given["arrays"][f"{sampling}/test_accuracy"][o])
+    np.testing.assert_array_equal(store.read_array(out, "jump_retrain/seed"), [-1, 0, 0, 0, 1, 1, 1])
+
+
+def test_compare_embeddings_is_pca_of_the_vectors_and_the_stored_phate(landscape_inputs, tmp_path, monkeypatch):
+    import sys
+
+    import phate
+    from sklearn.decomposition import PCA
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # UMAP's first call compiles for ~13 s: PHATE, t-SNE, PCA here
+    x = landscape_inputs["vectors"][1]
+    embedded = np.random.default_rng(8).normal(size=(2, 7, 2))
+    path = str(tmp_path / "landscape.zarr")
+    store.write_array_store(path, {"jump_retrain/gram": np.stack([np.eye(7), x @ x.T]), "jump_retrain/embedding": embedded,
+                                   "jump_retrain/seed": np.arange(7), "jump_retrain/epoch": np.arange(7)}, {"optima": ["a", "b"]})
+    tree = {"n_dim": 5, "n_branch": 2, "branch_length": 10, "seed": 3}
+    table = steps.compare_embeddings([path], str(tmp_path / "c.parquet"), example="b", tree=tree, phate_knn=4, phate_seed=0)
+    assert set(table["method"]) == {"PHATE", "t-SNE", "PCA"}
+
+    def rows(dataset, method):
+        chosen = table[(table["dataset"] == dataset) & (table["method"] == method)]
+        return chosen[["x", "y"]].to_numpy()
+
+    def same_up_to_sign(ours, direct):
+        np.testing.assert_allclose(ours * np.sign(np.sum(ours * direct, axis=0)), direct, atol=1e-8)
+
+    np.testing.assert_array_equal(rows("jump_retrain (b)", "PHATE"), embedded[1])  # the example's, as stored
+    same_up_to_sign(rows("jump_retrain (b)", "PCA"), PCA(2).fit_transform(x))
+    points, _ = phate.tree.gen_dla(n_dim=5, n_branch=2, branch_length=10, seed=3)
+    same_up_to_sign(rows("tree", "PCA"), PCA(2).fit_transform(points))
+    assert len(rows("tree", "t-SNE")) == 20
+
+
+def _tabulation_inputs(tmp_path):
+    """Two sweeps (with and without augmentation) of 8 optima each: lr 0.1..0.4 x weight decay
+    0, 1e-3. Their J&R losses and accuracies carry the weight decay (10 apart, noise 0.1), their total
+    persistence the augmentation (5 apart), their grid and naive losses nothing (pure noise)."""
+    rng = np.random.default_rng(9)
+    sources, truth = [], []
+    for sweep, augment in (("s_aug", True), ("s_plain", False)):
+        members = [{"network": f"{sweep}_{lr}_{wd}", "lr": lr, "momentum": 0.9, "weight_decay": wd, "init_seed": 0, "label_noise": 0.0}
+                   for lr in (0.1, 0.2, 0.3, 0.4) for wd in (0.0, 1e-3)]
+        spec = {"sweep": sweep, "architecture": {"name": "mlp", "hidden": [8]}, "training": {"batch_size": 32, "augment": augment},
+                "members": members}
+        folder = tmp_path / sweep
+        optima = _population_store(folder / "optima.zarr", spec, {"w": np.zeros((8, 2), np.float32)})
+        wd_class = np.array([m["weight_decay"] > 0 for m in members], dtype=float)
+        jr_members = [{"member": 2 * o + i, "optimum": o} for o in range(8) for i in range(2)]
+        metrics = _metrics(rng, (16, 3))
+        for name in ("train_loss", "train_accuracy"):  # the J&R features
+            metrics[name] = (10 * np.repeat(wd_class, 2)[:, None] + rng.normal(0, 0.1, (16, 3))).astype(np.float32)
+        jr = _population_store(folder / "jr.zarr", {"members": jr_members}, {"w": np.zeros((16, 2), np.float32)},
+                               {"w": np.zeros((16, 3, 2), np.float32)}, metrics)
+        arrays = {f"optimum/{k}": v[:, 0] for k, v in _metrics(rng, (8, 1)).items()}
+        for sampling in ("grid", "naive"):
+            arrays.update({f"{sampling}/{k}": v for k, v in _metrics(rng, (8, 5)).items()})
+        store.write_array_store(folder / "probes.zarr", arrays)
+        total = rng.uniform(0, 1, (8, 2, 2)) + 5 * augment
+        store.write_array_store(folder / "landscape.zarr", {"total_persistence": total})
+        sources.append((optima, jr, str(folder / "probes.zarr"), str(folder / "landscape.zarr")))
+        truth += [{"weight_decay": m["weight_decay"], "augment": augment, "test_loss": arrays["optimum/test_loss"][o],
+                   "tp_flag_h0": total[o, 1, 0], "tp_graph_h1": total[o, 0, 1]} for o, m in enumerate(members)]
+    return sources, pd.DataFrame(truth)
+
+
+def test_the_eleven_classifiers_on_features_that_separate_perfectly_or_not_at_all():
+    from pipeline.kernels.classification import accuracy_summary, classifier_set, cross_validated_accuracy
+
+    rng = np.random.default_rng(10)
+    labels = np.repeat([0, 1, 2], 8)
+    separated = 10 * labels[:, None] + rng.normal(0, 0.1, (24, 4))  # three tight, far-apart clusters
+    perfect = cross_validated_accuracy(separated, labels, folds=2, repeats=1, seed=0)
+    assert set(perfect) <= set(classifier_set(0)) and len(perfect) >= 10  # QDA may fit no fold
+    assert all(a == 1.0 for a in perfect.values())
+    noise = cross_validated_accuracy(rng.normal(size=(24, 4)), labels, folds=2, repeats=2, seed=0)
+    assert 100 / 3 - 20 <= accuracy_summary(noise)["mean"] <= 100 / 3 + 20  # about chance
+    # the scrambled control: the perfect features, their rows permuted, lose their labels
+    scrambled = cross_validated_accuracy(separated, labels, folds=2, repeats=2, seed=0, scramble=True)
+    assert accuracy_summary(scrambled)["mean"] <= 100 / 3 + 20
+    summary = accuracy_summary({"a": 0.5, "b": 1.0})
+    assert summary == {"mean": 75.0, "se": pytest.approx(25.0), "classifiers": 2}  # std (ddof 1) 35.36 / sqrt 2
+    with pytest.raises(ValueError, match="one label per row"):
+        cross_validated_accuracy(separated, labels[:-1], folds=2, repeats=1, seed=0)
+    with pytest.raises(ValueError, match="folds"):
+        cross_validated_accuracy(separated, labels, folds=1, repeats=1, seed=0)
+
+
+def test_tabulate_loss_landscape_on_features_that_separate_perfectly_or_not_at_all(tmp_path, monkeypatch):
+    from pipeline.kernels import classification
+
+    # three of the eleven classifiers (the eleven: the test above), so that the step's 27
+    # cross-validations take a second
+    chosen = ("nearest neighbors", "naive Bayes", "logistic regression")
+    every = classification.classifier_set
+    monkeypatch.setattr(classification, "classifier_set", lambda seed: {k: v for k, v in every(seed).items() if k in chosen})
+    sources, truth = _tabulation_inputs(tmp_path)
+    names = ("optima", "table1", "table1_grouped", "table1_by_classifier", "siblings", "persistence_by_weight_decay")
+    out = {name: str(tmp_path / "tables" / f"{name}.csv") for name in names}
+    classifiers = {"folds": 2, "repeats": 1, "seed": 0}
+    tables = steps.tabulate_loss_landscape(*map(list, zip(*sources)), **out, memorization=None, complex="flag",
+                                           generalization_classes=2, classifiers=classifiers)
+    optima = tables["optima"]
+    for column in ("weight_decay", "augment", "tp_flag_h0", "tp_graph_h1"):
+        np.testing.assert_allclose(optima[column].astype(float), truth[column].astype(float))
+    np.testing.assert_allclose(optima["optimum_test_loss"], truth["test_loss"].astype(np.float64))
+    np.testing.assert_array_equal(optima["total_persistence_h0"], optima["tp_flag_h0"])  # the table's complex
+    np.testing.assert_array_equal(optima["generalization_class"], truth["test_loss"].rank() > 8)  # the better half is class 0
+    assert optima["sibling_group"].nunique() == 8 and (optima.groupby("sibling_group")["weight_decay"].nunique() == 2).all()
+    for protocol in ("table1", "table1_grouped"):
+        table = tables[protocol].set_index("features")
+        assert (table.filter(like="mean").iloc[0] == 50.0).all()  # two classes in every task
+        # weight decay from the J&R losses: every classifier right on every optimum, in either folds
+        assert table.loc["J&R sampling, retrain loss and accuracy", "weight decay mean"] == 100.0
+        assert table.loc["J&R sampling, retrain loss and accuracy", "weight decay se"] == 0.0
+        # noise: far from perfect in every task, about chance on average (16 optima: each cell is coarse)
+        noise = table.loc[["Grid sampling, train loss and accuracy", "Naive sampling, train loss and accuracy"]].filter(like="mean")
+        assert noise.to_numpy().max() <= 75 and 35 <= noise.to_numpy().mean() <= 65
+    table1 = tables["table1"].set_index("features")
+    assert table1.loc["Total persistence of the J&R loss filtration (H0, H1)", "data augmentation mean"] == 100.0
+    assert table1.loc["Scrambled J&R retrain loss and accuracy (control)", "weight decay mean"] <= 80
+    # each cell of Table 1 is the mean over the classifiers of its long form
+    long = tables["table1_by_classifier"]
+    for (protocol, features, task), cell in long.groupby(["protocol", "features", "task"]):
+        summary = tables["table1" if protocol == "stratified" else "table1_grouped"].set_index("features")
+        assert summary.loc[features, f"{task} mean"] == pytest.approx(cell["accuracy"].mean())
+        assert summary.loc[features, f"{task} classifiers"] == len(cell) == 3
+    # nearest neighbours in the J&R features share the weight decay, never the sibling (which differs in it)
+    near = tables["siblings"].set_index("features").loc["J&R sampling, retrain loss and accuracy"]
+    assert near["nn_same_weight_decay"] == 1.0 and near["nn_is_sibling"] == 0.0 and near["random_is_sibling"] == pytest.approx(1 / 15)
+    by_wd = tables["persistence_by_weight_decay"].set_index("weight_decay")
+    for wd, group in truth.groupby("weight_decay"):
+        assert by_wd.loc[str(wd), "tp_h0_mean"] == pytest.approx(group["tp_flag_h0"].mean())
+    assert (tmp_path / "tables" / "table1.md").exists()
+    # the claims step reads these tables back: the same claims as from the frames directly
+    from pipeline.claims import claims_frame
+    from pipeline.studies.loss_landscape import claims as ll_claims
+
+    frame = steps.tabulate_loss_landscape_claims(out["optima"], out["table1_by_classifier"], out["siblings"],
+                                                 str(tmp_path / "tables" / "claims.csv"), complex="flag", classifiers=classifiers)
+    read = {name: pd.read_csv(out[name]) for name in ("optima", "table1_by_classifier", "siblings")}
+    direct = ll_claims.loss_landscape_claims(*read.values(), complex="flag", folds=2, repeats=1, seed=0)
+    pd.testing.assert_frame_equal(frame, claims_frame(direct))
+    assert frame.set_index("id").loc["T1-wd-jr", "ours"] == pytest.approx(100.0 - 50.0)  # J&R's 100 % over chance
+    assert pd.read_csv(tmp_path / "tables" / "claims.csv")["id"].tolist() == list(frame["id"])
 
 
 # --------------------------------------------------------------------- sampling, retraining
@@ -173,9 +512,62 @@ def test_a_population_retraining_equals_each_retraining_alone(tmp_path):
     np.testing.assert_allclose(first, weights["layers.0.weight"] + direction["layers.0.weight"], rtol=1e-6)
 
 
+def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path):
+    import torch
+
+    from pipeline.data import load_dataset
+    from pipeline.models import build_model
+
+    # a store of two untrained optima (random parameters written by hand), an MLP on 200 digits
+    config = validate_config({"sweeps": {"s": {
+        "dataset": "digits", "dataset_options": {"n_samples": 200}, "architecture": {"name": "mlp", "hidden": [8]},
+        "grid": {"lr": [0.1], "weight_decay": [0.0, 1e-3]}, "epochs": 1, "batch_size": 50, "population_size": 2,
+    }}})
+    spec = zoo.population_spec(config, "s", 0)
+    data = load_dataset("digits", n_samples=200)
+    model = build_model(spec["architecture"], data.input_shape, data.num_outputs)
+    rng = np.random.default_rng(11)
+    final = {k: rng.normal(0, 0.3, (2, *v.shape)).astype(np.float32) for k, v in model.state_dict().items()}
+    optima = _population_store(tmp_path / "optima.zarr", spec, final)
+    out = str(tmp_path / "probes.zarr")
+    steps.sample_probes(optima, out, grid_points_per_axis=2, grid_extent=0.5, naive_directions=2, step_sizes=[0.5, 1.0],
+                        probe_seed=4, probe_batch=3, device="cpu")
+
+    def direct(weights):  # the network alone, in torch, on the whole sets
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        model.eval()
+        with torch.no_grad():
+            found = {}
+            for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+                logits = model(x)
+                found[f"{split}_loss"] = torch.nn.functional.cross_entropy(logits, y).item()
+                found[f"{split}_accuracy"] = (logits.argmax(1) == y).double().mean().item()
+        return found
+
+    shapes = {k: v.shape[1:] for k, v in final.items()}
+    for o in range(2):
+        weights = {k: v[o] for k, v in final.items()}
+
+        def along(seed):
+            return landscape.filter_normalize(landscape.random_direction(shapes, seed), weights)
+
+        grid_directions, naive_directions = [along(4 + i) for i in range(3)], [along(7), along(8)]
+        expected = {"optimum": [direct(weights)], "grid": [], "naive": []}
+        for c in store.read_array(out, "grid/coordinates"):
+            expected["grid"].append(direct({k: w + sum(ci * d[k] for ci, d in zip(c, grid_directions)) for k, w in weights.items()}))
+        for j, step in store.read_array(out, "naive/coordinates"):
+            expected["naive"].append(direct({k: w + step * naive_directions[int(j)][k] for k, w in weights.items()}))
+        for sampling, rows in expected.items():
+            for name in store.METRIC_NAMES:
+                stored = np.atleast_1d(store.read_array(out, f"{sampling}/{name}")[o])
+                np.testing.assert_allclose(stored, [r[name] for r in rows], rtol=1e-5, err_msg=f"{sampling}/{name}")
+        np.testing.assert_allclose(store.read_array(out, "grid/basis_gram")[o], landscape.basis_gram(weights, [4, 5, 6]))
+    assert len(store.read_array(out, "grid/coordinates")) == 8 and len(store.read_array(out, "naive/coordinates")) == 4
+
+
 @pytest.mark.slow
 def test_every_sample_carries_its_own_loss(finished_test_run):
-    base = finished_test_run / "results/loss_landscape/mlp_landscape__augmentTrue/population_000"
+    base = finished_test_run / TEST_RESULTS / "loss_landscape/mlp_landscape__augmentTrue/population_000"
     jr = base / "jump_retrain.zarr"
     spec = store.open_population(jr).attrs["spec"]
     recorded = store.read_snapshot_metrics(jr)["train_loss"]
@@ -193,12 +585,16 @@ def test_every_sample_carries_its_own_loss(finished_test_run):
 
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
-    base = finished_test_run / "results/loss_landscape"
+    base = finished_test_run / TEST_RESULTS / "loss_landscape"
     table1 = pd.read_csv(base / "tables/table1.csv")
     assert len(table1) == 7 and table1.iloc[0]["features"].startswith("Theoretical random")
-    assert table1.filter(like="mean").iloc[1:].apply(lambda c: c.between(0, 100)).all().all()
     optima = pd.read_csv(base / "tables/optima.csv")
     assert len(optima) == 8 + 1 and optima["memorization"].sum() == 1
+    # chance is 1 / the classes of each task among the classified optima of the optima table
+    classified = optima[~optima["memorization"]]
+    tasks = {"weight decay": "weight_decay", "data augmentation": "augment", "2-class generalization": "generalization_class"}
+    for task, column in tasks.items():
+        assert table1[f"{task} mean"][0] == pytest.approx(100 / classified[column].nunique(), abs=1e-4)
     # filling triangles only shortens cycles, and the flag convention leaves the essential ones out
     assert (optima["tp_flag_h1"] <= optima["tp_graph_h1"] + 1e-12).all()
     for name in ("embedding_methods", "samplings", "good_bad_memorization", "total_persistence"):

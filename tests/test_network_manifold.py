@@ -4,6 +4,7 @@ computation, and the whole study through Snakemake."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_RESULTS
 
 from pipeline import store
 from pipeline.kernels import diffusion, distances, embedding, graphs, persistence
@@ -289,7 +290,7 @@ def test_suggested_network_of_a_fine_tuning_sweep_starts_from_its_source_network
 
 @pytest.mark.slow
 def test_study_runs_end_to_end(finished_test_run):
-    base = finished_test_run / "results/network_manifold"
+    base = finished_test_run / TEST_RESULTS / "network_manifold"
     table1 = pd.read_csv(base / "tables/table1.csv")
     assert set(table1["kind"]) == {"diffusion", "distance", "knn", "weights", "wasserstein"}
     assert table1[["top3", "top5"]].notna().all().all()
@@ -314,7 +315,7 @@ def test_study_runs_end_to_end(finished_test_run):
 @pytest.mark.slow
 def test_representation_weights_are_the_networks_final_weights(finished_test_run):
     # streamed from the training stores in feature slabs; must equal each network's final layer
-    results = finished_test_run / "results"
+    results = finished_test_run / TEST_RESULTS
     representations = store.open_array_store(results / "network_manifold/mlp_tiny/representations.zarr")
     populations = sorted((results / "zoo/mlp_tiny").glob("population_*.zarr"))
     assert len(populations) == 2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 import zarr
-from conftest import run_snakemake
+from conftest import TEST_RESULTS, run_snakemake
 from test_workflow import _job_counts
 
 from pipeline import store, zoo
@@ -140,7 +140,7 @@ def test_two_runs_give_byte_identical_tables(finished_test_run, workdir):
     run_snakemake("--cores", "2", *TEST_CONFIG, workdir=workdir)
     tables = sorted(
         p.relative_to(finished_test_run)
-        for p in (finished_test_run / "results").rglob("*")
+        for p in (finished_test_run / TEST_RESULTS).rglob("*")
         if p.suffix in (".csv", ".md", ".html", ".parquet", ".json")
     )
     assert len(tables) >= 9
@@ -208,25 +208,28 @@ def _corrupt_one_chunk(array_dir: Path) -> Path:
 
 def test_corrupted_store_is_detected_named_and_recreated(copy_of_finished_run):
     run = copy_of_finished_run
-    population = run / "results/zoo/mlp_tiny/population_001.zarr"
+    population = run / TEST_RESULTS / "zoo/mlp_tiny/population_001.zarr"
     _corrupt_one_chunk(population / "final/params/layers.0.weight")
     # the consumer reads the corrupted chunk: it fails, naming the store
     failed = run_snakemake(
         "--cores", "2", *TEST_CONFIG, "--forcerun", "extract_representations", workdir=run, check=False
     )
     assert failed.returncode != 0
-    log = (run / "results/logs/extract_representations/mlp_tiny.log").read_text()
-    assert "CorruptStoreError" in log and "results/zoo/mlp_tiny/population_001.zarr is corrupted" in log
+    log = (run / TEST_RESULTS / "logs/extract_representations/mlp_tiny.log").read_text()
+    assert "CorruptStoreError" in log and f"{TEST_RESULTS}/zoo/mlp_tiny/population_001.zarr is corrupted" in log
     assert store.quarantine_path(population).is_dir()
     # the run's end (onerror) names the failed rule, its log and how the log ends
     ending = failed.stdout[failed.stdout.rindex("Failed: rule extract_representations"):]
-    assert "results/logs/extract_representations/mlp_tiny.log" in ending and "is corrupted" in ending
+    assert f"{TEST_RESULTS}/logs/extract_representations/mlp_tiny.log" in ending and "is corrupted" in ending
     # the next run re-creates the store (its producer re-runs) and everything after it
     counts = _dry_run_counts(run)
     assert counts["train_population"] == 1 and counts["extract_representations"] == 1
     finished = run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
     # and its end (onsuccess) says where the results are, per study
-    assert "Finished. Results under results/:" in finished.stdout and "network_manifold" in finished.stdout
+    assert f"Finished. Results under {TEST_RESULTS}/:" in finished.stdout and "network_manifold" in finished.stdout
+    # and rule all's block says how many outputs it gathers, not each of them twice
+    assert re.search(r"rule all:\n    input: the \d+ final outputs of the run", finished.stderr), finished.stderr[-3000:]
+    assert max(map(len, (finished.stdout + finished.stderr).splitlines())) < 1000
     store.read_final_params(population)  # whole again
     assert _dry_run_counts(run) == {}
 
@@ -236,13 +239,13 @@ def test_a_corrupt_analysis_store_read_by_a_later_step_is_named_moved_aside_and_
     named (store, array, chunk), the store moved aside, and a plain re-run rebuilds it with
     tables identical to before."""
     run = copy_of_finished_run
-    probes = run / "results/loss_landscape/mlp_landscape__augmentFalse/population_000/probes.zarr"
-    tables = sorted((run / "results/loss_landscape/tables").glob("*.csv"))
+    probes = run / TEST_RESULTS / "loss_landscape/mlp_landscape__augmentFalse/population_000/probes.zarr"
+    tables = sorted((run / TEST_RESULTS / "loss_landscape/tables").glob("*.csv"))
     before = {t.name: t.read_bytes() for t in tables}
     _corrupt_one_chunk(probes / "grid/basis_gram")
     failed = run_snakemake("--cores", "2", *TEST_CONFIG, "--forcerun", "embed_landscape", workdir=run, check=False)
     assert failed.returncode != 0
-    log = "\n".join(p.read_text() for p in (run / "results/logs/embed_landscape").rglob("*.log"))
+    log = "\n".join(p.read_text() for p in (run / TEST_RESULTS / "logs/embed_landscape").rglob("*.log"))
     assert re.search(r"store \S*probes\.zarr is corrupted: chunk \(0, 0, 0\) of array 'grid/basis_gram'", log), log[-2000:]
     assert store.quarantine_path(probes).is_dir() and not probes.exists()
     run_snakemake("--cores", "2", *TEST_CONFIG, workdir=run)
@@ -276,7 +279,7 @@ def test_analysis_job_killed_inside_its_atomic_write_leaves_nothing_taken_for_fi
     from conftest import REPO
 
     run = copy_of_finished_run
-    output = run / "results/network_manifold/mlp_tiny/persistence.zarr"
+    output = run / TEST_RESULTS / "network_manifold/mlp_tiny/persistence.zarr"
     # a changed setting of compute_persistence: it re-runs, and pauses where its store is complete
     # under its temporary name but not yet moved into place
     override = _write_override(tmp_path, {"network_manifold": {**_test_config()["network_manifold"], "homology_max_dim": 0}})
@@ -285,7 +288,8 @@ def test_analysis_job_killed_inside_its_atomic_write_leaves_nothing_taken_for_fi
     (hooks / "sitecustomize.py").write_text(_PAUSE_IN_PUBLISH)
     marker = tmp_path / "paused"
     env = {"PYTHONPATH": f"{hooks}:{REPO}", "PAUSE_OUTPUT": output.name, "PAUSED_MARKER": str(marker)}
-    process = _start_snakemake(run, "--cores", "2", *TEST_CONFIG, override, env=env)
+    accept = ("--config", "accept_config_change=true")  # the folder was made with homology_max_dim 1
+    process = _start_snakemake(run, "--cores", "2", *TEST_CONFIG, override, *accept, env=env)
     try:
         _wait_for(marker.exists, 300, "compute_persistence to reach the end of its atomic write")
         os.kill(int(marker.read_text()), signal.SIGKILL)
@@ -297,5 +301,5 @@ def test_analysis_job_killed_inside_its_atomic_write_leaves_nothing_taken_for_fi
     assert not output.exists(), "the killed step left its output in place"
     assert store.partial_path(output).is_dir()  # killed with its store complete under the temporary name
     assert _dry_run_counts(run, override)["compute_persistence"] == 1
-    run_snakemake("--cores", "2", *TEST_CONFIG, override, workdir=run)
+    run_snakemake("--cores", "2", *TEST_CONFIG, override, *accept, workdir=run)
     assert store.open_array_store(output).attrs["max_dim"] == 0

@@ -18,6 +18,19 @@ def test_local_cluster_has_the_rules_threads():
         assert int(client.compute(x.sum()).result()) == 4950
 
 
+def test_a_gil_bound_step_gets_single_threaded_processes_when_asked():
+    # gil_bound: processes gives a step that holds the GIL one worker process per thread, each
+    # with one thread, none of them this process; any other step, and the default, keep threads
+    with dask_client(threads=2, gil_bound="processes", holds_gil=True) as client:
+        assert sorted(client.nthreads().values()) == [1, 1]
+        assert os.getpid() not in client.run(os.getpid).values()
+        assert int(client.compute(da.arange(100, chunks=10).sum()).result()) == 4950
+    for kwargs in ({"gil_bound": "processes"}, {"holds_gil": True}):
+        with dask_client(threads=2, **kwargs) as client:
+            assert list(client.nthreads().values()) == [2]
+            assert set(client.run(os.getpid).values()) == {os.getpid()}
+
+
 def test_existing_scheduler_at_an_address_does_the_work():
     # A scheduler with one worker process of its own: the step's tasks must run in that process.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -36,6 +49,7 @@ def test_existing_scheduler_at_an_address_does_the_work():
     [
         ({"cluster": "address"}, "compute.dask.address is not set"),
         ({"cluster": "kubernetes"}, "compute.dask.cluster must be one of"),
+        ({"gil_bound": "fibers"}, "compute.dask.gil_bound must be one of"),
     ],
 )
 def test_bad_cluster_settings_name_the_key(kwargs, message):

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SNAKEMAKE, run_snakemake
+from conftest import REPO, SNAKEMAKE, TEST_RESULTS, run_snakemake
 
 from pipeline import recovery, store
 
-TARGET = "results/zoo/mlp_tiny/population_000.zarr"
+TARGET = f"{TEST_RESULTS}/zoo/mlp_tiny/population_000.zarr"
 
 
 def _step_pids(workdir: Path, step: str) -> list[int]:

@@ -29,14 +29,16 @@ def test_results_summary_counts_each_studys_tables_figures_and_pages(tmp_path):
     for ext in ("csv", "md", "html"):  # one table in three forms
         (study / "tables" / f"table1.{ext}").write_text("x")
     (study / "tables" / "claims.csv").write_text("x")
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c"):  # each figure as PNG and PDF
         (study / "mlp" / "figures" / f"{name}.png").write_bytes(b"x")
+        (study / "mlp" / "figures" / f"{name}.pdf").write_bytes(b"x")
     (study / "mlp" / "pages" / "graph.html").write_text("x")
     (tmp_path / "claims.md").write_text("x")
-    text = run_summary.results_summary(tmp_path, ["network_manifold", "not_run"])
+    text = run_summary.results_summary(tmp_path, ["network_manifold", "not_run"], ["config/test.yaml"])
     assert "2 tables, 3 figures, 1 pages" in text
-    assert "not_run" not in text and "claims" in text and f"--report {tmp_path}/report.html" in text
-    assert "make report" in run_summary.results_summary("results", [])
+    assert "not_run" not in text and "claims" in text
+    assert f'`make report CONFIG="config/test.yaml"` writes {tmp_path}/report.html' in text
+    assert "`make report` writes results/report.html" in run_summary.results_summary("results", [], ["config/config.yaml"])
 
 
 def test_failure_summary_names_the_rule_its_log_and_the_logs_last_lines(tmp_path):

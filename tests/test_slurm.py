@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake
+from conftest import REPO, TEST_RESULTS, run_snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.timeout(1200)]
 
@@ -122,11 +122,11 @@ def test_test_config_runs_to_the_end_through_slurm(slurm_cluster, workdir):
     assert result.returncode == 0, f"{result.stderr[-6000:]}\n{cluster_state()}"
     log = result.stdout + result.stderr
     assert "Job " in log and "has been submitted with SLURM jobid" in log
-    table = pd.read_parquet(workdir / "results/zoo/mlp_tiny/metrics.parquet")
+    table = pd.read_parquet(workdir / TEST_RESULTS / "zoo/mlp_tiny/metrics.parquet")
     assert len(table) == 8 and table["test_accuracy"].between(0, 1).all()
-    assert (workdir / "results/network_manifold/tables/table1.csv").exists()
-    assert (workdir / "results/loss_landscape/tables/table1.csv").exists()
-    assert (workdir / "results/activation_landscapes/tiny/tables/pvalues.csv").exists()
+    assert (workdir / TEST_RESULTS / "network_manifold/tables/table1.csv").exists()
+    assert (workdir / TEST_RESULTS / "loss_landscape/tables/table1.csv").exists()
+    assert (workdir / TEST_RESULTS / "activation_landscapes/tiny/tables/pvalues.csv").exists()
     # SLURM really ran every submission, and the network-manifold sweep's seven analysis steps as
     # one group job (the rules' group:): one SLURM log for the group, none for the steps alone
     submitted = log.count("has been submitted with SLURM jobid")

@@ -1,9 +1,16 @@
 """The real Snakemake workflow: DAGs of every shipped config, validation before any job, an end-to-end run."""
 
+import inspect
+import json
+import re
+import shlex
+import shutil
+from collections import Counter
+
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake
+from conftest import REPO, TEST_RESULTS, run_snakemake
 
 
 def _job_counts(output: str) -> dict:
@@ -20,61 +27,63 @@ def _job_counts(output: str) -> dict:
     return counts
 
 
-def test_paper_config_builds_its_dag(workdir):
-    result = run_snakemake("--dry-run", "--cores", "2", "--configfile", "config/paper.yaml", workdir=workdir)
-    counts = _job_counts(result.stdout)
-    # 1 MLP + 4 CNN + 1 ResNet-9 pre-train + 11 fine-tune populations (200 in populations of 25
-    # would not fit one 80 GB GPU at batch 512: split to 19) + the WResNets (36 sweeps of 3, each
-    # population's jump-and-retrain, 16 members per optimum, fitting one GPU: at batch 512 the
-    # WRN-16-2s and WRN-22-2s split into 3 populations, the WRN-22-1s into 2) + 1 random-label;
-    # 10 x 10 nine-disk MLPs (one population per training draw) and 10 MNIST MLPs; the
-    # learning-graph MLPs: zero init, tiny init, 4 variants of 2 comparisons; the ReLU-complex
-    # MLPs, one population per sweep (moons, circles, both dense, regression)
-    wresnets = 30 * 1 + 4 * 3 + 2 * 2
-    assert counts["train_population"] == 1 + 4 + 1 + 11 + wresnets + 1 + 10 + 1 + 1 + 1 + 4 + 5
-    assert counts["collect_sweep_metrics"] == 4 + 36 + 1 + 10 + 1 + 1 + 1 + 4 + 5  # one table per sweep
-    # loss landscapes: every population of the 108 WResNets and the memorizer, sampled
-    assert counts["sample_jump_retrain"] == counts["sample_probes"] == counts["embed_landscape"] == wresnets + 1
-    assert counts["tabulate_loss_landscape"] == counts["plot_loss_landscape"] == 1
-    # activation landscapes: each step once per experiment (synthetic, MNIST)
-    for rule in ("extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes"):
-        assert counts[rule] == 2
-    # learning graphs: each step once per run (zero init, tiny init, comparisons), one table job
-    for rule in ("extract_weight_trajectories", "build_learning_graphs", "plot_learning_graphs"):
-        assert counts[rule] == 3
-    assert counts["tabulate_learning_graphs"] == 1
-    # ReLU complexes: one decomposition job per sweep, partition figures for the 4 classification sweeps
-    assert counts["analyse_relu_complexes"] == 5 and counts["tabulate_relu_complex"] == 1
-    assert counts["plot_relu_classification"] == 4 and counts["plot_relu_regression"] == 1
+def _expected_jobs(config) -> dict:
+    """Jobs per rule of a whole run of a validated config, from the config and the registry alone:
+    the foundation's (one training job per population, one metrics table per sweep, one
+    prepare_datasets per torchvision dataset, the claims page) and what each study declares
+    (``Study.jobs``). Rules of no job are left out, as Snakemake's job stats leave them out."""
+    from pipeline import zoo
+    from pipeline.data import TORCHVISION_SIZES
+    from pipeline.studies import registered
+
+    sweeps = config["sweeps"].values()
+    counts = Counter({
+        "train_population": sum(zoo.n_populations(sweep) for sweep in sweeps),
+        "collect_sweep_metrics": len(config["sweeps"]),
+        "prepare_datasets": len({sweep["dataset"] for sweep in sweeps if sweep["dataset"] in TORCHVISION_SIZES}),
+        "all": 1,
+    })
+    claims = [f"{config['results']}/{name}/tables/claims.csv" for name in registered()]
+    for study in registered().values():
+        counts.update(study.jobs(config))
+        counts["gather_claims"] |= any(path in claims for path in study.outputs(config))
+    return {rule: count for rule, count in counts.items() if count}
 
 
-def test_default_config_builds_its_dag(workdir):
-    result = run_snakemake("--dry-run", "--cores", "2", workdir=workdir)
-    counts = _job_counts(result.stdout)
-    # 2 MLP + 2 CNN populations of 100, 1 ResNet-9 pre-train, 1 population of 50 fine-tunes; the
-    # loss-landscape CNNs (4 variants of 6) and their memorizer; the nine-disk MLPs (2 training
-    # draws of 2) and the deep digit MLPs; the learning-graph MLPs (zero init, tiny init, 2 x 2
-    # comparisons); the ReLU-complex MLPs (moons, circles, both dense, regression)
-    assert counts["train_population"] == 2 + 2 + 1 + 1 + 4 + 1 + 2 + 1 + 1 + 1 + 2 + 5
-    assert counts["sample_jump_retrain"] == counts["embed_landscape"] == 4 + 1
-    # every analysis step of network_manifold once per analysed sweep, the tables once
-    assert counts["extract_representations"] == counts["plot_network_manifold"] == 3
-    assert counts["train_suggested_network"] == counts["tabulate_suggestion"] == 3
-    assert counts["tabulate_network_manifold"] == 1
-    assert counts["compute_layer_landscapes"] == counts["plot_activation_landscapes"] == 2
-    assert counts["build_learning_graphs"] == counts["plot_learning_graphs"] == 3
-    assert counts["analyse_relu_complexes"] == 5 and counts["plot_relu_classification"] == 4
+@pytest.fixture(scope="module")
+def test_config_dry_run(tmp_path_factory):
+    """The test config's dry run, every job's shell command printed (-p)."""
+    workdir = tmp_path_factory.mktemp("dry_run")
+    shutil.copytree(REPO / "config", workdir / "config")
+    return run_snakemake("--dry-run", "-p", "--cores", "2", "--configfile", "config/test.yaml", workdir=workdir).stdout
+
+
+@pytest.mark.parametrize("configfile", ["config/paper.yaml", "config/config.yaml"])
+def test_each_rule_makes_the_jobs_the_config_and_its_study_declare(workdir, configfile):
+    from pipeline.config import load_config
+
+    counts = _job_counts(run_snakemake("--dry-run", "--cores", "2", "--configfile", configfile, workdir=workdir).stdout)
+    assert counts == _expected_jobs(load_config(workdir / configfile))
+
+
+def test_the_test_config_makes_the_jobs_its_studies_declare(test_config_dry_run):
+    from pipeline.config import load_config
+
+    assert _job_counts(test_config_dry_run) == _expected_jobs(load_config(REPO / "config/test.yaml"))
 
 
 def test_a_study_target_runs_that_study_and_its_trainings_only(workdir):
-    result = run_snakemake("--dry-run", "--cores", "2", "study_activation_landscapes", workdir=workdir)
-    counts = _job_counts(result.stdout)
-    assert counts.pop("train_population") == 2 + 1  # the nine-disk draws and the deep digit MLPs
-    assert counts.pop("collect_sweep_metrics", 0) == 0 and counts.pop("study_activation_landscapes") == 1
-    assert counts.pop("tabulate_activation_landscapes_claims") == 1
-    assert counts == {rule: 2 for rule in (
-        "extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes"
-    )}
+    from pipeline import zoo
+    from pipeline.config import load_config
+    from pipeline.studies import activation_landscapes as al
+
+    config = load_config(workdir / "config/config.yaml")
+    counts = _job_counts(run_snakemake("--dry-run", "--cores", "2", "study_activation_landscapes", workdir=workdir).stdout)
+    # the study's own jobs, and the trainings of the sweeps its experiments read; no metrics table
+    read = {sweep for experiment in config[al.NAME]["experiments"] for sweep in al.experiment_sweeps(config, experiment)}
+    trainings = sum(zoo.n_populations(config["sweeps"][sweep]) for sweep in read)
+    study = {rule: count for rule, count in al.STUDY.jobs(config).items() if count}
+    assert counts == {**study, "train_population": trainings, "study_activation_landscapes": 1}
 
 
 @pytest.mark.parametrize(
@@ -92,19 +101,19 @@ def test_bad_config_stops_snakemake_before_any_job(workdir, override, key):
     )
     assert result.returncode != 0
     assert key in result.stdout + result.stderr
-    assert not (workdir / "results").exists()
+    assert not (workdir / TEST_RESULTS).exists()
 
 
 @pytest.mark.slow
 def test_test_config_runs_end_to_end(finished_test_run):
     workdir = finished_test_run
-    table = pd.read_parquet(workdir / "results/zoo/mlp_tiny/metrics.parquet")
+    table = pd.read_parquet(workdir / TEST_RESULTS / "zoo/mlp_tiny/metrics.parquet")
     assert len(table) == 8 and table["member"].tolist() == list(range(8))
     assert table["test_accuracy"].between(0, 1).all()
-    tuned = pd.read_parquet(workdir / "results/zoo/mlp_tiny_finetune/metrics.parquet")
+    tuned = pd.read_parquet(workdir / TEST_RESULTS / "zoo/mlp_tiny_finetune/metrics.parquet")
     assert len(tuned) == 2
-    assert (workdir / "results/benchmarks/train_population/mlp_tiny/000.tsv").exists()
-    assert "population" in (workdir / "results/logs/train_population/mlp_tiny/000.log").read_text()
+    assert (workdir / TEST_RESULTS / "benchmarks/train_population/mlp_tiny/000.tsv").exists()
+    assert "population" in (workdir / TEST_RESULTS / "logs/train_population/mlp_tiny/000.log").read_text()
 
 
 @pytest.mark.slow
@@ -112,7 +121,7 @@ def test_every_study_writes_its_claims_table_and_the_page_gathers_them(finished_
     from pipeline.claims import COLUMNS, VERDICTS
     from pipeline.studies import registered
 
-    results = finished_test_run / "results"
+    results = finished_test_run / TEST_RESULTS
     page = (results / "claims.md").read_text()
     for name in registered():
         table = pd.read_csv(results / name / "tables/claims.csv")
@@ -122,30 +131,71 @@ def test_every_study_writes_its_claims_table_and_the_page_gathers_them(finished_
     assert (results / "claims.html").read_text().count('class="claims"') == 1
 
 
-def test_every_rule_runs_its_own_step_and_no_config_value_reaches_the_shell_unquoted():
-    import re
+def _shell_commands(output: str) -> list[tuple[str, str]]:
+    """(rule, shell command) of every job of a dry run's output (-p) that runs one (target rules
+    such as ``all`` print None)."""
+    jobs, rule = [], None
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("rule ", "localrule ")) and stripped.endswith(":"):
+            rule = stripped.split()[1].rstrip(":")
+        elif rule and stripped.startswith("Shell command:"):
+            command = stripped.removeprefix("Shell command:").strip()
+            if command != "None":
+                jobs.append((rule, command))
+            rule = None
+    return jobs
 
-    from conftest import REPO
 
-    # One command for every rule (step() in rules/common.smk): each placeholder in it is quoted
-    # (:q) or an integer Snakemake computes ({threads}); the step's name is the rule's own.
+def test_every_rule_runs_its_own_step_and_no_config_value_reaches_the_shell_unquoted(test_config_dry_run):
+    # One command for every rule (step() in rules/common.smk), which names no rule: each
+    # placeholder in it is quoted (:q), an integer Snakemake computes ({threads}) or the rule's
+    # own name ({rule}, an identifier)
     common = (REPO / "rules/common.smk").read_text()
-    [body] = re.findall(r"^def step\(name\):\n(?:.*\n)*?    return \(\n((?:\s+f?\".*\"\n)+)\s+\)", common, flags=re.M)
-    fields = re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", body.replace("{{", "{").replace("}}", "}"))
-    assert set(fields) == {"name", "params.paths:q", "params.settings:q", "threads", "log:q"}, fields
+    [source] = re.findall(r"^def step\(.*\n(?:(?:    .*)?\n)+", common, flags=re.M)
+    namespace = {}
+    exec(source, namespace)
+    fields = re.findall(r"(?<!\{)\{([^{}]+)\}(?!\})", namespace["step"]())
+    assert set(fields) == {"rule", "params.paths:q", "params.settings:q", "threads", "log:q"}, fields
     rules = 0
     texts = [path.read_text() for path in sorted((REPO / "rules").glob("*.smk"))]
     for text in texts:
         for rule, shell in re.findall(r"^rule (\w+):\n(?:.*\n)*?    shell:\n\s+(.*)\n", text, flags=re.M):
-            assert shell == f'step("{rule}")', f"rule {rule} runs {shell!r}"
+            assert shell == "step()", f"rule {rule} runs {shell!r}"
             rules += 1
     # every rule with a shell command was seen (rule all has none)
     assert rules == sum(len(re.findall(r"^rule \w+:", text, flags=re.M)) for text in texts) >= 13
+    # and each job of the test config runs the step of its rule's name
+    jobs = _shell_commands(test_config_dry_run)
+    assert jobs and all(shlex.split(command)[1:4] == ["-m", "pipeline", rule] for rule, command in jobs)
+
+
+def test_each_rules_settings_are_its_steps_keyword_only_parameters(test_config_dry_run):
+    """What each job of the test config's dry run passes (--args: the paths, --settings: the
+    settings) against the signature of the step the registry resolves: a study step's settings are
+    exactly its keyword-only parameters without a default (those with one are where/how settings
+    from the runtime), and every step takes its paths and settings."""
+    from pipeline.__main__ import FOUNDATION_STEPS, resolve
+
+    checked = set()
+    for rule, command in _shell_commands(test_config_dry_run):
+        words = shlex.split(command)
+        paths, settings = (json.loads(words[words.index(option) + 1]) for option in ("--args", "--settings"))
+        signature = inspect.signature(resolve(rule))
+        signature.bind(**paths, **settings)  # a name the step does not take raises TypeError
+        if rule not in FOUNDATION_STEPS:
+            required = {
+                name for name, p in signature.parameters.items() if p.kind == p.KEYWORD_ONLY and p.default is p.empty
+            }
+            assert set(settings) == required, f"{rule}: settings {sorted(settings)}, keyword-only {sorted(required)}"
+        checked.add(rule)
+    # every rule of rules/ has a job here but prepare_datasets (the test config reads no
+    # torchvision data set); the Snakefile's target for unknown study names runs no step
+    texts = "".join(path.read_text() for path in sorted((REPO / "rules").glob("*.smk")))
+    assert checked == set(re.findall(r"^rule (\w+):", texts, flags=re.M)) - {"prepare_datasets"}
 
 
 def test_checkpoints_are_never_unpickled():
-    from conftest import REPO
-
     # Every stored state is Zarr arrays + JSON attributes; nothing is ever deserialized with
     # pickle, so no torch.load (whose default would unpickle) and no allow_pickle anywhere.
     for path in sorted((REPO / "pipeline").rglob("*.py")):
@@ -240,3 +290,21 @@ def test_the_slurm_profile_sends_gpu_jobs_to_its_gpu_partition_and_the_others_to
         partition = get_best_partition(partitions, job, logging.getLogger("test"))
         chosen.setdefault(int(resources.get("gpu", 0)) > 0, set()).add(partition)
     assert chosen == {True: {gpu_partition}, False: {cpu_partition}}
+
+
+@pytest.mark.slow
+def test_a_run_records_its_settings_and_a_run_with_other_settings_is_refused_before_any_job(workdir):
+    first = f"{TEST_RESULTS}/zoo/mlp_tiny/population_000.zarr"
+    run_snakemake("--cores", "1", first, "--configfile", "config/test.yaml", workdir=workdir)
+    recorded = yaml.safe_load((workdir / TEST_RESULTS / "config.yaml").read_text())
+    assert recorded["results"] == TEST_RESULTS and "mlp_tiny" in recorded["sweeps"]
+    # another setting into the same folder: refused at the start, naming the folder and the setting
+    second = f"{TEST_RESULTS}/zoo/mlp_tiny/population_001.zarr"
+    changed = ("--config", 'relu_complex={"spike_ratio": 1.3}')
+    refused = run_snakemake("--cores", "1", second, "--configfile", "config/test.yaml", *changed, workdir=workdir, check=False)
+    assert refused.returncode != 0
+    message = refused.stdout + refused.stderr
+    assert f"{TEST_RESULTS}/ was made with other settings" in message and "relu_complex.spike_ratio: 1.5 -> 1.3" in message
+    assert not (workdir / second).exists() and not list((workdir / TEST_RESULTS / "zoo/mlp_tiny").glob("*001*"))
+    # the default config writes beside it, into its own folder
+    assert yaml.safe_load((workdir / "config/config.yaml").read_text())["results"] != TEST_RESULTS

@@ -67,6 +67,30 @@ def edges_of(adjacency: np.ndarray) -> np.ndarray:
     return np.column_stack([i, j]).astype(np.int64)
 
 
+def knn_edges(points: np.ndarray, k: int) -> np.ndarray:
+    """The edges of the symmetric kNN graph of a point cloud (Euclidean distances).
+
+    The loss-landscape study's graph on PHATE potential distances: each row of the potential
+    joined to its ``k`` nearest rows (:func:`knn_adjacency_of_distances`: the union of the
+    directed neighbourhoods, ties to the lower index), as edges.
+
+    Parameters
+    ----------
+    points : np.ndarray
+        Finite points ``[n, d]``, ``n >= 2``.
+    k : int
+        Neighbours per point, ``1 <= k <= n - 1``.
+
+    Returns
+    -------
+    np.ndarray
+        ``[E, 2]`` int64 edges ``i < j`` in row-major order; ``n * k / 2 <= E <= n * k``.
+    """
+    x = _checks.points(points, "points")
+    _checks.integer_in(k, 1, len(x) - 1, "k")
+    return edges_of(knn_adjacency_of_distances(pairwise_distances(x), k))
+
+
 def affinity_from_distances(distances: np.ndarray, k: int) -> np.ndarray:
     """Symmetric Gaussian affinity with an adaptive (k-th neighbour) bandwidth.
 

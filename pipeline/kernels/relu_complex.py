@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .series import loss_spikes  # noqa: F401  (moved to kernels/series.py; the old name still works)
+
 # Relative tolerance of "a vertex lies on a line" (module docstring). The cell complex merges
 # vertices closer than TOLERANCE x the box's extent, which is below the distance the decomposition
 # resolves (TOLERANCE x its diameter): a merge distance above it fused distinct vertices of real
@@ -636,15 +638,6 @@ def region_points(regions: Regions, points: np.ndarray, labels: np.ndarray) -> t
     np.add.at(table, (where[inside], labels[inside]), 1)
     counts = table.sum(axis=1)
     return counts, np.where(counts > 0, table.argmax(axis=1), -1)
-
-
-def loss_spikes(loss: np.ndarray, ratio: float) -> np.ndarray:
-    """``[k]`` the snapshots at which the loss exceeds the previous snapshot's by more than the
-    factor ``ratio`` (a spike: ``loss[t] > ratio * loss[t - 1]``)."""
-    loss = np.asarray(loss, dtype=np.float64)
-    if ratio <= 1:
-        raise ValueError(f"a spike ratio must exceed 1, got {ratio}")
-    return np.flatnonzero(loss[1:] > ratio * loss[:-1]) + 1
 
 
 def betti_summary(complex_: CellComplex, orders: int, seed: int) -> dict:

@@ -23,6 +23,10 @@ def _one_at_a_time(config: Mapping, sweep: str) -> int:
     return 1
 
 
+def _no_jobs(config: Mapping) -> dict[str, int]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Study:
     """What the foundation needs to know of a study.
@@ -46,6 +50,10 @@ class Study:
         How many networks the study trains in one population for each network of ``sweep``
         (1 when it trains none): a GPU's memory must hold that many per network of a population
         (``pipeline.config`` splits the sweep's populations to fit).
+    jobs : callable(config) -> mapping of str to int
+        How many jobs each of the study's rules makes in a whole run of a validated config (rule
+        name -> count; 0 or absent: none). The workflow's dry run must agree, rule by rule
+        (tests/test_workflow.py): a rule that makes more or fewer jobs than its study says fails.
     """
 
     name: str
@@ -54,6 +62,7 @@ class Study:
     check: Callable[[Mapping], list[str]] = field(default=_no_problems)
     title: str = ""
     networks_trained_at_once: Callable[[Mapping, str], int] = field(default=_one_at_a_time)
+    jobs: Callable[[Mapping], Mapping[str, int]] = field(default=_no_jobs)
 
 
 @functools.cache

@@ -225,6 +225,15 @@ def check(config: Mapping) -> list[str]:
     return problems
 
 
+def jobs(config: Mapping) -> dict[str, int]:
+    """Jobs per rule of a whole run: every step once per experiment, the claims once."""
+    experiments = len(config[NAME]["experiments"])
+    per_experiment = (
+        "extract_layer_activations", "compute_layer_landscapes", "summarize_activation_landscapes", "plot_activation_landscapes",
+    )
+    return {**{rule: experiments for rule in per_experiment}, "tabulate_activation_landscapes_claims": min(experiments, 1)}
+
+
 STUDY = Study(
     name=NAME,
     title="Persistence landscapes of every layer's activations over training (paper 004)",
@@ -240,4 +249,5 @@ STUDY = Study(
     },
     outputs=outputs,
     check=check,
+    jobs=jobs,
 )

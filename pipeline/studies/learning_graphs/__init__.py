@@ -150,6 +150,14 @@ def check(config: Mapping) -> list[str]:
     return problems
 
 
+def jobs(config: Mapping) -> dict[str, int]:
+    """Jobs per rule of a whole run: every step once per run, the two tables once."""
+    runs = len(config[NAME]["runs"])
+    per_run = ("extract_weight_trajectories", "build_learning_graphs", "plot_learning_graphs")
+    once = ("tabulate_learning_graphs", "tabulate_learning_graphs_claims")
+    return {**{rule: runs for rule in per_run}, **{rule: min(runs, 1) for rule in once}}
+
+
 STUDY = Study(
     name=NAME,
     title="Mapper learning graphs of weight trajectories, with measured branching (paper 000)",
@@ -164,4 +172,5 @@ STUDY = Study(
     },
     outputs=outputs,
     check=check,
+    jobs=jobs,
 )

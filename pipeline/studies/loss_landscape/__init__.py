@@ -1,6 +1,6 @@
 """Study ``loss_landscape``: Horoi et al., "Exploring the Geometry and Topology of Neural Network
-Loss Landscapes" (paper 002). Steps in :mod:`.steps` and :mod:`.figures`; this module registers
-the study and names its outputs without importing torch or matplotlib."""
+Loss Landscapes" (paper 002). Steps in :mod:`.steps` (one module per stage) and :mod:`.figures`;
+this module registers the study and names its outputs without importing torch or matplotlib."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def jump_retrain_spec_of(config: Mapping, sweep: str, population: int) -> dict:
     """The population spec of the jump-and-retrain job of one store of optima (what it trains:
     every optimum x seed x step size), from the config alone."""
     from ...zoo import population_spec
-    from .steps import jump_retrain_spec
+    from .steps.jump_retrain import jump_retrain_spec
 
     settings = config[NAME]
     return jump_retrain_spec(population_spec(config, sweep, population), settings["seeds"], settings["step_sizes"], settings["retrain"])
@@ -148,24 +148,32 @@ def networks_trained_at_once(config: Mapping, sweep: str) -> int:
     return len(config[NAME]["seeds"]) * len(config[NAME]["step_sizes"])
 
 
+def jobs(config: Mapping) -> dict[str, int]:
+    """Jobs per rule of a whole run: the three samplings once per population of optima, the
+    comparison, tables and figures once."""
+    stores = len(populations(config)) if config[NAME]["sweeps"] else 0
+    once = ("compare_embeddings", "tabulate_loss_landscape", "tabulate_loss_landscape_claims", "plot_loss_landscape")
+    return {
+        **{rule: stores for rule in ("sample_jump_retrain", "sample_probes", "embed_landscape")},
+        **{rule: min(stores, 1) for rule in once},
+    }
+
+
 STUDY = Study(
     name=NAME,
     networks_trained_at_once=networks_trained_at_once,
     title="Horoi et al., geometry and topology of loss landscapes (paper 002)",
+    # each step in the module of its stage (steps/__init__.py lists them)
     steps={
-        **{
-            step: f"pipeline.studies.{NAME}.steps:{step}"
-            for step in (
-                "sample_jump_retrain",
-                "sample_probes",
-                "embed_landscape",
-                "compare_embeddings",
-                "tabulate_loss_landscape",
-                "tabulate_loss_landscape_claims",
-            )
-        },
+        "sample_jump_retrain": f"pipeline.studies.{NAME}.steps.jump_retrain:sample_jump_retrain",
+        "sample_probes": f"pipeline.studies.{NAME}.steps.probes:sample_probes",
+        "embed_landscape": f"pipeline.studies.{NAME}.steps.embed:embed_landscape",
+        "compare_embeddings": f"pipeline.studies.{NAME}.steps.embedding_methods:compare_embeddings",
+        "tabulate_loss_landscape": f"pipeline.studies.{NAME}.steps.tables:tabulate_loss_landscape",
+        "tabulate_loss_landscape_claims": f"pipeline.studies.{NAME}.steps.tables:tabulate_loss_landscape_claims",
         "plot_loss_landscape": f"pipeline.studies.{NAME}.figures:plot_loss_landscape",
     },
     outputs=outputs,
     check=check,
+    jobs=jobs,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ...config import sweeps_named_in
+from ...sweeps import sweeps_named_in
 from .. import Study
 
 NAME = "network_manifold"
@@ -82,6 +82,18 @@ def check(config: Mapping) -> list[str]:
 
 
 _STEPS = f"pipeline.studies.{NAME}.steps"
+def jobs(config: Mapping) -> dict[str, int]:
+    """Jobs per rule of a whole run: every step once per analysed sweep, the tables once."""
+    sweeps = len(config[NAME]["sweeps"])
+    per_sweep = (
+        "extract_representations", "compute_network_matrices", "compute_network_distances", "characterize_networks",
+        "compute_persistence", "embed_networks", "plot_network_manifold", "suggest_hyperparameters",
+        "train_suggested_network", "tabulate_suggestion",
+    )
+    once = ("tabulate_network_manifold", "tabulate_network_manifold_claims")
+    return {**{rule: sweeps for rule in per_sweep}, **{rule: min(sweeps, 1) for rule in once}}
+
+
 STUDY = Study(
     name=NAME,
     title="Abel et al., the manifold of networks from diffusion geometry (paper 003)",
@@ -106,4 +118,5 @@ STUDY = Study(
     },
     outputs=outputs,
     check=check,
+    jobs=jobs,
 )

@@ -200,9 +200,10 @@ def gft_ratio(contributions: Mapping[str, np.ndarray], indices: np.ndarray | Non
     return max(s["test_accuracy"], s["lr"]) / rough if rough > 0 else math.nan
 
 
-def gft_signals(features: pd.DataFrame) -> dict[str, np.ndarray]:
-    from .steps import LOG_SCALED
+LOG_SCALED = ("lr", "weight_decay")  # hyperparameters whose GFT signal is their log10
 
+
+def gft_signals(features: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {}
     for signal in ("test_accuracy", "lr", "weight_decay", "momentum"):
         values = features[signal].to_numpy(np.float64)

@@ -32,6 +32,7 @@ from ...kernels import distances as distance_kernels
 from ...kernels import persistence as ph
 from ...parallel import dask_client
 from ...tables import write_result_table
+from .claims import LOG_SCALED
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +391,6 @@ def _r2(x, y) -> float:
     return float(np.corrcoef(x[ok], y[ok])[0, 1] ** 2)
 
 
-LOG_SCALED = ("lr", "weight_decay")  # hyperparameters whose GFT signal is their log10
-
-
 def table1_rows(sweep: str, embeddings: pd.DataFrame, top: Sequence[int]) -> list[dict]:
     """Table 1 of one sweep: per kind, the normalized mean pairwise PHATE distance of the top-N."""
     rows = []
@@ -619,7 +617,8 @@ def tabulate_network_manifold_claims(
         rows += sweep_rows
         robustness += sweep_robustness
     write_claims_table(rows, claims)
-    write_result_table(pd.DataFrame(robustness), table1_robustness)
+    # p_identity_in_top: how many of the top networks have P near the identity (a count)
+    write_result_table(pd.DataFrame(robustness), table1_robustness, counts=["p_identity_in_top"])
     from ...claims import claims_frame
 
     return claims_frame(rows)

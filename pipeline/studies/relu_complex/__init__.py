@@ -17,6 +17,9 @@ TABLES = ("partitions", "loss_spikes", "weightings")
 TOPOLOGY_FIGURES = ("topology_vs_loss", "betti_curves")
 # per classification sweep, also: Fiedler partitions over the decomposition, agreement over training
 CLASSIFICATION_FIGURES = ("fiedler_partitions", "agreement") + TOPOLOGY_FIGURES
+# per classification network, what the table step stores of kernels.series.detect_grokking in
+# <sweep>/events.zarr (beside the loss spikes of every sweep) for the figures to draw
+GROKKING_EVENTS = ("fit", "generalize", "fit_step", "generalize_step", "test_at_fit", "rise", "delay_steps", "grokked")
 
 
 def path(config: Mapping, sweep: str, name: str) -> str:
@@ -55,8 +58,8 @@ def outputs(config: Mapping) -> list[str]:
 def check(config: Mapping) -> list[str]:
     """Each sweep trains ReLU MLPs on 2-D inputs of the task its list states (binary labels for
     classification), recording weights every few steps with their loss, without label noise."""
-    from ...config import sweeps_named_in
     from ...data import DATASET_TASKS
+    from ...sweeps import sweeps_named_in
 
     problems = sweeps_named_in(config, NAME, "classification", task="classification")
     problems += sweeps_named_in(config, NAME, "regression", task="regression")
@@ -85,6 +88,18 @@ def check(config: Mapping) -> list[str]:
     return problems
 
 
+def jobs(config: Mapping) -> dict[str, int]:
+    """Jobs per rule of a whole run: one decomposition and one figure job per sweep (the
+    classification and the regression figures apart), the tables once."""
+    sweeps, classification = len(all_sweeps(config)), len(classification_sweeps(config))
+    return {
+        "analyse_relu_complexes": sweeps,
+        "plot_relu_classification": classification,
+        "plot_relu_regression": sweeps - classification,
+        **{rule: min(sweeps, 1) for rule in ("tabulate_relu_complex", "tabulate_relu_complex_claims")},
+    }
+
+
 STUDY = Study(
     name=NAME,
     title="Exact ReLU decompositions: dual-graph Fiedler partitions and cell-complex Betti numbers (paper 001)",
@@ -95,4 +110,5 @@ STUDY = Study(
     },
     outputs=outputs,
     check=check,
+    jobs=jobs,
 )

@@ -19,7 +19,7 @@ import numpy as np
 from ... import store
 from ...claims import Claim, Rule, bootstrap_interval, describe_bootstrap, write_claims_table
 from ...kernels import relu_complex as rc
-from .steps import detect_grokking
+from ...kernels.series import detect_grokking, loss_spikes
 
 # "perfect or near-perfect alignment": an agreement above this
 NEAR_PERFECT = 0.95
@@ -113,7 +113,7 @@ def _spike_events(complexes: Sequence[str], spike_ratio: float) -> tuple[np.ndar
         loss, peak = store.read_array(path, "train_loss"), store.read_array(path, "peak_value")
         for n in range(len(loss)):
             networks += 1
-            spikes = rc.loss_spikes(loss[n], spike_ratio)
+            spikes = loss_spikes(loss[n], spike_ratio)
             change = peak[n, 1:] - peak[n, :-1]  # into step t, t >= 1 (NaN: a failed item)
             at = np.zeros(len(change), dtype=bool)
             at[spikes - 1] = True

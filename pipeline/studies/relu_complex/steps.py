@@ -17,8 +17,10 @@ import pandas as pd
 
 from ... import store, zoo
 from ...kernels import relu_complex as rc
+from ...kernels import series as events_of
 from ...parallel import dask_client
 from ...tables import write_result_table
+from . import GROKKING_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +205,9 @@ def analyse_relu_complexes(
             return n, snapshot, str(error)
 
     results, failures = {}, []
-    with dask_client(threads=threads, **(dask_cluster or {})) as client:
+    # The decomposition's Python loops hold the GIL: compute.dask.gil_bound says whether the
+    # local cluster runs these items in threads or in single-threaded processes
+    with dask_client(threads=threads, holds_gil=True, **(dask_cluster or {})) as client:
         from dask.distributed import as_completed
 
         for future in as_completed(client.map(compute, items, pure=False)):
@@ -244,75 +248,7 @@ def analyse_relu_complexes(
     return store.write_array_store(complexes, arrays, attrs)
 
 
-def item_faces(complexes: str, network: int, snapshot: int) -> dict:
-    """One item's stored drawing: ``polygons`` (a list of ``[k, 2]``), the per-face arrays of
-    :data:`FACE_ARRAYS` and the decision boundary's segments."""
-    snapshots = len(store.read_array(complexes, "step"))
-    item = network * snapshots + snapshot
-    offsets = store.read_array(complexes, "face_offsets")
-    first, last = int(offsets[item]), int(offsets[item + 1])
-    faces = {name: store.read_array(complexes, name)[first:last] for name in FACE_ARRAYS}
-    all_counts = store.read_array(complexes, "face_counts")
-    start = int(all_counts[:first].sum())
-    vertices = store.read_array(complexes, "face_vertices")[start : start + int(faces["face_counts"].sum())]
-    faces["polygons"] = np.split(vertices, np.cumsum(faces["face_counts"])[:-1])
-    bounds = store.read_array(complexes, "boundary_offsets")
-    faces["boundary"] = store.read_array(complexes, "boundary")[int(bounds[item]) : int(bounds[item + 1])]
-    return faces
-
-
 # ---------------------------------------------------------------------------------- tables
-def detect_grokking(
-    steps: np.ndarray, train_accuracy: np.ndarray, test_accuracy: np.ndarray, *, train_level: float, tolerance: float, min_rise: float
-) -> dict:
-    """When a network fits (first recorded step with training accuracy at least
-    ``train_level``), when it generalizes (first recorded step with test accuracy within
-    ``tolerance`` of its best), and whether it groks: it generalizes after it fits, and its test
-    accuracy rises by at least ``min_rise`` from its value at the fit. Indices are snapshots
-    (-1: never fits)."""
-    train_accuracy, test_accuracy = np.asarray(train_accuracy), np.asarray(test_accuracy)
-    fitted = np.flatnonzero(train_accuracy >= train_level)
-    general = int(np.flatnonzero(test_accuracy >= test_accuracy.max() - tolerance)[0])
-    if not len(fitted):
-        return {"fit": -1, "generalize": general, "fit_step": np.nan, "generalize_step": float(steps[general]),
-                "test_at_fit": np.nan, "rise": np.nan, "delay_steps": np.nan, "grokked": False}
-    fit = int(fitted[0])
-    rise = float(test_accuracy.max() - test_accuracy[fit])
-    return {
-        "fit": fit, "generalize": general, "fit_step": float(steps[fit]), "generalize_step": float(steps[general]),
-        "test_at_fit": float(test_accuracy[fit]), "rise": rise, "delay_steps": float(steps[general] - steps[fit]),
-        "grokked": bool(general > fit and rise >= min_rise),
-    }
-
-
-def spike_response(loss: np.ndarray, series: np.ndarray, ratio: float) -> dict:
-    """How a topological series moves at the loss spikes (:func:`rc.loss_spikes`) against the
-    other recorded steps: the fraction of steps at which it rises, its median relative change (the
-    median, because the first steps' growth from a few regions would dominate a mean), and
-    Spearman's rank correlation of its level with the loss over training."""
-    from scipy.stats import spearmanr
-
-    loss, series = np.asarray(loss, dtype=np.float64), np.asarray(series, dtype=np.float64)
-    spikes = rc.loss_spikes(loss, ratio)
-    change = series[1:] / np.where(series[:-1] == 0, 1.0, series[:-1]) - 1.0  # change into step t, t >= 1
-    at = np.zeros(len(change), dtype=bool)
-    at[spikes - 1] = True
-    # a failed item (NaN) has no change into it or out of it, and no level
-    known = np.isfinite(change)
-    at, elsewhere = at & known, ~at & known
-    level = np.isfinite(series)
-    varied = level.sum() > 1 and np.ptp(series[level]) > 0 and np.ptp(loss[level]) > 0
-    rho = spearmanr(loss[level], series[level]).statistic if varied else np.nan
-    return {
-        "spikes": len(spikes),
-        "rise_at_spikes": float(np.mean(change[at] > 0)) if at.any() else np.nan,
-        "rise_elsewhere": float(np.mean(change[elsewhere] > 0)) if elsewhere.any() else np.nan,
-        "change_at_spikes": float(np.median(change[at])) if at.any() else np.nan,
-        "change_elsewhere": float(np.median(change[elsewhere])) if elsewhere.any() else np.nan,
-        "spearman_with_loss": float(rho),
-    }
-
-
 # the tables' column prefixes of the stored measures
 PARTITION_MEASURES = (("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels"))
 
@@ -326,7 +262,7 @@ def _at_fit_final_mean(values: np.ndarray, fit: int) -> tuple[float, float, floa
 
 
 def tabulate_relu_complex(
-    complexes: Sequence[str], partitions: str, loss_spikes: str, weightings: str, *,
+    complexes: Sequence[str], partitions: str, loss_spikes: str, weightings: str, events: Sequence[str], *,
     grokking: Mapping, spike_ratio: float, weighting: str,
 ) -> dict[str, pd.DataFrame]:
     """``partitions``: one row per classification network (its grokking, and the agreement of its
@@ -336,30 +272,40 @@ def tabulate_relu_complex(
     the end, and averaged over training). ``weightings``: one row per (classification network,
     reading of "weighted"), every reading side by side, with each sign split's agreements and the
     ceilings (best threshold on the same Fiedler vector). ``loss_spikes``: one row per (network,
-    series) with :func:`spike_response` of the peak filtration value, the peak Betti numbers and
-    the cell count. Each gives its network's ``failed_items`` (items without a decomposition;
-    left out of means and changes)."""
+    series) with :func:`events_of.spike_response` of the peak filtration value, the peak Betti
+    numbers and the cell count. Each gives its network's ``failed_items`` (items without a
+    decomposition; left out of means and changes). ``events``: one store per store of
+    ``complexes``, in the same order, with what the figures mark (:func:`write_events`), found
+    here once so that the figures only draw."""
     if weighting not in rc.WEIGHTINGS[1:]:
         raise ValueError(f"relu_complex.weighting must be one of {rc.WEIGHTINGS[1:]}, got {weighting!r}")
+    if len(events) != len(complexes):
+        raise ValueError(f"one events store per complexes store: {len(events)} for {len(complexes)}")
     partition_rows, spike_rows, weighting_rows = [], [], []
-    for path in complexes:
+    for path, events_path in zip(complexes, events):
         root = store.open_array_store(path)
         steps = store.read_array(path, "step")
         members = root.attrs["members"]
         read = lambda name: store.read_array(path, name)  # noqa: E731
         loss = read("train_loss")
         failed = read("item_failed").astype(bool) if "item_failed" in root else np.zeros(loss.shape, dtype=bool)
+        classification = root.attrs["task"] == "classification"
+        told_all = [
+            events_of.detect_grokking(steps, train, test, **grokking)
+            for train, test in zip(read("train_accuracy"), read("test_accuracy"))
+        ] if classification else None
+        write_events(events_path, root.attrs, steps, loss, told_all, spike_ratio=spike_ratio, grokking=grokking)
         for n, network in enumerate(root.attrs["networks"]):
             # every row says how many of the network's items failed (their values are NaN, skipped)
             identity = {"sweep": root.attrs["sweep"], "network": network, **members[n], "failed_items": int(failed[n].sum())}
-            for series in ("peak_value", "peak_beta1", "cells"):
+            for measured in ("peak_value", "peak_beta1", "cells"):
                 spike_rows.append({
-                    **identity, "series": series, "snapshots": len(steps), "spike_ratio": spike_ratio,
-                    **spike_response(loss[n], read(series)[n], spike_ratio),
+                    **identity, "series": measured, "snapshots": len(steps), "spike_ratio": spike_ratio,
+                    **events_of.spike_response(loss[n], read(measured)[n], spike_ratio),
                 })
-            if root.attrs["task"] != "classification":
+            if not classification:
                 continue
-            told = detect_grokking(steps, read("train_accuracy")[n], read("test_accuracy")[n], **grokking)
+            told = told_all[n]
             row = {**identity, **{k: v for k, v in told.items() if k not in ("fit", "generalize")}}
             row["final_train_accuracy"] = float(read("train_accuracy")[n, -1])
             row["final_test_accuracy"] = float(read("test_accuracy")[n, -1])
@@ -390,3 +336,23 @@ def tabulate_relu_complex(
     write_result_table(tables["loss_spikes"], loss_spikes)
     write_result_table(tables["weightings"], weightings)
     return tables
+
+
+def write_events(
+    path: str, attrs: Mapping, steps: np.ndarray, loss: np.ndarray, told: Sequence[Mapping] | None, *,
+    spike_ratio: float, grokking: Mapping,
+) -> Path:
+    """One sweep's events over training, for its figures: ``step`` ``[snapshot]``; ``spike``
+    ``[network, snapshot]``, the loss spikes (:func:`events_of.loss_spikes` of the training loss
+    at ``spike_ratio``); with ``told`` (classification: :func:`events_of.detect_grokking` of each
+    network) each entry of :data:`GROKKING_EVENTS` ``[network]``. Attrs: the sweep, its task and
+    networks, ``spike_ratio`` and ``grokking`` (the settings they were found with)."""
+    spike = np.zeros(loss.shape, dtype=bool)
+    for n, network_loss in enumerate(loss):
+        spike[n, events_of.loss_spikes(network_loss, spike_ratio)] = True
+    arrays = {"step": steps, "spike": spike}
+    if told is not None:
+        for name in GROKKING_EVENTS:
+            arrays[name] = np.array([t[name] for t in told])
+    kept = {key: attrs[key] for key in ("sweep", "task", "networks")}
+    return store.write_array_store(path, arrays, {**kept, "spike_ratio": spike_ratio, "grokking": dict(grokking)})
