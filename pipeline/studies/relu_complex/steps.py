@@ -132,6 +132,76 @@ def _network_parameters(group, member: int, snapshot: int, layers: int) -> tuple
     return weights, biases
 
 
+def _sweep_items(stores: Sequence[str]) -> tuple[list, list, list, np.ndarray, dict, Mapping]:
+    """The items of a sweep's populations, in (network, snapshot) order: ``(index, store,
+    member, snapshot)`` each; the networks' names and hyperparameters, the shared recorded steps,
+    the snapshot metrics per population, and the last population's spec."""
+    items, networks, members, steps, metrics = [], [], [], None, {}
+    for path in stores:
+        population = store.open_population(path)
+        spec = population.attrs["spec"]
+        with store.checked(path):
+            recorded = np.asarray(population["snapshot_step"][...])
+        if steps is not None and not np.array_equal(steps, recorded):
+            raise ValueError(f"{path} recorded other steps than {stores[0]}: a sweep's populations share their cadence")
+        steps = recorded
+        for name, values in store.read_snapshot_metrics(path).items():
+            metrics.setdefault(name, []).append(values)
+        for m, member in enumerate(spec["members"]):
+            items += [(len(networks), path, m, s) for s in range(len(steps))]
+            networks.append(f"{spec['sweep']}/{member['network']}")
+            members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
+    return items, networks, members, steps, metrics, spec
+
+
+def _map_items(compute, items: list, networks: list, steps: np.ndarray, *, threads: int, dask_cluster: Mapping | None) -> tuple[dict, list]:
+    """``compute`` over ``items`` on a Dask cluster: the results by (network, snapshot), and the
+    failures (an item whose result is its reason), logged and sorted in (network, snapshot) order."""
+    results, failures = {}, []
+    # The decomposition's Python loops hold the GIL: compute.dask.gil_bound says whether the
+    # local cluster runs these items in threads or in single-threaded processes
+    with dask_client(threads=threads, holds_gil=True, **(dask_cluster or {})) as client:
+        from dask.distributed import as_completed
+
+        for future in as_completed(client.map(compute, items, pure=False)):
+            n, snapshot, result = future.result()
+            if isinstance(result, str):
+                failures.append({"network": networks[n], "snapshot": int(snapshot), "step": int(steps[snapshot]), "reason": result})
+                log.error("%s at step %d (snapshot %d): no decomposition: %s", networks[n], steps[snapshot], snapshot, result)
+                continue
+            results[n, snapshot] = result
+    failures.sort(key=lambda f: (networks.index(f["network"]), f["snapshot"]))
+    return results, failures
+
+
+def _series_arrays(results: Mapping, shape: tuple[int, int], names: Sequence[str], filtration_points: int) -> dict[str, np.ndarray]:
+    """``item_failed`` and the series ``names`` ``[network, snapshot]`` and ``betti_curve``
+    ``[network, snapshot, filtration_points, 2]`` of the items' ``results``, NaN where an item
+    failed."""
+    order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
+    arrays = {"item_failed": np.array([key not in results for key in order]).reshape(shape)}
+    for name in names:
+        arrays[name] = np.array([results[key][name] if key in results else np.nan for key in order], dtype=np.float64).reshape(shape)
+    missing_curve = np.full((filtration_points, 2), np.nan)
+    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] if key in results else missing_curve for key in order])
+    arrays["betti_curve"] = arrays["betti_curve"].reshape(*shape, filtration_points, 2)
+    return arrays
+
+
+def _face_arrays(results: Mapping, order: list) -> dict[str, np.ndarray]:
+    """The faces and decision boundaries of every item concatenated in ``order``, with their
+    offsets."""
+    # a failed item holds no faces and no boundary (its offsets repeat)
+    empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
+    empty.update({name: np.zeros(0, dtype=bool) for name in FACE_ARRAYS if name.startswith("face_side_") or name == "face_decision"})
+    empty["face_points"] = np.zeros(0, np.int64)
+    held = [results.get(key, empty) for key in order]
+    arrays = {name: np.concatenate([item[name] for item in held]) for name in FACE_ARRAYS + ("face_vertices", "boundary")}
+    arrays["face_offsets"] = np.cumsum([0] + [len(item["face_counts"]) for item in held])
+    arrays["boundary_offsets"] = np.cumsum([0] + [len(item["boundary"]) for item in held])
+    return arrays
+
+
 def analyse_relu_complexes(
     stores: Sequence[str],
     complexes: str,
@@ -174,21 +244,7 @@ def analyse_relu_complexes(
     rc.box_polygon(box)  # a bad box is named before any work
     layers = len(spec["architecture"]["hidden"]) + 1
     filtration = np.linspace(0.0, 1.0, filtration_points)
-    items, networks, members, steps, metrics = [], [], [], None, {}
-    for path in stores:
-        population = store.open_population(path)
-        spec = population.attrs["spec"]
-        with store.checked(path):
-            recorded = np.asarray(population["snapshot_step"][...])
-        if steps is not None and not np.array_equal(steps, recorded):
-            raise ValueError(f"{path} recorded other steps than {stores[0]}: a sweep's populations share their cadence")
-        steps = recorded
-        for name, values in store.read_snapshot_metrics(path).items():
-            metrics.setdefault(name, []).append(values)
-        for m, member in enumerate(spec["members"]):
-            items += [(len(networks), path, m, s) for s in range(len(steps))]
-            networks.append(f"{spec['sweep']}/{member['network']}")
-            members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
+    items, networks, members, steps, metrics, spec = _sweep_items(stores)
     settings = dict(
         points=x_train if classification else None, labels=y_train, betti_orders=betti_orders, filtration=filtration, seed=seed,
         weighting_epsilon=weighting_epsilon,
@@ -204,39 +260,13 @@ def analyse_relu_complexes(
         except ValueError as error:
             return n, snapshot, str(error)
 
-    results, failures = {}, []
-    # The decomposition's Python loops hold the GIL: compute.dask.gil_bound says whether the
-    # local cluster runs these items in threads or in single-threaded processes
-    with dask_client(threads=threads, holds_gil=True, **(dask_cluster or {})) as client:
-        from dask.distributed import as_completed
-
-        for future in as_completed(client.map(compute, items, pure=False)):
-            n, snapshot, result = future.result()
-            if isinstance(result, str):
-                failures.append({"network": networks[n], "snapshot": int(snapshot), "step": int(steps[snapshot]), "reason": result})
-                log.error("%s at step %d (snapshot %d): no decomposition: %s", networks[n], steps[snapshot], snapshot, result)
-                continue
-            results[n, snapshot] = result
-    failures.sort(key=lambda f: (networks.index(f["network"]), f["snapshot"]))
+    results, failures = _map_items(compute, items, networks, steps, threads=threads, dask_cluster=dask_cluster)
     shape = (len(networks), len(steps))
     order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
     arrays = {"step": steps, "filtration": filtration, **{name: np.concatenate(v) for name, v in metrics.items()}}
-    arrays["item_failed"] = np.array([key not in results for key in order]).reshape(shape)
-    for name in SERIES + (AGREEMENTS if classification else ()):
-        arrays[name] = np.array([results[key][name] if key in results else np.nan for key in order], dtype=np.float64).reshape(shape)
-    missing_curve = np.full((filtration_points, 2), np.nan)
-    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] if key in results else missing_curve for key in order])
-    arrays["betti_curve"] = arrays["betti_curve"].reshape(*shape, filtration_points, 2)
+    arrays.update(_series_arrays(results, shape, SERIES + (AGREEMENTS if classification else ()), filtration_points))
     if classification:
-        # a failed item holds no faces and no boundary (its offsets repeat)
-        empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
-        empty.update({name: np.zeros(0, dtype=bool) for name in FACE_ARRAYS if name.startswith("face_side_") or name == "face_decision"})
-        empty["face_points"] = np.zeros(0, np.int64)
-        held = [results.get(key, empty) for key in order]
-        for name in FACE_ARRAYS + ("face_vertices", "boundary"):
-            arrays[name] = np.concatenate([item[name] for item in held])
-        arrays["face_offsets"] = np.cumsum([0] + [len(item["face_counts"]) for item in held])
-        arrays["boundary_offsets"] = np.cumsum([0] + [len(item["boundary"]) for item in held])
+        arrays.update(_face_arrays(results, order))
         arrays["train_x"], arrays["train_y"] = x_train, y_train
     attrs = {
         "sweep": spec["sweep"], "task": data.task, "dataset": spec["dataset"], "networks": networks, "members": members,
