@@ -297,6 +297,41 @@ def _graph_arrays(prefix: str, graph: mapper.MapperGraph, node_step: np.ndarray)
     }
 
 
+def _item_arrays(key: str, result: Mapping) -> dict:
+    """The arrays of one item's graphs (:func:`item_learning_graphs`), under ``key``
+    (``<network>/<layer>``)."""
+    arrays = {}
+    arrays.update(_graph_arrays(f"{key}/norm", result["graph"], result["node_step"]))
+    arrays.update(_graph_arrays(f"{key}/pca", result["pca_graph"], result["pca_node_step"]))
+    found = result["branching"]
+    arrays.update({
+        f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
+        f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
+        f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
+        f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
+        f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
+        **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
+        f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
+        f"{key}/stability_pieces": result["stability_pieces"],
+    })
+    arrays[f"{key}/projection"] = result["projection"]
+    return arrays
+
+
+def _write_pages(
+    pages_dir: str, written: Mapping, items: Sequence, epochs: np.ndarray, source, run: str, networks: Sequence[str]
+) -> None:
+    """The KeplerMapper pages of every item, both lenses (``written``: the items' KeplerMapper
+    graphs by ``<network>/<layer>``)."""
+    Path(pages_dir).mkdir(parents=True, exist_ok=True)
+    for n, layer in items:
+        weights_epoch = np.repeat(epochs, source[f"weights/{layer}"].shape[2])
+        network = f"network{n}"
+        for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
+            title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
+            pages.write_page(kepler, weights_epoch, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+
+
 def build_learning_graphs(
     trajectories: str,
     graphs: str,
@@ -363,33 +398,14 @@ def build_learning_graphs(
         for future in as_completed(client.map(compute, items, pure=False)):
             (n, layer), result = future.result()
             key = f"{n}/{layer}"
-            arrays.update(_graph_arrays(f"{key}/norm", result["graph"], result["node_step"]))
-            arrays.update(_graph_arrays(f"{key}/pca", result["pca_graph"], result["pca_node_step"]))
-            found = result["branching"]
-            arrays.update({
-                f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
-                f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
-                f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
-                f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
-                f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
-                **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
-                f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
-                f"{key}/stability_pieces": result["stability_pieces"],
-            })
-            arrays[f"{key}/projection"] = result["projection"]
+            arrays.update(_item_arrays(key, result))
             written[key] = (result["kepler"], result["pca_kepler"])
     surface = np.unique(np.linspace(0, len(epochs) - 1, surface_steps).round().astype(int))
     arrays["surface_snapshots"] = surface
     for n in range(len(networks)):
         with store.checked(trajectories):
             arrays[f"{n}/surface"] = learning_surface(np.asarray(source[f"weights/{layers[0]}"][n]), surface, seed)
-    Path(pages_dir).mkdir(parents=True, exist_ok=True)
-    for n, layer in items:
-        weights_epoch = np.repeat(epochs, source[f"weights/{layer}"].shape[2])
-        network = f"network{n}"
-        for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
-            title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
-            pages.write_page(kepler, weights_epoch, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+    _write_pages(pages_dir, written, items, epochs, source, run, networks)
     attrs = {"layers": layers, "networks": networks, "run": run, "epoch_spacing": spacing, **settings}
     return store.write_array_store(graphs, arrays, attrs)
 
