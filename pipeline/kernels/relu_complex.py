@@ -139,6 +139,10 @@ def _crossings(polygons, counts, A, c, tol, diameter):
 def decompose(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: Sequence[float], tol: float = TOLERANCE) -> Regions:
     """Every activation region of a ReLU MLP ``2 -> h1 -> ... -> out`` inside ``box``.
 
+    One function on purpose: each layer's loop over its lines splits the regions in five growable
+    buffers that it writes in place and regrows together (the kernel's speed), so a helper would
+    only hand all five in and out.
+
     Parameters
     ----------
     weights, biases : sequences of arrays
@@ -306,29 +310,14 @@ class CellComplex:
         return np.unique(np.sort(inner, axis=1), axis=0)
 
 
-def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
-    """The cell complex of a decomposition (see :class:`CellComplex`).
-
-    Points closer than ``tol`` times the extent of the box are one vertex: below the distance
-    :func:`decompose` with the same ``tol`` resolves (``tol`` times the diameter), so distinct
-    corners of real tiny regions stay distinct. A vertex lies on
-    an edge (a neighbour split there) when its distance to the segment is below a thousandth of
-    that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
-    looser test would put the vertices of a sliver thinner than the merge distance on its own
-    long edges. Every edge with one face must lie on the box's boundary; one inside it means a
-    neighbour's vertex was missed, and is an error rather than a wrong complex.
-    """
+def _merged_vertices(points: np.ndarray, valid: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices left when the connected groups of ``points`` within ``eps`` of each other are
+    merged, and the vertex of every polygon corner (``valid`` ``[regions, slots]``; -1 past a
+    polygon's count)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    counts, polygons = regions.counts, regions.polygons
-    valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
-    points = polygons[valid]
-    extent = np.ptp(points, axis=0).max() or 1.0
-    eps = tol * extent
-    on_edge = eps / 1000
-    # merge coincident vertices: the connected groups of points within eps of each other
     pairs = cKDTree(points).query_pairs(eps, output_type="ndarray").reshape(-1, 2)
     n = len(points)
     _, label = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)), directed=False)
@@ -336,21 +325,27 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     vertices[label] = points
     ids = np.full(valid.shape, -1)
     ids[valid] = label
-    vtree = cKDTree(vertices)
+    return vertices, ids
 
-    def chain(a: int, b: int) -> list[int]:
-        """The segment a-b as the vertices on it in order (a neighbour's vertices split it)."""
-        pa, pb = vertices[a], vertices[b]
-        length = np.linalg.norm(pb - pa)
-        inner = []
-        for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
-            if v == a or v == b:
-                continue
-            t = np.dot(vertices[v] - pa, pb - pa) / length**2
-            if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= on_edge:
-                inner.append((t, v))
-        return [a] + [v for _, v in sorted(inner)] + [b]
 
+def _segment_chain(vertices: np.ndarray, vtree, a: int, b: int, eps: float, on_edge: float) -> list[int]:
+    """The segment a-b as the vertices on it in order (a neighbour's vertices split it)."""
+    pa, pb = vertices[a], vertices[b]
+    length = np.linalg.norm(pb - pa)
+    inner = []
+    for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
+        if v == a or v == b:
+            continue
+        t = np.dot(vertices[v] - pa, pb - pa) / length**2
+        if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= on_edge:
+            inner.append((t, v))
+    return [a] + [v for _, v in sorted(inner)] + [b]
+
+
+def _faces_and_edges(counts: np.ndarray, ids: np.ndarray, chain) -> tuple[dict, list, list, list, list]:
+    """Walk every region's ring of vertices, each side split by ``chain`` (a, b) into edges:
+    the edges' index by their ends, each edge's faces, and per face its edges, its ring of
+    vertices and its region (a sliver that collapsed onto an edge is no face)."""
     edge_index: dict[tuple[int, int], int] = {}
     edge_faces: list[list[int]] = []
     face_edges, face_rings = [], []
@@ -377,10 +372,12 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
                 around.append(edge_index[key])
         face_edges.append(np.asarray(around, dtype=np.int64))
         face_rings.append(np.asarray(corners, dtype=np.int64))
-    edges = np.array(list(edge_index), dtype=np.int64).reshape(-1, 2)
-    if any(len(fs) > 2 for fs in edge_faces):
-        raise ValueError("an edge is shared by more than two regions: the decomposition is not a tiling (tolerance?)")
-    faces_of_edges = np.array([fs + [-1] * (2 - len(fs)) for fs in edge_faces], dtype=np.int64).reshape(-1, 2)
+    return edge_index, edge_faces, face_edges, face_rings, face_region
+
+
+def _check_tiling(edges: np.ndarray, faces_of_edges: np.ndarray, vertices: np.ndarray, points: np.ndarray, eps: float) -> None:
+    """Raise unless every edge with one face lies on the box's boundary (the bounding box of
+    ``points``, to ``eps``)."""
     outer = edges[faces_of_edges[:, 1] < 0]
     if len(outer):
         low, high = points.min(axis=0), points.max(axis=0)
@@ -388,6 +385,38 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
         on_side = [(np.abs(ends[..., d] - bound) <= eps).all(axis=1) for d in (0, 1) for bound in (low[d], high[d])]
         if not np.any(on_side, axis=0).all():
             raise ValueError("an edge inside the box has one region: a neighbour's vertex on it was missed (tolerance?)")
+
+
+def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
+    """The cell complex of a decomposition (see :class:`CellComplex`).
+
+    Points closer than ``tol`` times the extent of the box are one vertex: below the distance
+    :func:`decompose` with the same ``tol`` resolves (``tol`` times the diameter), so distinct
+    corners of real tiny regions stay distinct. A vertex lies on
+    an edge (a neighbour split there) when its distance to the segment is below a thousandth of
+    that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
+    looser test would put the vertices of a sliver thinner than the merge distance on its own
+    long edges. Every edge with one face must lie on the box's boundary; one inside it means a
+    neighbour's vertex was missed, and is an error rather than a wrong complex.
+    """
+    from scipy.spatial import cKDTree
+
+    counts, polygons = regions.counts, regions.polygons
+    valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
+    points = polygons[valid]
+    extent = np.ptp(points, axis=0).max() or 1.0
+    eps = tol * extent
+    on_edge = eps / 1000
+    vertices, ids = _merged_vertices(points, valid, eps)
+    vtree = cKDTree(vertices)
+    edge_index, edge_faces, face_edges, face_rings, face_region = _faces_and_edges(
+        counts, ids, lambda a, b: _segment_chain(vertices, vtree, a, b, eps, on_edge)
+    )
+    edges = np.array(list(edge_index), dtype=np.int64).reshape(-1, 2)
+    if any(len(fs) > 2 for fs in edge_faces):
+        raise ValueError("an edge is shared by more than two regions: the decomposition is not a tiling (tolerance?)")
+    faces_of_edges = np.array([fs + [-1] * (2 - len(fs)) for fs in edge_faces], dtype=np.int64).reshape(-1, 2)
+    _check_tiling(edges, faces_of_edges, vertices, points, eps)
     return CellComplex(vertices, edges, face_edges, faces_of_edges, np.asarray(face_region, dtype=np.int64), face_rings)
 
 
