@@ -45,85 +45,8 @@ def data_box(x: np.ndarray, margin: float) -> list[float]:
     return [float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1])]
 
 
-def oriented(side: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``side`` or its complement, whichever agrees with ``reference`` on more nodes (an
-    eigenvector's sign is arbitrary; this fixes the colours of a drawing)."""
-    return side if np.mean(side == reference) >= 0.5 else ~side
-
-
-def item_relu_complex(
-    weights: Sequence[np.ndarray],
-    biases: Sequence[np.ndarray],
-    box: Sequence[float],
-    *,
-    points: np.ndarray | None,
-    labels: np.ndarray | None,
-    betti_orders: int,
-    filtration: np.ndarray,
-    seed: int,
-    weighting_epsilon: float,
-) -> dict:
-    """Everything measured on one network's decomposition.
-
-    Always: region and cell counts, the dual graph's mean degree, the Betti curves averaged over
-    ``betti_orders`` random filtrations sampled at the fractions ``filtration`` of the cells, the
-    peak Betti numbers and the filtration values (1 .. cells) at which beta0, beta1 and the
-    larger of the two peak. With ``labels`` (classification): for each reading of "weighted"
-    (:data:`rc.WEIGHTINGS`; ``weighting_epsilon`` the mass of an empty region in
-    ``points_epsilon``) the Fiedler vector of the dual graph (one eigen-decomposition) and of it:
-    the sign split's agreement with the decision (fraction of faces; plain and balanced over the
-    two decision classes) and with the labels (fraction of training points, each scored by its
-    face's side), each taking the better sign; the ceilings, the best threshold's agreement on
-    the same vector (balanced with the decision, plain with the labels); lambda_2. Also the
-    decision's majority fraction of faces (the plain agreement's chance level), and per face the
-    drawing: polygon, sides (oriented to the decision), decision, points held, and the decision
-    boundary.
-    """
-    regions, complex_, _ = rc.tiled_complex(weights, biases, box)
-    dual = complex_.dual_graph()
-    faces = complex_.face_region
-    summary = rc.betti_summary(complex_, betti_orders, seed)
-    curve = summary["betti"]
-    cells = len(curve)
-    position = np.clip(np.round(filtration * cells).astype(int) - 1, 0, cells - 1)
-    value_beta0, value_beta1 = (int(v) + 1 for v in curve.argmax(axis=0))  # filtration values 1 .. cells
-    result = {
-        "regions": len(regions), "vertices": summary["vertices"], "edges": summary["edges"], "faces": summary["faces"],
-        "cells": cells, "mean_degree": 2 * len(dual) / len(faces),
-        "peak_beta0": summary["peak_beta0"], "peak_beta1": summary["peak_beta1"],
-        "peak_value_beta0": value_beta0, "peak_value_beta1": value_beta1,
-        "peak_value": value_beta0 if summary["peak_beta0"] >= summary["peak_beta1"] else value_beta1,
-        "betti_curve": curve[position],
-    }
-    if labels is None:
-        return result
-    where = rc.locate(regions, points)
-    counts = np.bincount(where[where >= 0], minlength=len(regions))
-    face_of_region = np.full(len(regions), -1)
-    face_of_region[faces] = np.arange(len(faces))
-    point_face = face_of_region[where]
-    held = point_face >= 0  # a point in a sliver region (no face) is left out
-    decision = rc.region_decisions(regions)[faces].astype(bool)
-    node_points = counts[faces]
-    point_faces, point_labels = point_face[held], labels[held].astype(bool)
-    result["decision_majority"] = float(max(decision.mean(), 1.0 - decision.mean()))
-    for name in rc.WEIGHTINGS:
-        node_weights, edge_weights = rc.weighting(name, node_points, dual, weighting_epsilon)
-        vector, value = rc.fiedler_vector(len(faces), dual, node_weights, edge_weights)
-        side = oriented(vector > 0, decision)
-        result[f"face_side_{name}"] = side
-        result[f"lambda2_{name}"] = value
-        result[f"agreement_decision_{name}"] = rc.partition_agreement(side, decision)
-        result[f"balanced_decision_{name}"] = rc.balanced_agreement(side, decision)
-        result[f"agreement_labels_{name}"] = rc.partition_agreement(side[point_faces], point_labels)
-        result[f"ceiling_decision_{name}"] = rc.best_threshold_agreement(vector, decision, balanced=True)
-        result[f"ceiling_labels_{name}"] = rc.best_threshold_agreement(vector[point_faces], point_labels)
-    valid = np.arange(regions.polygons.shape[1])[None, :] < regions.counts[faces, None]
-    result.update({
-        "face_counts": regions.counts[faces], "face_vertices": regions.polygons[faces][valid],
-        "face_decision": decision, "face_points": node_points, "boundary": rc.decision_boundary(regions),
-    })
-    return result
+# the per-network measurement is a kernel now; the old name stays for callers of the step module
+item_relu_complex = rc.network_measures
 
 
 def _network_parameters(group, member: int, snapshot: int, layers: int) -> tuple[list, list]:
@@ -249,6 +172,8 @@ def analyse_relu_complexes(
         points=x_train if classification else None, labels=y_train, betti_orders=betti_orders, filtration=filtration, seed=seed,
         weighting_epsilon=weighting_epsilon,
     )
+    # named before any work: inside an item a bad setting would read as a network without a decomposition
+    rc.check_measure_settings(settings["points"], y_train, betti_orders, filtration, weighting_epsilon)
 
     def compute(item):
         n, path, member, snapshot = item
@@ -256,7 +181,7 @@ def analyse_relu_complexes(
             weights, biases = _network_parameters(store.open_population(path)["params"], member, snapshot, layers)
         # One bad item must not cost the sweep: its reason comes back instead of its values
         try:
-            return n, snapshot, item_relu_complex(weights, biases, box, **settings)
+            return n, snapshot, rc.network_measures(weights, biases, box, **settings)
         except ValueError as error:
             return n, snapshot, str(error)
 
