@@ -210,6 +210,16 @@ def load_dataset(
       per channel with the means/stds MNIST (0.1307)/(0.3081), Fashion-MNIST (0.2860)/(0.3530),
       CIFAR-10 (0.4914, 0.4822, 0.4465)/(0.2470, 0.2435, 0.2616); ``[N, C, H, W]``, 10 classes.
     """
+    seed, test_fraction, root, n_samples, noise = _checked_arguments(name, seed, test_fraction, download, root, n_samples, noise)
+    if name in _TORCHVISION:
+        return _torchvision_dataset(name, root, download, stand_in, n_samples, seed)
+    return _embedded_dataset(name, n_samples, noise, test_fraction, seed)
+
+
+def _checked_arguments(name, seed, test_fraction, download, root, n_samples, noise) -> tuple:
+    """:func:`load_dataset`'s arguments checked (``ValueError`` naming the bad one) and
+    normalised: ``(seed, test_fraction, root, n_samples, noise)``, ``noise`` the dataset's
+    default where unset."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset name {name!r}; known datasets: {', '.join(DATASETS)}")
     seed = _as_int(seed, "seed")
@@ -235,19 +245,25 @@ def load_dataset(
         noise = float(noise)
     else:
         noise = _DEFAULT_NOISE.get(name)
+    return seed, test_fraction, root, n_samples, noise
 
-    if name in _TORCHVISION:
-        if stand_in is not None:
-            real_train, real_test = TORCHVISION_SIZES[name][1:]
-            train, test = stand_in.get("train") or real_train, stand_in.get("test") or real_test
-            data = _from_pixels(name, *stand_in_pixels(name, train), *stand_in_pixels(name, test, test=True))
-        else:
-            data = _load_torchvision(name, root, download)
-        if n_samples is None:
-            return data
-        keep = _stratified_subsample(data.y_train.numpy(), n_samples, seed, f"the {name} training set")
-        return _replace_train(data, keep)
 
+def _torchvision_dataset(name: str, root: str, download: bool, stand_in: Mapping | None, n_samples: int | None, seed: int) -> Dataset:
+    """A torchvision dataset (or its stand-in), its training set subsampled to ``n_samples``."""
+    if stand_in is not None:
+        real_train, real_test = TORCHVISION_SIZES[name][1:]
+        train, test = stand_in.get("train") or real_train, stand_in.get("test") or real_test
+        data = _from_pixels(name, *stand_in_pixels(name, train), *stand_in_pixels(name, test, test=True))
+    else:
+        data = _load_torchvision(name, root, download)
+    if n_samples is None:
+        return data
+    keep = _stratified_subsample(data.y_train.numpy(), n_samples, seed, f"the {name} training set")
+    return _replace_train(data, keep)
+
+
+def _embedded_dataset(name: str, n_samples: int | None, noise: float | None, test_fraction: float, seed: int) -> Dataset:
+    """A dataset made here (``digits`` from sklearn's copy, the others generated), split."""
     if name == "digits":
         from sklearn.datasets import load_digits
 

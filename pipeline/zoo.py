@@ -132,6 +132,70 @@ def members_of(spec: Mapping) -> list:
     return [Member(**{k: m[k] for k in GRID_KEYS}) for m in spec["members"]]
 
 
+def _open_or_resume(output: Path, spec: Mapping, trainer, params: Mapping, buffers: Mapping):
+    """The partial store of ``output``: a partial store of the same ``spec`` with a saved state
+    (loaded into ``trainer``), or a new one laid out for the population's ``params`` and
+    ``buffers``."""
+    settings = trainer.settings
+    partial = store.partial_path(output)
+    root = store.open_partial(partial, spec)
+    resumed = store.load_resume_state(root) if root is not None else None
+    if resumed is not None:
+        step, state = resumed
+        trainer.load_state_dict(state)
+        log.info("resuming from step %d of %d (partial store %s)", step, trainer.total_steps, partial)
+        return root
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return store.create_population_store(
+        partial,
+        spec,
+        {k: tuple(v.shape[1:]) for k, v in params.items()},
+        {k: (tuple(v.shape[1:]), str(v.dtype).removeprefix("torch.")) for k, v in buffers.items()},
+        n_snapshots=len(trainer.snapshot_steps),
+        n_epochs=settings.epochs,
+        snapshot_dtype=spec["training"]["snapshot_dtype"],
+        snapshot_metrics=settings.snapshot_metrics,
+        n_thresholds=len(settings.thresholds),
+    )
+
+
+class _StoreWriter:
+    """The trainer's callbacks (:meth:`pipeline.train.PopulationTrainer.run`), writing into a
+    population store ``root``.
+
+    Epoch metrics wait in memory until the next checkpoint: an interrupted run resumes from
+    that checkpoint and recomputes the epochs after it, so nothing written is ever missing.
+    """
+
+    def __init__(self, root):
+        self.root = root
+        self.pending: dict[int, dict] = {}
+
+    def flush_epoch_metrics(self) -> None:
+        if self.pending:
+            first = min(self.pending)
+            block = [self.pending[e] for e in range(first, first + len(self.pending))]
+            store.write_epoch_metrics(self.root, first, {k: np.stack([m[k] for m in block], axis=1) for k in block[0]})
+            self.pending.clear()
+
+    def on_epoch_end(self, epoch, metrics) -> None:
+        self.pending[epoch] = metrics
+
+    def on_snapshot(self, index, step, params, buffers) -> None:
+        store.write_snapshot(self.root, index, step, params, buffers)
+
+    def on_snapshot_metrics(self, index, metrics) -> None:
+        store.write_snapshot_metrics(self.root, index, metrics)
+
+    def on_threshold(self, index, members, step, accuracy, params, buffers) -> None:
+        store.write_threshold_snapshot(self.root, index, members, step, accuracy, params, buffers)
+
+    def on_checkpoint(self, step, state) -> None:
+        self.flush_epoch_metrics()
+        store.write_diverged(self.root, state["diverged_at"])
+        store.save_resume_state(self.root, step, state)
+
+
 def run_population(
     spec: Mapping,
     population_store: str | Path,
@@ -181,60 +245,13 @@ def run_population(
         spec["sweep"], spec["population"], len(spec["members"]), trainer.total_steps, trainer.device, threads,
     )
 
-    partial = store.partial_path(output)
-    root = store.open_partial(partial, spec)
-    resumed = store.load_resume_state(root) if root is not None else None
-    if resumed is not None:
-        step, state = resumed
-        trainer.load_state_dict(state)
-        log.info("resuming from step %d of %d (partial store %s)", step, trainer.total_steps, partial)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        root = store.create_population_store(
-            partial,
-            spec,
-            {k: tuple(v.shape[1:]) for k, v in params.items()},
-            {k: (tuple(v.shape[1:]), str(v.dtype).removeprefix("torch.")) for k, v in buffers.items()},
-            n_snapshots=len(trainer.snapshot_steps),
-            n_epochs=settings.epochs,
-            snapshot_dtype=spec["training"]["snapshot_dtype"],
-            snapshot_metrics=settings.snapshot_metrics,
-            n_thresholds=len(settings.thresholds),
-        )
-
-    # Epoch metrics wait in memory until the next checkpoint: an interrupted run resumes from
-    # that checkpoint and recomputes the epochs after it, so nothing written is ever missing.
-    pending: dict[int, dict] = {}
-
-    def flush_epoch_metrics():
-        if pending:
-            first = min(pending)
-            block = [pending[e] for e in range(first, first + len(pending))]
-            store.write_epoch_metrics(root, first, {k: np.stack([m[k] for m in block], axis=1) for k in block[0]})
-            pending.clear()
-
-    def on_epoch_end(epoch, metrics):
-        pending[epoch] = metrics
-
-    def on_snapshot(index, step, params, buffers):
-        store.write_snapshot(root, index, step, params, buffers)
-
-    def on_snapshot_metrics(index, metrics):
-        store.write_snapshot_metrics(root, index, metrics)
-
-    def on_threshold(index, members, step, accuracy, params, buffers):
-        store.write_threshold_snapshot(root, index, members, step, accuracy, params, buffers)
-
-    def on_checkpoint(step, state):
-        flush_epoch_metrics()
-        store.write_diverged(root, state["diverged_at"])
-        store.save_resume_state(root, step, state)
-
+    root = _open_or_resume(output, spec, trainer, params, buffers)
+    writer = _StoreWriter(root)
     trainer.run(
-        on_snapshot, on_epoch_end, on_checkpoint, progress=progress,
-        on_snapshot_metrics=on_snapshot_metrics, on_threshold=on_threshold,
+        writer.on_snapshot, writer.on_epoch_end, writer.on_checkpoint, progress=progress,
+        on_snapshot_metrics=writer.on_snapshot_metrics, on_threshold=writer.on_threshold,
     )
-    flush_epoch_metrics()
+    writer.flush_epoch_metrics()
     store.write_diverged(root, trainer.diverged_at.cpu().numpy())
     final = store.finalize_store(root, output, trainer.numpy_params(), trainer.numpy_buffers())
     log.info("population written to %s in %.1f s", final, time.perf_counter() - started)

@@ -812,3 +812,20 @@ def test_the_figures_draw_the_stored_events(tmp_path, monkeypatch):
     tree = ast.parse(Path(figures.__file__).read_text())
     imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {m for m in imported if m.split(".")[-1] in ("steps", "series") or m.startswith("kernels")}
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"betti_orders": 0}, "betti_orders"),
+    ({"filtration": np.array([0.0, 1.5])}, "filtration"),
+    ({"labels": None}, "points and labels together"),
+    ({"labels": np.zeros(3, dtype=np.int64)}, "one label per point"),
+    ({"weighting_epsilon": 0.0}, "weighting_epsilon"),
+])
+def test_network_measures_names_a_setting_it_cannot_use(bad, message):
+    weights, biases = _network([2, 4, 2], 0)
+    settings = dict(
+        points=np.zeros((5, 2)), labels=np.zeros(5, dtype=np.int64), betti_orders=1, filtration=np.linspace(0, 1, 3), seed=0,
+        weighting_epsilon=0.01,
+    )
+    with pytest.raises(ValueError, match=message):
+        rc.network_measures(weights, biases, BOX, **{**settings, **bad})

@@ -139,6 +139,10 @@ def _crossings(polygons, counts, A, c, tol, diameter):
 def decompose(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], box: Sequence[float], tol: float = TOLERANCE) -> Regions:
     """Every activation region of a ReLU MLP ``2 -> h1 -> ... -> out`` inside ``box``.
 
+    One function on purpose: each layer's loop over its lines splits the regions in five growable
+    buffers that it writes in place and regrows together (the kernel's speed), so a helper would
+    only hand all five in and out.
+
     Parameters
     ----------
     weights, biases : sequences of arrays
@@ -306,29 +310,14 @@ class CellComplex:
         return np.unique(np.sort(inner, axis=1), axis=0)
 
 
-def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
-    """The cell complex of a decomposition (see :class:`CellComplex`).
-
-    Points closer than ``tol`` times the extent of the box are one vertex: below the distance
-    :func:`decompose` with the same ``tol`` resolves (``tol`` times the diameter), so distinct
-    corners of real tiny regions stay distinct. A vertex lies on
-    an edge (a neighbour split there) when its distance to the segment is below a thousandth of
-    that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
-    looser test would put the vertices of a sliver thinner than the merge distance on its own
-    long edges. Every edge with one face must lie on the box's boundary; one inside it means a
-    neighbour's vertex was missed, and is an error rather than a wrong complex.
-    """
+def _merged_vertices(points: np.ndarray, valid: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices left when the connected groups of ``points`` within ``eps`` of each other are
+    merged, and the vertex of every polygon corner (``valid`` ``[regions, slots]``; -1 past a
+    polygon's count)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    counts, polygons = regions.counts, regions.polygons
-    valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
-    points = polygons[valid]
-    extent = np.ptp(points, axis=0).max() or 1.0
-    eps = tol * extent
-    on_edge = eps / 1000
-    # merge coincident vertices: the connected groups of points within eps of each other
     pairs = cKDTree(points).query_pairs(eps, output_type="ndarray").reshape(-1, 2)
     n = len(points)
     _, label = connected_components(coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)), directed=False)
@@ -336,21 +325,27 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
     vertices[label] = points
     ids = np.full(valid.shape, -1)
     ids[valid] = label
-    vtree = cKDTree(vertices)
+    return vertices, ids
 
-    def chain(a: int, b: int) -> list[int]:
-        """The segment a-b as the vertices on it in order (a neighbour's vertices split it)."""
-        pa, pb = vertices[a], vertices[b]
-        length = np.linalg.norm(pb - pa)
-        inner = []
-        for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
-            if v == a or v == b:
-                continue
-            t = np.dot(vertices[v] - pa, pb - pa) / length**2
-            if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= on_edge:
-                inner.append((t, v))
-        return [a] + [v for _, v in sorted(inner)] + [b]
 
+def _segment_chain(vertices: np.ndarray, vtree, a: int, b: int, eps: float, on_edge: float) -> list[int]:
+    """The segment a-b as the vertices on it in order (a neighbour's vertices split it)."""
+    pa, pb = vertices[a], vertices[b]
+    length = np.linalg.norm(pb - pa)
+    inner = []
+    for v in vtree.query_ball_point((pa + pb) / 2, length / 2 + eps):
+        if v == a or v == b:
+            continue
+        t = np.dot(vertices[v] - pa, pb - pa) / length**2
+        if 0 < t < 1 and np.linalg.norm(pa + t * (pb - pa) - vertices[v]) <= on_edge:
+            inner.append((t, v))
+    return [a] + [v for _, v in sorted(inner)] + [b]
+
+
+def _faces_and_edges(counts: np.ndarray, ids: np.ndarray, chain) -> tuple[dict, list, list, list, list]:
+    """Walk every region's ring of vertices, each side split by ``chain`` (a, b) into edges:
+    the edges' index by their ends, each edge's faces, and per face its edges, its ring of
+    vertices and its region (a sliver that collapsed onto an edge is no face)."""
     edge_index: dict[tuple[int, int], int] = {}
     edge_faces: list[list[int]] = []
     face_edges, face_rings = [], []
@@ -377,10 +372,12 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
                 around.append(edge_index[key])
         face_edges.append(np.asarray(around, dtype=np.int64))
         face_rings.append(np.asarray(corners, dtype=np.int64))
-    edges = np.array(list(edge_index), dtype=np.int64).reshape(-1, 2)
-    if any(len(fs) > 2 for fs in edge_faces):
-        raise ValueError("an edge is shared by more than two regions: the decomposition is not a tiling (tolerance?)")
-    faces_of_edges = np.array([fs + [-1] * (2 - len(fs)) for fs in edge_faces], dtype=np.int64).reshape(-1, 2)
+    return edge_index, edge_faces, face_edges, face_rings, face_region
+
+
+def _check_tiling(edges: np.ndarray, faces_of_edges: np.ndarray, vertices: np.ndarray, points: np.ndarray, eps: float) -> None:
+    """Raise unless every edge with one face lies on the box's boundary (the bounding box of
+    ``points``, to ``eps``)."""
     outer = edges[faces_of_edges[:, 1] < 0]
     if len(outer):
         low, high = points.min(axis=0), points.max(axis=0)
@@ -388,6 +385,38 @@ def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
         on_side = [(np.abs(ends[..., d] - bound) <= eps).all(axis=1) for d in (0, 1) for bound in (low[d], high[d])]
         if not np.any(on_side, axis=0).all():
             raise ValueError("an edge inside the box has one region: a neighbour's vertex on it was missed (tolerance?)")
+
+
+def cell_complex(regions: Regions, tol: float = TOLERANCE) -> CellComplex:
+    """The cell complex of a decomposition (see :class:`CellComplex`).
+
+    Points closer than ``tol`` times the extent of the box are one vertex: below the distance
+    :func:`decompose` with the same ``tol`` resolves (``tol`` times the diameter), so distinct
+    corners of real tiny regions stay distinct. A vertex lies on
+    an edge (a neighbour split there) when its distance to the segment is below a thousandth of
+    that: such a vertex was interpolated along the same edge, so it is off by rounding only, and a
+    looser test would put the vertices of a sliver thinner than the merge distance on its own
+    long edges. Every edge with one face must lie on the box's boundary; one inside it means a
+    neighbour's vertex was missed, and is an error rather than a wrong complex.
+    """
+    from scipy.spatial import cKDTree
+
+    counts, polygons = regions.counts, regions.polygons
+    valid = np.arange(polygons.shape[1])[None, :] < counts[:, None]
+    points = polygons[valid]
+    extent = np.ptp(points, axis=0).max() or 1.0
+    eps = tol * extent
+    on_edge = eps / 1000
+    vertices, ids = _merged_vertices(points, valid, eps)
+    vtree = cKDTree(vertices)
+    edge_index, edge_faces, face_edges, face_rings, face_region = _faces_and_edges(
+        counts, ids, lambda a, b: _segment_chain(vertices, vtree, a, b, eps, on_edge)
+    )
+    edges = np.array(list(edge_index), dtype=np.int64).reshape(-1, 2)
+    if any(len(fs) > 2 for fs in edge_faces):
+        raise ValueError("an edge is shared by more than two regions: the decomposition is not a tiling (tolerance?)")
+    faces_of_edges = np.array([fs + [-1] * (2 - len(fs)) for fs in edge_faces], dtype=np.int64).reshape(-1, 2)
+    _check_tiling(edges, faces_of_edges, vertices, points, eps)
     return CellComplex(vertices, edges, face_edges, faces_of_edges, np.asarray(face_region, dtype=np.int64), face_rings)
 
 
@@ -653,3 +682,148 @@ def betti_summary(complex_: CellComplex, orders: int, seed: int) -> dict:
         "peak_at_beta0": float((curves[:, 0].argmax() + 1) / cells), "peak_at_beta1": float((curves[:, 1].argmax() + 1) / cells),
         "vertices": len(complex_.vertices), "edges": len(complex_.edges), "faces": len(complex_.face_edges), "cells": cells,
     }
+
+
+# ------------------------------------------------------------------ one network, measured
+def oriented(side: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``side`` or its complement, whichever agrees with ``reference`` on more nodes (an
+    eigenvector's sign is arbitrary; this fixes the colours of a drawing)."""
+    return side if np.mean(side == reference) >= 0.5 else ~side
+
+
+def check_measure_settings(
+    points: np.ndarray | None, labels: np.ndarray | None, betti_orders: int, filtration: np.ndarray, weighting_epsilon: float
+) -> None:
+    """Raise ``ValueError`` naming the first setting of :func:`network_measures` that it cannot
+    use. A caller that maps it over many networks calls this once before the work, so that a bad
+    setting is not mistaken for a network without a decomposition."""
+    if isinstance(betti_orders, bool) or not isinstance(betti_orders, (int, np.integer)) or betti_orders < 1:
+        raise ValueError(f"betti_orders must be an integer >= 1, got {betti_orders!r}")
+    filtration = np.asarray(filtration)
+    if filtration.ndim != 1 or not len(filtration) or not np.all((filtration >= 0) & (filtration <= 1)):
+        raise ValueError("filtration must be a non-empty 1-D array of fractions in [0, 1]")
+    if (points is None) != (labels is None):
+        raise ValueError("give points and labels together (classification) or neither")
+    if points is not None:
+        if np.ndim(points) != 2 or np.shape(points)[1] != 2:
+            raise ValueError(f"points must be [n, 2], got shape {np.shape(points)}")
+        if np.shape(labels) != (len(points),):
+            raise ValueError(f"one label per point: labels of shape {np.shape(labels)} for {len(points)} points")
+    if not (np.isfinite(weighting_epsilon) and weighting_epsilon > 0):
+        raise ValueError(f"weighting_epsilon must be a finite number > 0, got {weighting_epsilon!r}")
+
+
+def _complex_measures(
+    regions: Regions, complex_: CellComplex, dual: np.ndarray, betti_orders: int, filtration: np.ndarray, seed: int
+) -> dict:
+    """The counts, the dual graph's mean degree and the Betti curves and peaks of a decomposition."""
+    faces = complex_.face_region
+    summary = betti_summary(complex_, betti_orders, seed)
+    curve = summary["betti"]
+    cells = len(curve)
+    position = np.clip(np.round(filtration * cells).astype(int) - 1, 0, cells - 1)
+    value_beta0, value_beta1 = (int(v) + 1 for v in curve.argmax(axis=0))  # filtration values 1 .. cells
+    return {
+        "regions": len(regions), "vertices": summary["vertices"], "edges": summary["edges"], "faces": summary["faces"],
+        "cells": cells, "mean_degree": 2 * len(dual) / len(faces),
+        "peak_beta0": summary["peak_beta0"], "peak_beta1": summary["peak_beta1"],
+        "peak_value_beta0": value_beta0, "peak_value_beta1": value_beta1,
+        "peak_value": value_beta0 if summary["peak_beta0"] >= summary["peak_beta1"] else value_beta1,
+        "betti_curve": curve[position],
+    }
+
+
+def _partition_measures(
+    regions: Regions, complex_: CellComplex, dual: np.ndarray, points: np.ndarray, labels: np.ndarray, weighting_epsilon: float
+) -> dict:
+    """Every reading of "weighted"'s Fiedler partition of the dual graph against the decision and
+    the labels, the decision's majority fraction, and the faces' drawing (:func:`network_measures`)."""
+    faces = complex_.face_region
+    where = locate(regions, points)
+    counts = np.bincount(where[where >= 0], minlength=len(regions))
+    face_of_region = np.full(len(regions), -1)
+    face_of_region[faces] = np.arange(len(faces))
+    point_face = face_of_region[where]
+    held = point_face >= 0  # a point in a sliver region (no face) is left out
+    decision = region_decisions(regions)[faces].astype(bool)
+    node_points = counts[faces]
+    point_faces, point_labels = point_face[held], labels[held].astype(bool)
+    result = {"decision_majority": float(max(decision.mean(), 1.0 - decision.mean()))}
+    for name in WEIGHTINGS:
+        node_weights, edge_weights = weighting(name, node_points, dual, weighting_epsilon)
+        vector, value = fiedler_vector(len(faces), dual, node_weights, edge_weights)
+        side = oriented(vector > 0, decision)
+        result[f"face_side_{name}"] = side
+        result[f"lambda2_{name}"] = value
+        result[f"agreement_decision_{name}"] = partition_agreement(side, decision)
+        result[f"balanced_decision_{name}"] = balanced_agreement(side, decision)
+        result[f"agreement_labels_{name}"] = partition_agreement(side[point_faces], point_labels)
+        result[f"ceiling_decision_{name}"] = best_threshold_agreement(vector, decision, balanced=True)
+        result[f"ceiling_labels_{name}"] = best_threshold_agreement(vector[point_faces], point_labels)
+    valid = np.arange(regions.polygons.shape[1])[None, :] < regions.counts[faces, None]
+    result.update({
+        "face_counts": regions.counts[faces], "face_vertices": regions.polygons[faces][valid],
+        "face_decision": decision, "face_points": node_points, "boundary": decision_boundary(regions),
+    })
+    return result
+
+
+def network_measures(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    box: Sequence[float],
+    *,
+    points: np.ndarray | None,
+    labels: np.ndarray | None,
+    betti_orders: int,
+    filtration: np.ndarray,
+    seed: int,
+    weighting_epsilon: float,
+) -> dict:
+    """Everything measured on one network's decomposition over ``box``.
+
+    Parameters
+    ----------
+    weights, biases : sequences of arrays
+        The network, as :func:`decompose` takes it.
+    box : (xmin, xmax, ymin, ymax)
+    points, labels : arrays ``[n, 2]`` and ``[n]``, or None
+        Classification: the training points and their (two) classes; None for regression.
+    betti_orders : int
+        Random filtrations whose Betti curves are averaged (:func:`betti_summary`, seeded from
+        ``seed``).
+    filtration : array
+        The fractions of the cells, in [0, 1], at which the averaged Betti curve is sampled.
+    seed : int
+    weighting_epsilon : float
+        The mass of an empty region in the ``points_epsilon`` reading (:func:`weighting`), > 0.
+
+    Returns
+    -------
+    dict
+        Always: region and cell counts, the dual graph's mean degree, the Betti curve at
+        ``filtration``, the peak Betti numbers and the filtration values (1 .. cells) at which
+        beta0, beta1 and the larger of the two peak. With ``labels``: for each reading of
+        "weighted" (:data:`WEIGHTINGS`) the Fiedler vector of the dual graph (one
+        eigen-decomposition) and of it: the sign split's agreement with the decision (fraction of
+        faces; plain and balanced over the two decision classes) and with the labels (fraction of
+        training points, each scored by its face's side), each taking the better sign; the
+        ceilings, the best threshold's agreement on the same vector (balanced with the decision,
+        plain with the labels); lambda_2. Also the decision's majority fraction of faces (the
+        plain agreement's chance level), and per face the drawing: polygon, sides (oriented to
+        the decision), decision, points held, and the decision boundary.
+
+    Raises
+    ------
+    ValueError
+        A setting it cannot use (:func:`check_measure_settings`), or a decomposition that is no
+        tiling (:func:`tiled_complex`).
+    """
+    check_measure_settings(points, labels, betti_orders, filtration, weighting_epsilon)
+    regions, complex_, _ = tiled_complex(weights, biases, box)
+    dual = complex_.dual_graph()
+    result = _complex_measures(regions, complex_, dual, betti_orders, filtration, seed)
+    if labels is None:
+        return result
+    result.update(_partition_measures(regions, complex_, dual, points, labels, weighting_epsilon))
+    return result

@@ -375,6 +375,52 @@ class PopulationTrainer:
         )
 
     # ------------------------------------------------------------------ loop
+    def _check_thresholds(self, on_threshold) -> None:
+        """Record the members that first reach a threshold of training accuracy at this step (every
+        ``settings.threshold_every`` steps), and hand each threshold's new members to ``on_threshold``."""
+        if not self.settings.thresholds or self.step % self.settings.threshold_every:
+            return
+        _, accuracy = self.evaluate(self.x_train, self.y_train)
+        newly = (self.threshold_step < 0) & (accuracy[:, None] >= np.asarray(self.settings.thresholds)[None, :])
+        if not newly.any():
+            return
+        self.threshold_step[newly] = self.step
+        self.threshold_accuracy[newly] = np.broadcast_to(accuracy[:, None], newly.shape)[newly]
+        if on_threshold:
+            params, buffers = self.numpy_params(), self.numpy_buffers()
+            for t in np.flatnonzero(newly.any(axis=0)):
+                members = np.flatnonzero(newly[:, t])
+                on_threshold(int(t), members, self.step, accuracy[members],
+                             {k: v[members] for k, v in params.items()}, {k: v[members] for k, v in buffers.items()})
+
+    def _take_snapshot(self, index: int, on_snapshot, on_snapshot_metrics) -> None:
+        """Hand snapshot ``index`` (parameters, buffers, and with ``settings.snapshot_metrics`` its metrics) to the callbacks."""
+        if on_snapshot:
+            on_snapshot(index, self.step, self.numpy_params(), self.numpy_buffers())
+        if self.settings.snapshot_metrics and on_snapshot_metrics:
+            on_snapshot_metrics(index, self.snapshot_metrics())
+
+    def _training_batch(self, order: torch.Tensor, within: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inputs (augmented, laid out for the device) and the index of the ``within``-th batch
+        of the epoch's ``order``."""
+        idx = order[within * self.settings.batch_size : (within + 1) * self.settings.batch_size]
+        x = self.x_train[idx]
+        if self.settings.augment:
+            x = self._augment(x, self.step)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, idx
+
+    def _end_epoch(self, on_epoch_end, bar) -> None:
+        """Close the epoch that this step ends: its metrics to ``on_epoch_end`` and the progress bar."""
+        self._log_divergence()
+        metrics = self.epoch_metrics()
+        self.acc = self._new_accumulator()
+        if on_epoch_end:
+            on_epoch_end(self.step // self.steps_per_epoch - 1, metrics)
+        if bar is not None:
+            bar.set_postfix(test_acc=f"{np.nanmax(metrics['test_accuracy']):.3f}", refresh=False)
+
     def run(
         self,
         on_snapshot: Callable[[int, int, dict, dict], None] | None = None,
@@ -404,32 +450,9 @@ class PopulationTrainer:
             accuracies and parameters and buffers ``[those members, *shape]``.
         """
         snapshot_index = {s: i for i, s in enumerate(self.snapshot_steps)}
-
-        def check_thresholds():
-            if not self.settings.thresholds or self.step % self.settings.threshold_every:
-                return
-            _, accuracy = self.evaluate(self.x_train, self.y_train)
-            newly = (self.threshold_step < 0) & (accuracy[:, None] >= np.asarray(self.settings.thresholds)[None, :])
-            if not newly.any():
-                return
-            self.threshold_step[newly] = self.step
-            self.threshold_accuracy[newly] = np.broadcast_to(accuracy[:, None], newly.shape)[newly]
-            if on_threshold:
-                params, buffers = self.numpy_params(), self.numpy_buffers()
-                for t in np.flatnonzero(newly.any(axis=0)):
-                    members = np.flatnonzero(newly[:, t])
-                    on_threshold(int(t), members, self.step, accuracy[members],
-                                 {k: v[members] for k, v in params.items()}, {k: v[members] for k, v in buffers.items()})
-
-        def snapshot(index):
-            if on_snapshot:
-                on_snapshot(index, self.step, self.numpy_params(), self.numpy_buffers())
-            if self.settings.snapshot_metrics and on_snapshot_metrics:
-                on_snapshot_metrics(index, self.snapshot_metrics())
-
         if self.step == 0:
-            snapshot(0)
-            check_thresholds()
+            self._take_snapshot(0, on_snapshot, on_snapshot_metrics)
+            self._check_thresholds(on_threshold)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -440,27 +463,16 @@ class PopulationTrainer:
             epoch, within = divmod(self.step, self.steps_per_epoch)
             if order_epoch != epoch:
                 order, order_epoch = self._epoch_order(epoch).to(self.device), epoch
-            idx = order[within * self.settings.batch_size : (within + 1) * self.settings.batch_size]
-            x = self.x_train[idx]
-            if self.settings.augment:
-                x = self._augment(x, self.step)
-            if self.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x, idx = self._training_batch(order, within)
             self._train_step(x, self.y_train[:, idx], self.lr_factor(self.step))
             self.step += 1
-            check_thresholds()
+            self._check_thresholds(on_threshold)
             if bar is not None:
                 bar.update(1)
             if self.step % self.steps_per_epoch == 0:
-                self._log_divergence()
-                metrics = self.epoch_metrics()
-                self.acc = self._new_accumulator()
-                if on_epoch_end:
-                    on_epoch_end(self.step // self.steps_per_epoch - 1, metrics)
-                if bar is not None:
-                    bar.set_postfix(test_acc=f"{np.nanmax(metrics['test_accuracy']):.3f}", refresh=False)
+                self._end_epoch(on_epoch_end, bar)
             if self.step in snapshot_index:
-                snapshot(snapshot_index[self.step])
+                self._take_snapshot(snapshot_index[self.step], on_snapshot, on_snapshot_metrics)
                 if on_checkpoint and self.step < self.total_steps:
                     self._log_divergence()
                     on_checkpoint(self.step, self.state_dict())

@@ -206,31 +206,10 @@ def _pairs(count: int) -> str:
     return f"{count} pair" + ("" if count == 1 else "s")
 
 
-def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[Claim]:
-    """The three claims of one experiment from its summary.
-
-    Parameters
-    ----------
-    experiment : str
-        The experiment's name (the rows' ids begin with it).
-    summary : mapping
-        ``norms`` ``[sample, threshold, layer]``, ``pvalues`` ``[shown, shown]``, ``group_sizes``
-        ``[shown]``, and ``thresholds``, ``shown_thresholds``, ``layers``, ``samples``,
-        ``permutations``, ``local_homology`` (the summary store's arrays and attrs).
-    seed : int
-        Seed of the bootstrap intervals.
-    """
-    paper_name = paper_experiment(bool(summary["local_homology"]))
-    paper = PAPER[paper_name]
-    thresholds, shown = list(summary["thresholds"]), list(summary["shown_thresholds"])
-    norms = np.asarray(summary["norms"], dtype=float)
-    networks, network_of = network_units(summary["samples"])
-    n_networks, draws = len(networks), len(network_of) // max(len(networks), 1)
-    per = f"{n_networks} networks" + (f" x {draws} input draws" if draws > 1 else "")
+def _table1_claim(experiment: str, summary: Mapping, paper_name: str, shown: Sequence[float], per: str, draws: int) -> Claim:
+    """Table I: every pair of the shown thresholds' average landscapes differ (the largest
+    permutation p-value)."""
     shown_text = ", ".join(f"{t:g}" for t in shown)
-    claims = []
-
-    # Table I
     sizes = [int(s) for s in summary["group_sizes"]]
     test = largest_pvalue(np.asarray(summary["pvalues"], dtype=float), sizes, int(summary["permutations"]))
     testable = bool(np.isfinite(test["floor"]) and test["floor"] < LEVEL)
@@ -248,10 +227,10 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         note += f"; p >= {LEVEL:g} for {failing}"
     if draws > 1:
         note += "; samples are (network, input draw): the draws of one network are not independent"
-    claims.append(Claim(
+    return Claim(
         id=f"{experiment}-table1",
         claim=f"The average activation landscapes of every pair of the thresholds {shown_text} differ (permutation test at 5 %).",
-        paper=paper["table1"],
+        paper=PAPER[paper_name]["table1"],
         statistic=f"largest p-value over the {_pairs(test['pairs'])} ({int(summary['permutations'])} relabellings each)",
         value=test["value"], low=test["low"], high=test["high"],
         interval_method=(
@@ -261,11 +240,21 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         rule=CLAIM_RULES["table1"],
         scale_note=note,
         testable=testable,
-    ))
+    )
 
-    # complexity: bootstrap over networks
+
+def _complexity_claims(
+    experiment: str, summary: Mapping, paper_name: str, shown: Sequence[float], network_of: np.ndarray, n_networks: int,
+    draws: int, per: str, seed: int,
+) -> list[Claim]:
+    """The complexity through the layers and over training, bootstrapped over networks (seeds
+    ``seed``, ``seed + 1``; ``network_of``: each sample's network, :func:`network_units`)."""
+    paper = PAPER[paper_name]
+    thresholds = list(summary["thresholds"])
+    norms = np.asarray(summary["norms"], dtype=float)
     top, bottom = thresholds.index(max(shown)), thresholds.index(min(shown))
     enough = n_networks >= MIN_NETWORKS
+
     def method(units):
         text = describe_bootstrap(units, "networks", BOOTSTRAP_RESAMPLES, BOOTSTRAP_METHOD)
         return text + (f" (a network's {draws} input draws resampled together)" if draws > 1 else "")
@@ -279,7 +268,7 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
     low, high = _network_interval(
         n_networks, lambda idx: depth_statistic(norms, network_of, idx, top), seed, enough and np.isfinite(value)
     )
-    claims.append(Claim(
+    depth = Claim(
         id=f"{experiment}-depth",
         claim=f"At {max(shown):g} training accuracy the topological complexity does not fall monotonically through the layers.",
         paper=paper["depth"],
@@ -289,7 +278,7 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         rule=CLAIM_RULES["depth"],
         scale_note=scale + "; the largest of many rises leans upward on few networks",
         testable=enough,
-    ))
+    )
 
     rises = network_training_rise(norms, network_of, bottom, top)
     finite = np.flatnonzero(np.isfinite(rises))
@@ -297,7 +286,7 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
     low, high = _network_interval(
         len(finite), lambda idx: float(rises[finite][idx].mean()), seed + 1, len(finite) >= MIN_NETWORKS
     )
-    claims.append(Claim(
+    training = Claim(
         id=f"{experiment}-training",
         claim=f"The topological complexity rises with training, from {min(shown):g} to {max(shown):g} training accuracy.",
         paper=paper["training"],
@@ -307,8 +296,32 @@ def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[C
         rule=CLAIM_RULES["training"],
         scale_note=scale if len(finite) == n_networks else scale + f"; {len(finite)} of them reached both thresholds",
         testable=len(finite) >= MIN_NETWORKS,
-    ))
-    return claims
+    )
+    return [depth, training]
+
+
+def experiment_claims(experiment: str, summary: Mapping, *, seed: int) -> list[Claim]:
+    """The three claims of one experiment from its summary.
+
+    Parameters
+    ----------
+    experiment : str
+        The experiment's name (the rows' ids begin with it).
+    summary : mapping
+        ``norms`` ``[sample, threshold, layer]``, ``pvalues`` ``[shown, shown]``, ``group_sizes``
+        ``[shown]``, and ``thresholds``, ``shown_thresholds``, ``layers``, ``samples``,
+        ``permutations``, ``local_homology`` (the summary store's arrays and attrs).
+    seed : int
+        Seed of the bootstrap intervals.
+    """
+    paper_name = paper_experiment(bool(summary["local_homology"]))
+    shown = list(summary["shown_thresholds"])
+    networks, network_of = network_units(summary["samples"])
+    n_networks, draws = len(networks), len(network_of) // max(len(networks), 1)
+    per = f"{n_networks} networks" + (f" x {draws} input draws" if draws > 1 else "")
+    return [_table1_claim(experiment, summary, paper_name, shown, per, draws)] + _complexity_claims(
+        experiment, summary, paper_name, shown, network_of, n_networks, draws, per, seed
+    )
 
 
 def _network_interval(units: int, statistic, seed: int, testable: bool) -> tuple[float, float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -58,6 +59,63 @@ def input_batch(spec: Mapping, data, batch: Mapping, draw: int = 0):
     return x, labels[chosen]
 
 
+def _sample_names(populations: Sequence[Mapping], draws: int) -> tuple[list[str], list[str]]:
+    """The samples (``<sweep>/<network>``, with ``/draw<k>`` when there are several draws), networks
+    then draws, and the sweeps, in the populations' order."""
+    samples, sweeps = [], []
+    for population in populations:
+        if population["sweep"] not in sweeps:
+            sweeps.append(population["sweep"])
+        for m in population["members"]:
+            name = f"{population['sweep']}/{m['network']}"
+            samples += [f"{name}/draw{d}" for d in range(draws)] if draws > 1 else [name]
+    return samples, sweeps
+
+
+def _extraction_fingerprint(populations: Sequence[Mapping], batch: Mapping, layers: Sequence[str]) -> str:
+    """What a partial activations store must have been extracted from to be resumed: the
+    populations (by spec hash), the batch settings and the layers."""
+    identity = {"stores": [p["sweep"] + "/" + store.spec_hash(p) for p in populations], "batch": dict(batch), "layers": layers}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _create_activation_arrays(
+    root, *, inputs_shape: tuple, shape: tuple[int, int], n_points: int, widths: Sequence[int], layers: int
+) -> None:
+    """The empty arrays of an activations store (``shape``: samples, thresholds; ``widths``: the
+    features of each of the ``layers`` layers, the input first), chunked one (sample, threshold)
+    slab each."""
+    store.create_item_array(root, "inputs", inputs_shape, (1, *inputs_shape[1:]), "float32", np.nan)
+    group = root.require_group("layers")
+    for i in range(1, layers):
+        store.create_item_array(group, str(i), (*shape, n_points, widths[i]), (1, 1, n_points, widths[i]), "float32", np.nan)
+    store.create_item_array(root, "threshold_step", shape, shape, "int64", -1)
+    store.create_item_array(root, "threshold_accuracy", shape, shape, "float32", np.nan)
+    store.create_item_array(root, "done", (shape[0],), (shape[0],), "bool", False)
+
+
+def _write_network_activations(root, base, saved: Mapping, m: int, first_row: int, batches, layers: Sequence[str], precision) -> None:
+    """Member ``m``'s activations of every layer past the input on every draw of the batch, at
+    every threshold it reached (``saved``: :func:`store.read_thresholds`), written to the rows of
+    its samples from ``first_row``."""
+    import torch
+
+    from ...train import population_activations
+
+    n_points = len(batches[0][0])
+    reached = np.flatnonzero(saved["step"][m] >= 0)
+    # this network's thresholds form the population of one vectorized forward pass
+    params = {k: torch.as_tensor(v[m, reached]) for k, v in saved["params"].items()}
+    buffers = {k: torch.as_tensor(v[m, reached]) for k, v in saved["buffers"].items()}
+    for d, (x, _) in enumerate(batches if len(reached) else []):
+        values = population_activations(base, params, buffers, x, layers[1:], precision=precision)
+        for i, name in enumerate(layers[1:], start=1):
+            slab = values[name].reshape(len(reached), n_points, -1).numpy()
+            for j, t in enumerate(reached):
+                root[f"layers/{i}"][first_row + d, t] = slab[j]
+        del values, slab
+
+
 def extract_layer_activations(
     stores: Sequence[str],
     activations: str,
@@ -86,7 +144,6 @@ def extract_layer_activations(
     import torch
 
     from ...models import build_model
-    from ...train import population_activations
 
     torch.set_num_threads(threads)
     spec = store.open_population(stores[0]).attrs["spec"]
@@ -105,26 +162,13 @@ def extract_layer_activations(
     inputs = np.stack([(x.flatten(1) if model.flattens_input else x).numpy() for x, _ in batches]).astype(np.float32)
     base = model.to("meta")
     populations = [store.open_population(path).attrs["spec"] for path in stores]
-    samples, sweeps = [], []
-    for population in populations:
-        if population["sweep"] not in sweeps:
-            sweeps.append(population["sweep"])
-        for m in population["members"]:
-            name = f"{population['sweep']}/{m['network']}"
-            samples += [f"{name}/draw{d}" for d in range(draws)] if draws > 1 else [name]
+    samples, sweeps = _sample_names(populations, draws)
     shape = (len(samples), len(thresholds))
-    identity = {"stores": [p["sweep"] + "/" + store.spec_hash(p) for p in populations], "batch": dict(batch), "layers": layers}
-    fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = _extraction_fingerprint(populations, batch, layers)
 
-    def create(root):
-        store.create_item_array(root, "inputs", inputs.shape, (1, *inputs.shape[1:]), "float32", np.nan)
-        group = root.require_group("layers")
-        for i in range(1, len(layers)):
-            store.create_item_array(group, str(i), (*shape, n_points, widths[i]), (1, 1, n_points, widths[i]), "float32", np.nan)
-        store.create_item_array(root, "threshold_step", shape, shape, "int64", -1)
-        store.create_item_array(root, "threshold_accuracy", shape, shape, "float32", np.nan)
-        store.create_item_array(root, "done", (len(samples),), (len(samples),), "bool", False)
-
+    create = partial(
+        _create_activation_arrays, inputs_shape=inputs.shape, shape=shape, n_points=n_points, widths=widths, layers=len(layers)
+    )
     root, resumed = store.open_resumable(activations, fingerprint, create)
     done = root["done"][...]
     root["inputs"][...] = inputs
@@ -141,19 +185,9 @@ def extract_layer_activations(
         root["threshold_accuracy"][block] = np.repeat(saved["accuracy"], draws, axis=0)
         for m in range(members):
             rows = slice(first + m * draws, first + (m + 1) * draws)
-            reached = np.flatnonzero(saved["step"][m] >= 0)
             if done[rows].all():
                 continue
-            # this network's thresholds form the population of one vectorized forward pass
-            params = {k: torch.as_tensor(v[m, reached]) for k, v in saved["params"].items()}
-            buffers = {k: torch.as_tensor(v[m, reached]) for k, v in saved["buffers"].items()}
-            for d, (x, _) in enumerate(batches if len(reached) else []):
-                values = population_activations(base, params, buffers, x, layers[1:], precision=precision)
-                for i, name in enumerate(layers[1:], start=1):
-                    slab = values[name].reshape(len(reached), n_points, -1).numpy()
-                    for j, t in enumerate(reached):
-                        root[f"layers/{i}"][rows.start + d, t] = slab[j]
-                del values, slab
+            _write_network_activations(root, base, saved, m, rows.start, batches, layers, precision)
             root["done"][rows] = True
         first += members * draws
     labels = np.stack([y for _, y in batches])

@@ -41,21 +41,8 @@ def _draw_graph(ax, sizes, node_epoch, edges, vmax, seed, splits=None):
     ax.set_axis_off()  # a spring layout: the coordinates mean nothing
 
 
-@styled
-def plot_learning_graphs(
-    trajectories: str, graphs: str, *, run: str, seed: int, dpi: int, formats: Sequence[str], **figures: str
-) -> list[Path]:
-    """Figs. 3/5 (``layers``), 4, 6, 7 and 8 of the paper for one run (``figures``: name -> its
-    files, :class:`pipeline.figures.FigureFiles`)."""
-    files = FigureFiles("plot_learning_graphs", FIGURES, figures, dpi, formats)
-    source = store.open_array_store(trajectories)
-    root = store.open_array_store(graphs)
-    layers, networks = root.attrs["layers"], root.attrs["networks"]
-    epochs = store.read_array(trajectories, "epoch")
-    vmax = float(epochs[-1]) or 1.0
-    first_network = short_network_labels(list(networks))[0]  # the network drawn, by its short label
-
-    # Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)
+def _layers_figure(source, graphs: str, layers, epochs: np.ndarray, vmax: float, seed: int, title: str):
+    """Figs. 3 and 5: per layer, the PCA projection of the cloud (top) and its learning graph (bottom)."""
     fig, axes = new_figure(2, len(layers), size=(min(7.5, 2.4 * len(layers) + 1.0), 5.4), squeeze=False)
     for column, layer in enumerate(layers):
         neurons = source[f"weights/{layer}"].shape[2]
@@ -71,12 +58,13 @@ def plot_learning_graphs(
         axes[1, column].set_title(f"L2 lens: {ends} branches, {parts} piece{'s' * (parts != 1)}", fontsize=8)
     mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, vmax))
     fig.colorbar(mappable, ax=axes, shrink=0.6, label="epoch")
-    fig.suptitle(f"{run}: {first_network} (red rings: significant branchings)")
-    files.save(fig, "layers")
+    fig.suptitle(title)
+    return fig
 
-    # Fig. 4: how the test images of one class are classified over training
-    counts = store.read_array(trajectories, "digit_predictions")[0]  # [snapshot, class]
-    digit = source.attrs["digit"]
+
+def _digit_figure(counts: np.ndarray, epochs: np.ndarray, digit: int, title: str):
+    """Fig. 4: how the test images of one class are classified over training (``counts``
+    ``[snapshot, class]``)."""
     fig, ax = new_figure(size=(5.5, 3.4))
     colours = plt.cm.tab10(np.arange(counts.shape[1]) % 10)
     for c in range(counts.shape[1]):
@@ -84,11 +72,12 @@ def plot_learning_graphs(
             ax.plot(epochs, counts[:, c], color=colours[c], lw=1.6 if c == digit else 1, label=str(c))
     ax.set_xlabel("epoch"), ax.set_ylabel(f"test images of {digit} classified as")
     ax.legend(title="class", ncol=2)
-    ax.set_title(f"{run}: {first_network}, the {source.attrs['digit_images']} test images of {digit}")
-    files.save(fig, "digit_over_training")
+    ax.set_title(title)
+    return fig
 
-    # Fig. 6: the first layer's PCA projection and its learning graph with the PCA lens
-    first = layers[0]
+
+def _pca_lens_figure(source, graphs: str, first: str, epochs: np.ndarray, vmax: float, seed: int, title: str):
+    """Fig. 6: the first layer's PCA projection and its learning graph with the PCA lens."""
     fig, axes = new_figure(1, 2, size=(6.8, 3.4))
     projection = store.read_array(graphs, f"0/{first}/projection")
     axes[0].scatter(*projection.T, c=np.repeat(epochs, source[f"weights/{first}"].shape[2]), s=2, cmap="viridis", vmin=0, vmax=vmax)
@@ -96,14 +85,14 @@ def plot_learning_graphs(
     axes[0].set_xlabel("PC 1"), axes[0].set_ylabel("PC 2")
     _draw_graph(axes[1], *_graph(graphs, f"0/{first}/pca"), vmax, seed)
     axes[1].set_title("learning graph, lens = first PCA directions", fontsize=8)
-    fig.suptitle(f"{run}: {first_network}")
-    files.save(fig, "pca_lens")
+    fig.suptitle(title)
+    return fig
 
-    # Fig. 7: the learning surface, differences between neighbouring neurons' weight images
-    surface = store.read_array(graphs, "0/surface")  # [k, neurons - 1, inputs]
-    snapshots = store.read_array(graphs, "surface_snapshots")
-    shape = tuple(source.attrs["input_shape"])
-    image = shape[-2:] if len(shape) >= 2 else None
+
+def _surface_figure(surface: np.ndarray, snapshots: np.ndarray, input_shape: tuple, epochs: np.ndarray, title: str):
+    """Fig. 7: the learning surface ``[k, neurons - 1, inputs]``, differences between
+    neighbouring neurons' weight images."""
+    image = input_shape[-2:] if len(input_shape) >= 2 else None
     shown = min(12, surface.shape[1])
     columns = np.linspace(0, surface.shape[1] - 1, shown).round().astype(int)
     side = min(0.95, 6.8 / shown)  # inches per image
@@ -122,10 +111,12 @@ def plot_learning_graphs(
         axes[-1, c].set_xlabel(f"{neuron}", fontsize=7)
     fig.supxlabel("neuron i (image: weights of neuron i+1 minus those of neuron i)")
     fig.supylabel("epoch")
-    fig.suptitle(f"{run}: {first}, differences of neighbouring neurons' weights")
-    files.save(fig, "learning_surface")
+    fig.suptitle(title)
+    return fig
 
-    # Fig. 8: per-neuron weight norms of every layer and the accuracy, over training
+
+def _norms_figure(trajectories: str, layers, epochs: np.ndarray, title: str):
+    """Fig. 8: per-neuron weight norms of every layer and the accuracy, over training."""
     fig, axes = new_figure(len(layers) + 1, 1, size=(5.5, 0.8 + 1.5 * (len(layers) + 1)), sharex=True, squeeze=False)
     for row, layer in enumerate(layers):
         norms = store.read_array(trajectories, f"norms/{layer}")[0]  # [snapshot, neuron]
@@ -135,6 +126,36 @@ def plot_learning_graphs(
     for n in range(len(accuracy)):
         axes[-1, 0].plot(epochs, accuracy[n], lw=1.2 if n == 0 else 0.6, color="tab:red" if n == 0 else "0.6")
     axes[-1, 0].set_ylabel("test accuracy", fontsize=7), axes[-1, 0].set_xlabel("epoch")
-    fig.suptitle(f"{run}: weight norms per neuron ({first_network})\nand test accuracy (all networks; red: that one)")
-    files.save(fig, "norms_and_accuracy")
+    fig.suptitle(title)
+    return fig
+
+
+@styled
+def plot_learning_graphs(
+    trajectories: str, graphs: str, *, run: str, seed: int, dpi: int, formats: Sequence[str], **figures: str
+) -> list[Path]:
+    """Figs. 3/5 (``layers``), 4, 6, 7 and 8 of the paper for one run (``figures``: name -> its
+    files, :class:`pipeline.figures.FigureFiles`)."""
+    files = FigureFiles("plot_learning_graphs", FIGURES, figures, dpi, formats)
+    source = store.open_array_store(trajectories)
+    root = store.open_array_store(graphs)
+    layers, networks = root.attrs["layers"], root.attrs["networks"]
+    epochs = store.read_array(trajectories, "epoch")
+    vmax = float(epochs[-1]) or 1.0
+    first_network = short_network_labels(list(networks))[0]  # the network drawn, by its short label
+    first = layers[0]
+
+    fig = _layers_figure(source, graphs, layers, epochs, vmax, seed, f"{run}: {first_network} (red rings: significant branchings)")
+    files.save(fig, "layers")
+    digit = source.attrs["digit"]
+    counts = store.read_array(trajectories, "digit_predictions")[0]  # [snapshot, class]
+    title = f"{run}: {first_network}, the {source.attrs['digit_images']} test images of {digit}"
+    files.save(_digit_figure(counts, epochs, digit, title), "digit_over_training")
+    files.save(_pca_lens_figure(source, graphs, first, epochs, vmax, seed, f"{run}: {first_network}"), "pca_lens")
+    surface = store.read_array(graphs, "0/surface")  # [k, neurons - 1, inputs]
+    snapshots = store.read_array(graphs, "surface_snapshots")
+    title = f"{run}: {first}, differences of neighbouring neurons' weights"
+    files.save(_surface_figure(surface, snapshots, tuple(source.attrs["input_shape"]), epochs, title), "learning_surface")
+    title = f"{run}: weight norms per neuron ({first_network})\nand test accuracy (all networks; red: that one)"
+    files.save(_norms_figure(trajectories, layers, epochs, title), "norms_and_accuracy")
     return files.written

@@ -28,6 +28,80 @@ COUNTS = ("connected_branches", "lasting_branches", "detached_splits", "pieces_p
 
 
 # ---------------------------------------------------------------------------- trajectories
+def _snapshot_positions(path: str, n_train: int) -> dict:
+    """Where a store's snapshots lie: its spec, steps, batch size, steps per epoch (of the
+    ``n_train`` examples loaded) and the size of the training set its spec names."""
+    from ... import cadence
+    from ...data import training_set_size
+
+    population = store.open_population(path)
+    spec = population.attrs["spec"]
+    with store.checked(path):
+        steps = np.asarray(population["snapshot_step"][...], dtype=np.int64)
+    batch = spec["training"]["batch_size"]
+    return {
+        "path": path, "spec": spec, "steps": steps, "batch": batch, "per_epoch": cadence.steps_per_epoch(n_train, batch),
+        "n_train": training_set_size(spec["dataset"], spec["dataset_options"]),
+    }
+
+
+def _check_same_positions(here: Mapping, reference: Mapping) -> None:
+    """Raise unless a store (``here``, :func:`_snapshot_positions`) trained on as many examples
+    as the ``reference`` store and recorded its snapshots at the same examples seen and epochs."""
+    path, steps, batch = here["path"], here["steps"], here["batch"]
+    if here["n_train"] != reference["n_train"]:
+        raise ValueError(
+            f"{path} trained on {here['n_train']} examples, {reference['path']} on {reference['n_train']}: "
+            "a run's sweeps share their data"
+        )
+    # the same examples seen, and the same epochs (step / steps per epoch, compared exactly as integers)
+    if not (
+        np.array_equal(steps * batch, reference["steps"] * reference["batch"])
+        and np.array_equal(steps * reference["per_epoch"], reference["steps"] * here["per_epoch"])
+    ):
+        raise ValueError(
+            f"{path} (batch size {batch}, {len(steps)} snapshots) recorded at other examples seen or epochs than "
+            f"{reference['path']} (batch size {reference['batch']}, {len(reference['steps'])} snapshots): the run's sweeps "
+            "must share their data, epochs and cadence in examples seen (snapshot_every: {examples: N})"
+        )
+
+
+def _snapshot_parameters(path: str) -> dict[str, np.ndarray]:
+    """Every parameter of a population store, ``[member, snapshot, ...]``, in memory."""
+    snapshots = store.snapshot_arrays(path)
+    with store.checked(path):
+        return {name: np.asarray(array) for name, array in snapshots.items()}
+
+
+def _layer_arrays(weights: Mapping[str, Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
+    """``weights/<layer>`` (float32) and ``norms/<layer>`` of every layer, the populations'
+    weights concatenated over networks."""
+    arrays = {}
+    for layer, parts in weights.items():
+        stacked = np.concatenate(parts).astype(np.float32)
+        arrays[f"weights/{layer}"] = stacked
+        arrays[f"norms/{layer}"] = np.linalg.norm(stacked, axis=-1)
+    return arrays
+
+
+def _digit_prediction_counts(base, params: Mapping[str, np.ndarray], x_digit, shape: tuple[int, int, int], precision) -> np.ndarray:
+    """How many of the images ``x_digit`` each network of a population (``params``, arrays
+    ``[member, snapshot, ...]`` of the model ``base``) gives each class at each snapshot:
+    ``[member, snapshot, class]`` (``shape``)."""
+    import torch
+
+    from ...train import population_activations
+
+    counts = np.zeros(shape, dtype=np.int64)
+    for s in range(shape[1]):
+        state = {k: torch.as_tensor(v[:, s]) for k, v in params.items()}
+        logits = population_activations(base, state, {}, x_digit, ["output"], precision=precision)["output"]
+        predicted = logits.argmax(-1).numpy()  # [member, image]
+        for m in range(len(predicted)):
+            counts[m, s] = np.bincount(predicted[m], minlength=shape[2])
+    return counts
+
+
 def extract_weight_trajectories(
     stores: Sequence[str],
     trajectories: str,
@@ -63,10 +137,7 @@ def extract_weight_trajectories(
     """
     import torch
 
-    from ... import cadence
-    from ...data import training_set_size
     from ...models import build_model
-    from ...train import population_activations
 
     torch.set_num_threads(threads)
     spec = store.open_population(stores[0]).attrs["spec"]
@@ -82,51 +153,21 @@ def extract_weight_trajectories(
     predictions, networks, network_steps, per_epoch = [], [], [], []
     reference = None  # the first store's snapshot positions
     for path in stores:
-        population = store.open_population(path)
-        spec = population.attrs["spec"]
+        here = _snapshot_positions(path, n_train)
+        spec, steps = here["spec"], here["steps"]
         networks += [f"{spec['sweep']}/{m['network']}" for m in spec["members"]]
-        with store.checked(path):
-            steps = np.asarray(population["snapshot_step"][...], dtype=np.int64)
-        batch = spec["training"]["batch_size"]
-        here = {
-            "path": path, "steps": steps, "batch": batch, "per_epoch": cadence.steps_per_epoch(n_train, batch),
-            "n_train": training_set_size(spec["dataset"], spec["dataset_options"]),
-        }
-        if reference is None:
-            reference = here
-        elif here["n_train"] != reference["n_train"]:
-            raise ValueError(
-                f"{path} trained on {here['n_train']} examples, {reference['path']} on {reference['n_train']}: "
-                "a run's sweeps share their data"
-            )
-        # the same examples seen, and the same epochs (step / steps per epoch, compared exactly as integers)
-        elif not (
-            np.array_equal(steps * batch, reference["steps"] * reference["batch"])
-            and np.array_equal(steps * reference["per_epoch"], reference["steps"] * here["per_epoch"])
-        ):
-            raise ValueError(
-                f"{path} (batch size {batch}, {len(steps)} snapshots) recorded at other examples seen or epochs than "
-                f"{reference['path']} (batch size {reference['batch']}, {len(reference['steps'])} snapshots): the run's sweeps "
-                "must share their data, epochs and cadence in examples seen (snapshot_every: {examples: N})"
-            )
+        reference = here if reference is None else reference
+        _check_same_positions(here, reference)  # the first store is its own reference
         network_steps.append(np.repeat(steps[None], len(spec["members"]), axis=0))
         per_epoch += [here["per_epoch"]] * len(spec["members"])
-        snapshots = store.snapshot_arrays(path)
-        with store.checked(path):
-            params = {name: np.asarray(array) for name, array in snapshots.items()}
+        params = _snapshot_parameters(path)
         for layer in chosen:
             weights[layer].append(params[parameter[layer]])
         metrics = store.read_snapshot_metrics(path)
         for name in accuracy:
             accuracy[name].append(metrics[name])
-        counts = np.zeros((len(spec["members"]), len(steps), data.num_outputs), dtype=np.int64)
-        for s in range(len(steps)):
-            state = {k: torch.as_tensor(v[:, s]) for k, v in params.items()}
-            logits = population_activations(base, state, {}, x_digit, ["output"], precision=zoo.spec_precision(spec))["output"]
-            predicted = logits.argmax(-1).numpy()  # [member, image]
-            for m in range(len(predicted)):
-                counts[m, s] = np.bincount(predicted[m], minlength=data.num_outputs)
-        predictions.append(counts)
+        shape = (len(spec["members"]), len(steps), data.num_outputs)
+        predictions.append(_digit_prediction_counts(base, params, x_digit, shape, zoo.spec_precision(spec)))
     arrays = {
         "epoch": reference["steps"] / reference["per_epoch"],
         "examples": reference["steps"] * reference["batch"],
@@ -134,11 +175,8 @@ def extract_weight_trajectories(
         "steps_per_epoch": np.asarray(per_epoch, dtype=np.int64),
         "digit_predictions": np.concatenate(predictions),
         **{name: np.concatenate(values) for name, values in accuracy.items()},
+        **_layer_arrays(weights),
     }
-    for layer in chosen:
-        stacked = np.concatenate(weights[layer]).astype(np.float32)
-        arrays[f"weights/{layer}"] = stacked
-        arrays[f"norms/{layer}"] = np.linalg.norm(stacked, axis=-1)
     attrs = {
         "layers": chosen, "networks": networks, "n_train": n_train, "input_shape": list(data.input_shape), "digit": digit,
         "digit_images": len(x_digit), "sweeps": list(dict.fromkeys(n.split("/")[0] for n in networks)),
@@ -259,6 +297,41 @@ def _graph_arrays(prefix: str, graph: mapper.MapperGraph, node_step: np.ndarray)
     }
 
 
+def _item_arrays(key: str, result: Mapping) -> dict:
+    """The arrays of one item's graphs (:func:`item_learning_graphs`), under ``key``
+    (``<network>/<layer>``)."""
+    arrays = {}
+    arrays.update(_graph_arrays(f"{key}/norm", result["graph"], result["node_step"]))
+    arrays.update(_graph_arrays(f"{key}/pca", result["pca_graph"], result["pca_node_step"]))
+    found = result["branching"]
+    arrays.update({
+        f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
+        f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
+        f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
+        f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
+        f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
+        **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
+        f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
+        f"{key}/stability_pieces": result["stability_pieces"],
+    })
+    arrays[f"{key}/projection"] = result["projection"]
+    return arrays
+
+
+def _write_pages(
+    pages_dir: str, written: Mapping, items: Sequence, epochs: np.ndarray, source, run: str, networks: Sequence[str]
+) -> None:
+    """The KeplerMapper pages of every item, both lenses (``written``: the items' KeplerMapper
+    graphs by ``<network>/<layer>``)."""
+    Path(pages_dir).mkdir(parents=True, exist_ok=True)
+    for n, layer in items:
+        weights_epoch = np.repeat(epochs, source[f"weights/{layer}"].shape[2])
+        network = f"network{n}"
+        for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
+            title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
+            pages.write_page(kepler, weights_epoch, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+
+
 def build_learning_graphs(
     trajectories: str,
     graphs: str,
@@ -325,33 +398,14 @@ def build_learning_graphs(
         for future in as_completed(client.map(compute, items, pure=False)):
             (n, layer), result = future.result()
             key = f"{n}/{layer}"
-            arrays.update(_graph_arrays(f"{key}/norm", result["graph"], result["node_step"]))
-            arrays.update(_graph_arrays(f"{key}/pca", result["pca_graph"], result["pca_node_step"]))
-            found = result["branching"]
-            arrays.update({
-                f"{key}/splits": found.splits, f"{key}/significant": result["significant"], f"{key}/components": found.components,
-                f"{key}/merges": found.merges, f"{key}/loops": found.loops, f"{key}/support": result["support"],
-                f"{key}/split_spread": result["split_spread"], f"{key}/split_piece": found.split_piece,
-                f"{key}/main_piece": np.int64(found.root), f"{key}/start_piece": np.int64(found.start),
-                f"{key}/pieces": np.int64(found.pieces), f"{key}/eps": np.float64(result["eps"]),
-                **{f"{key}/{count}": np.int64(result[count]) for count in COUNTS},
-                f"{key}/stability_grid": result["stability_grid"], f"{key}/stability_counts": result["stability_counts"],
-                f"{key}/stability_pieces": result["stability_pieces"],
-            })
-            arrays[f"{key}/projection"] = result["projection"]
+            arrays.update(_item_arrays(key, result))
             written[key] = (result["kepler"], result["pca_kepler"])
     surface = np.unique(np.linspace(0, len(epochs) - 1, surface_steps).round().astype(int))
     arrays["surface_snapshots"] = surface
     for n in range(len(networks)):
         with store.checked(trajectories):
             arrays[f"{n}/surface"] = learning_surface(np.asarray(source[f"weights/{layers[0]}"][n]), surface, seed)
-    Path(pages_dir).mkdir(parents=True, exist_ok=True)
-    for n, layer in items:
-        weights_epoch = np.repeat(epochs, source[f"weights/{layer}"].shape[2])
-        network = f"network{n}"
-        for lens_name, kepler in zip(("norm", "pca"), written[f"{n}/{layer}"]):
-            title = f"{run}: {networks[n]}, layer {layer}, lens {'L2 norm' if lens_name == 'norm' else 'first PCA directions'}"
-            pages.write_page(kepler, weights_epoch, Path(pages_dir) / f"{network}_{layer}_{lens_name}.html", title)
+    _write_pages(pages_dir, written, items, epochs, source, run, networks)
     attrs = {"layers": layers, "networks": networks, "run": run, "epoch_spacing": spacing, **settings}
     return store.write_array_store(graphs, arrays, attrs)
 

@@ -21,7 +21,7 @@ networks, the top N are the N best draws, pairs of copies of one network are lef
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -247,6 +247,186 @@ def _interval(units: int, statistic, value: float, seed: int, resamples: int, me
     return low, high
 
 
+class _Sweep(NamedTuple):
+    """What every claim of one sweep names: the sweep, its architecture (key and display name,
+    with its article), its size, the scale note, the configured bandwidth, and the bootstrap's
+    seed and resamples."""
+
+    sweep: str
+    architecture: str
+    arch: str
+    a_arch: str
+    m: int
+    scale: str
+    configured: str
+    seed: int
+    resamples: int
+
+
+def _small(units: int) -> str:
+    return f"; not testable: {units} networks, fewer than {MIN_NETWORKS}" if units < MIN_NETWORKS else ""
+
+
+def _table1_paper_text(n: int, architecture: str, arch: str) -> str:
+    paper = PAPER_TABLE1.get(n)
+    paper_text = (
+        f"MLPs on MNIST, top {n}: diffusion {paper['diffusion']:.4f}, distance {paper['distance']:.4f}, "
+        f"kNN {paper['knn']:.4f} (Table 1), weights {paper['weights']:.4f} (App. B); sigma = 0.5"
+        if paper
+        else f"Table 1 gives top 10/20/30 only (not top {n})"
+    )
+    if architecture != "mlp":
+        paper_text = f"not reported for {arch}s (Table 1 is MLPs only); " + paper_text
+    return paper_text
+
+
+def _table1_claims(
+    s: _Sweep, accuracy: np.ndarray, embeddings: Mapping[str, np.ndarray], diagonal_means: Mapping[str, np.ndarray],
+    top: Sequence[int],
+) -> tuple[list[Claim], list[dict]]:
+    """The Table 1 claims of one sweep, per bandwidth and top N, and its robustness rows per kind
+    and PHATE seed."""
+    m = s.m
+    seeds = next(iter(embeddings.values())).shape[0]
+    resampler = Table1Resampler(embeddings, accuracy, top)
+    claims, rows = [], []
+    everyone = np.arange(m)
+    for bandwidth in ("absolute", "median"):
+        label = BANDWIDTH_LABEL[bandwidth]
+        name = f"diffusion_{label}"
+        for n in top:
+            paper_text = _table1_paper_text(n, s.architecture, s.arch)
+            if n >= m:
+                value, low, high, kinds_text, identity = math.nan, math.nan, math.nan, "", ""
+            else:
+                seed_values = resampler.values(everyone)[n]
+                value = resampler.difference(everyone, n, name)
+                low, high = _interval(m, lambda idx, n=n, name=name: resampler.difference(idx, n, name), value, s.seed, s.resamples)
+                kinds_text = ", ".join(
+                    f"{k} {np.mean(seed_values[k]):.3f}" for k in ("diffusion_" + label, *OTHER_KINDS)
+                ).replace(f"diffusion_{label}", "diffusion")
+                ident, total = near_identity(diagonal_means[label], accuracy, n)
+                identity = f"P the identity to 1 % for {ident} of the top {total}"
+                for k in (name, *OTHER_KINDS):
+                    if k in OTHER_KINDS and bandwidth != "absolute":
+                        continue
+                    rows.append({
+                        "sweep": s.sweep, "kind": k, "top": n,
+                        **{f"seed_{i}": float(seed_values[k][i]) for i in range(seeds)},
+                        "mean": float(np.mean(seed_values[k])), "seed_range": float(np.ptp(seed_values[k])),
+                        "p_identity_in_top": ident if k == name else math.nan,
+                    })
+            claims.append(Claim(
+                id=f"T1-{s.architecture}-top{n}-{label}",
+                claim=(
+                    f"Diffusion operators ({'sigma = 0.5 absolute, the paper' if bandwidth == 'absolute' else 'sigma x median distance'}) "
+                    f"place the top {n} {s.arch}s closer together in PHATE than distance, kNN and weight matrices"
+                ),
+                paper=paper_text,
+                statistic=(
+                    f"diffusion minus the smallest other kind of the normalized top-{n} PHATE distance, mean over {seeds} "
+                    f"PHATE seeds ({kinds_text})"
+                ),
+                value=value, low=low, high=high,
+                interval_method=describe_bootstrap(m, "networks (embeddings fixed, copies' pairs left out)", s.resamples),
+                rule=CLAIM_RULES["table1"],
+                scale_note="; ".join(part for part in (
+                    s.scale,
+                    identity,
+                    "computed here (the pipeline's bandwidth is the other)" if bandwidth != s.configured else "",
+                    f"top {n} of {m} is {n / m:.0%} of the sweep" if n < m and n / m > 0.25 else "",
+                    f"no top {n} below {m} networks" if n >= m else "",
+                ) if part) + _small(m),
+                testable=m >= MIN_NETWORKS,
+            ))
+    return claims, rows
+
+
+def _r2_claims(
+    s: _Sweep, accuracy: np.ndarray, n_classes: int, features: pd.DataFrame, alternative_entropies: Mapping[str, np.ndarray],
+) -> list[Claim]:
+    """The signed r^2 of test accuracy with each characterization (the diffusion-based ones with
+    both bandwidths), over all networks and over those above chance."""
+    m = s.m
+    chance = 1.0 / n_classes
+    above = np.flatnonzero(accuracy > ABOVE_CHANCE * chance)
+    at_chance = m - len(above)
+    everyone = np.arange(m)
+    series = {key: features[key].to_numpy(np.float64) for key in CHARACTERIZATION_TEXT}
+    alternative = "median" if s.configured == "absolute" else "absolute"
+    variants = [(key, s.configured, series[key]) for key in CHARACTERIZATION_TEXT]
+    variants += [(key, alternative, np.asarray(alternative_entropies[key], float)) for key in ("entropy", "dsmi")]
+    claims = []
+    for key, bandwidth, values in variants:
+        diffusion_based = key in ("entropy", "dsmi")
+        suffix = f"-{BANDWIDTH_LABEL[bandwidth]}" if diffusion_based else ""
+        for population, members in (("all", everyone), ("above-chance", above)):
+            acc, val = accuracy[members], values[members]
+            finite = np.isfinite(acc) & np.isfinite(val)
+            acc, val = acc[finite], val[finite]
+            value = signed_r2(acc, val)
+            low, high = _interval(
+                len(acc), lambda idx, acc=acc, val=val: _signed_r2_of_finite(acc[idx], val[idx]), value, s.seed, s.resamples
+            )
+            note = f"{s.scale}; {at_chance} of {m} at chance (test accuracy <= {ABOVE_CHANCE:g} x chance, {ABOVE_CHANCE * chance:.2g})"
+            if diffusion_based:
+                note += f"; bandwidth {bandwidth}" + (" (computed here)" if bandwidth != s.configured else "")
+            claims.append(Claim(
+                id=f"R2-{s.architecture}-{key}{suffix}-{population}",
+                claim=f"The {CHARACTERIZATION_TEXT[key]} of {s.a_arch}'s representation rises with its test accuracy",
+                paper=PAPER_R2[key],
+                statistic=(
+                    f"signed r^2 (sign of Pearson r) of test accuracy and {CHARACTERIZATION_TEXT[key]}, "
+                    + ("all networks" if population == "all" else "networks above chance")
+                ),
+                value=value, low=low, high=high,
+                interval_method=describe_bootstrap(len(acc), "networks", s.resamples),
+                rule=CLAIM_RULES["r2"],
+                scale_note=note + _small(len(acc)),
+                testable=len(acc) >= MIN_NETWORKS,
+            ))
+    return claims
+
+
+def _gft_claim(s: _Sweep, features: pd.DataFrame, diffusion_distances: np.ndarray, gft_knn: int) -> Claim:
+    m = s.m
+    signals = gft_signals(features)
+    contributions = gft_contributions(diffusion_distances, signals, gft_knn) if m > gft_knn else None
+    value = gft_ratio(contributions) if contributions is not None else math.nan
+    low, high = _interval(m, lambda idx: gft_ratio(contributions, idx), value, s.seed, s.resamples)
+    return Claim(
+        id=f"GFT-{s.architecture}",
+        claim=(
+            f"On the manifold of {s.arch}s, accuracy and learning rate are smoother (lower graph frequency) than weight decay "
+            "and momentum"
+        ),
+        paper=PAPER_GFT,
+        statistic="max(quadratic form of accuracy, of log lr) / min(of log weight decay, of momentum), z-scored signals",
+        value=value, low=low, high=high,
+        interval_method=describe_bootstrap(m, "networks' contributions to each quadratic form (graph held fixed)", s.resamples),
+        rule=CLAIM_RULES["gft"],
+        scale_note=f"{s.scale}; graph on the {s.configured}-bandwidth diffusion distances, k = {gft_knn}" + _small(m),
+        testable=m >= MIN_NETWORKS,
+    )
+
+
+def _suggestion_claim(s: _Sweep, accuracy: np.ndarray, suggested_accuracy: float) -> Claim:
+    m = s.m
+    value = float(np.mean(accuracy <= suggested_accuracy)) if math.isfinite(suggested_accuracy) else math.nan
+    low, high = _interval(m, lambda idx: float(np.mean(accuracy[idx] <= suggested_accuracy)), value, s.seed, s.resamples)
+    return Claim(
+        id=f"SUGGEST-{s.architecture}",
+        claim=f"Hyperparameters drawn from the most accurate {s.arch}s give a high-performing {s.arch}",
+        paper=PAPER_SUGGESTION,
+        statistic=f"fraction of the sweep the suggested network beats or ties (its test accuracy {suggested_accuracy:.4f})",
+        value=value, low=low, high=high,
+        interval_method=describe_bootstrap(m, "networks of the sweep (the suggested network fixed)", s.resamples),
+        rule=CLAIM_RULES["suggestion"],
+        scale_note=f"{s.scale}; one network trained with the suggestion (first initialization seed)" + _small(m),
+        testable=m >= MIN_NETWORKS,
+    )
+
+
 def sweep_claims(
     sweep: str,
     architecture: str,
@@ -274,144 +454,17 @@ def sweep_claims(
     bandwidth that is not ``configured`` (the configured ones are in ``features``).
     """
     m = len(accuracy)
-    claims: list[Claim] = []
     arch = ARCHITECTURE_NAMES.get(architecture, architecture)
-    a_arch = ("an " if arch[0] in "AEIMNOU" else "a ") + arch  # "an MLP", "a CNN", "a ResNet-9"
-    chance = 1.0 / n_classes
-    above = np.flatnonzero(accuracy > ABOVE_CHANCE * chance)
-    at_chance = m - len(above)
-    scale = f"{sweep}: {m} {arch}s on {dataset} (paper: 200 per architecture, MNIST / CIFAR-10)"
-
-    def small(units):
-        return f"; not testable: {units} networks, fewer than {MIN_NETWORKS}" if units < MIN_NETWORKS else ""
-    seeds = next(iter(embeddings.values())).shape[0]
-
-    # Table 1 ------------------------------------------------------------------------------
-    resampler = Table1Resampler(embeddings, accuracy, top)
-    rows = []
-    everyone = np.arange(m)
-    for bandwidth in ("absolute", "median"):
-        label = BANDWIDTH_LABEL[bandwidth]
-        name = f"diffusion_{label}"
-        for n in top:
-            paper = PAPER_TABLE1.get(n)
-            paper_text = (
-                f"MLPs on MNIST, top {n}: diffusion {paper['diffusion']:.4f}, distance {paper['distance']:.4f}, "
-                f"kNN {paper['knn']:.4f} (Table 1), weights {paper['weights']:.4f} (App. B); sigma = 0.5"
-                if paper
-                else f"Table 1 gives top 10/20/30 only (not top {n})"
-            )
-            if architecture != "mlp":
-                paper_text = f"not reported for {arch}s (Table 1 is MLPs only); " + paper_text
-            if n >= m:
-                value, low, high, kinds_text, identity = math.nan, math.nan, math.nan, "", ""
-            else:
-                seed_values = resampler.values(everyone)[n]
-                value = resampler.difference(everyone, n, name)
-                low, high = _interval(m, lambda idx, n=n, name=name: resampler.difference(idx, n, name), value, seed, resamples)
-                kinds_text = ", ".join(
-                    f"{k} {np.mean(seed_values[k]):.3f}" for k in ("diffusion_" + label, *OTHER_KINDS)
-                ).replace(f"diffusion_{label}", "diffusion")
-                ident, total = near_identity(diagonal_means[label], accuracy, n)
-                identity = f"P the identity to 1 % for {ident} of the top {total}"
-                for k in (name, *OTHER_KINDS):
-                    if k in OTHER_KINDS and bandwidth != "absolute":
-                        continue
-                    rows.append({
-                        "sweep": sweep, "kind": k, "top": n,
-                        **{f"seed_{s}": float(seed_values[k][s]) for s in range(seeds)},
-                        "mean": float(np.mean(seed_values[k])), "seed_range": float(np.ptp(seed_values[k])),
-                        "p_identity_in_top": ident if k == name else math.nan,
-                    })
-            claims.append(Claim(
-                id=f"T1-{architecture}-top{n}-{label}",
-                claim=(
-                    f"Diffusion operators ({'sigma = 0.5 absolute, the paper' if bandwidth == 'absolute' else 'sigma x median distance'}) "
-                    f"place the top {n} {arch}s closer together in PHATE than distance, kNN and weight matrices"
-                ),
-                paper=paper_text,
-                statistic=(
-                    f"diffusion minus the smallest other kind of the normalized top-{n} PHATE distance, mean over {seeds} "
-                    f"PHATE seeds ({kinds_text})"
-                ),
-                value=value, low=low, high=high,
-                interval_method=describe_bootstrap(m, "networks (embeddings fixed, copies' pairs left out)", resamples),
-                rule=CLAIM_RULES["table1"],
-                scale_note="; ".join(s for s in (
-                    scale,
-                    identity,
-                    "computed here (the pipeline's bandwidth is the other)" if bandwidth != configured else "",
-                    f"top {n} of {m} is {n / m:.0%} of the sweep" if n < m and n / m > 0.25 else "",
-                    f"no top {n} below {m} networks" if n >= m else "",
-                ) if s) + small(m),
-                testable=m >= MIN_NETWORKS,
-            ))
-
-    # r^2 with accuracy ---------------------------------------------------------------------------
-    series = {key: features[key].to_numpy(np.float64) for key in CHARACTERIZATION_TEXT}
-    alternative = "median" if configured == "absolute" else "absolute"
-    variants = [(key, configured, series[key]) for key in CHARACTERIZATION_TEXT]
-    variants += [(key, alternative, np.asarray(alternative_entropies[key], float)) for key in ("entropy", "dsmi")]
-    for key, bandwidth, values in variants:
-        diffusion_based = key in ("entropy", "dsmi")
-        suffix = f"-{BANDWIDTH_LABEL[bandwidth]}" if diffusion_based else ""
-        for population, members in (("all", everyone), ("above-chance", above)):
-            acc, val = accuracy[members], values[members]
-            finite = np.isfinite(acc) & np.isfinite(val)
-            acc, val = acc[finite], val[finite]
-            value = signed_r2(acc, val)
-            low, high = _interval(
-                len(acc), lambda idx, acc=acc, val=val: _signed_r2_of_finite(acc[idx], val[idx]), value, seed, resamples
-            )
-            note = f"{scale}; {at_chance} of {m} at chance (test accuracy <= {ABOVE_CHANCE:g} x chance, {ABOVE_CHANCE * chance:.2g})"
-            if diffusion_based:
-                note += f"; bandwidth {bandwidth}" + (" (computed here)" if bandwidth != configured else "")
-            claims.append(Claim(
-                id=f"R2-{architecture}-{key}{suffix}-{population}",
-                claim=f"The {CHARACTERIZATION_TEXT[key]} of {a_arch}'s representation rises with its test accuracy",
-                paper=PAPER_R2[key],
-                statistic=(
-                    f"signed r^2 (sign of Pearson r) of test accuracy and {CHARACTERIZATION_TEXT[key]}, "
-                    + ("all networks" if population == "all" else "networks above chance")
-                ),
-                value=value, low=low, high=high,
-                interval_method=describe_bootstrap(len(acc), "networks", resamples),
-                rule=CLAIM_RULES["r2"],
-                scale_note=note + small(len(acc)),
-                testable=len(acc) >= MIN_NETWORKS,
-            ))
-
-    # GFT ordering ------------------------------------------------------------------------------
-    signals = gft_signals(features)
-    contributions = gft_contributions(diffusion_distances, signals, gft_knn) if m > gft_knn else None
-    value = gft_ratio(contributions) if contributions is not None else math.nan
-    low, high = _interval(m, lambda idx: gft_ratio(contributions, idx), value, seed, resamples)
-    claims.append(Claim(
-        id=f"GFT-{architecture}",
-        claim=f"On the manifold of {arch}s, accuracy and learning rate are smoother (lower graph frequency) than weight decay and momentum",
-        paper=PAPER_GFT,
-        statistic="max(quadratic form of accuracy, of log lr) / min(of log weight decay, of momentum), z-scored signals",
-        value=value, low=low, high=high,
-        interval_method=describe_bootstrap(m, "networks' contributions to each quadratic form (graph held fixed)", resamples),
-        rule=CLAIM_RULES["gft"],
-        scale_note=f"{scale}; graph on the {configured}-bandwidth diffusion distances, k = {gft_knn}" + small(m),
-        testable=m >= MIN_NETWORKS,
-    ))
-
-    # suggestion --------------------------------------------------------------------------------
-    value = float(np.mean(accuracy <= suggested_accuracy)) if math.isfinite(suggested_accuracy) else math.nan
-    low, high = _interval(m, lambda idx: float(np.mean(accuracy[idx] <= suggested_accuracy)), value, seed, resamples)
-    claims.append(Claim(
-        id=f"SUGGEST-{architecture}",
-        claim=f"Hyperparameters drawn from the most accurate {arch}s give a high-performing {arch}",
-        paper=PAPER_SUGGESTION,
-        statistic=f"fraction of the sweep the suggested network beats or ties (its test accuracy {suggested_accuracy:.4f})",
-        value=value, low=low, high=high,
-        interval_method=describe_bootstrap(m, "networks of the sweep (the suggested network fixed)", resamples),
-        rule=CLAIM_RULES["suggestion"],
-        scale_note=f"{scale}; one network trained with the suggestion (first initialization seed)" + small(m),
-        testable=m >= MIN_NETWORKS,
-    ))
+    s = _Sweep(
+        sweep=sweep, architecture=architecture, arch=arch,
+        a_arch=("an " if arch[0] in "AEIMNOU" else "a ") + arch,  # "an MLP", "a CNN", "a ResNet-9"
+        m=m, scale=f"{sweep}: {m} {arch}s on {dataset} (paper: 200 per architecture, MNIST / CIFAR-10)",
+        configured=configured, seed=seed, resamples=resamples,
+    )
+    claims, rows = _table1_claims(s, accuracy, embeddings, diagonal_means, top)
+    claims += _r2_claims(s, accuracy, n_classes, features, alternative_entropies)
+    claims.append(_gft_claim(s, features, diffusion_distances, gft_knn))
+    claims.append(_suggestion_claim(s, accuracy, suggested_accuracy))
     return claims, rows
 
 

@@ -26,38 +26,8 @@ def _top_and_random(accuracy: np.ndarray, n: int, seed: int) -> tuple[np.ndarray
     return top, random
 
 
-@styled
-def plot_network_manifold(
-    embeddings: str,
-    hidden_embeddings: str,
-    characterization: str,
-    characterization_arrays: str,
-    persistence: str,
-    *,
-    sweep: str,
-    figure_seed: int,
-    dpi: int,
-    formats: Sequence[str],
-    **figures: str,
-) -> list[Path]:
-    """Write the study's figures for one sweep: ``figures`` maps each name of :data:`FIGURES` to
-    its files (the rule's named outputs, :class:`pipeline.figures.FigureFiles`); ``figure_seed``
-    picks the "random" networks."""
-    from scipy.cluster.hierarchy import dendrogram
-
-    files = FigureFiles("plot_network_manifold", FIGURES, figures, dpi, formats, hide_empty_axes=True)
-    emb = store.read_table(embeddings)
-    hidden = store.read_table(hidden_embeddings)
-    feats = store.read_table(characterization)
-    chars = store.open_array_store(characterization_arrays)
-    accuracy = feats["test_accuracy"].to_numpy()
-    # each network by its short label (the grid keys that vary in the sweep) and its accuracy
-    short = short_network_labels(list(feats["network"])) if "network" in feats else [f"network {i}" for i in range(len(feats))]
-
-    def named(i: int) -> str:  # a panel's title: label (wrapped to fit a narrow panel), accuracy
-        return f"{textwrap.fill(short[i], 18)}\nacc {accuracy[i]:.2f}"
-
-    # Manifolds of networks, one panel per distance, coloured by test accuracy.
+def _manifolds_figure(emb, sweep: str):
+    """Manifolds of networks, one panel per distance, coloured by test accuracy."""
     kinds = list(dict.fromkeys(emb["kind"]))
     columns = min(len(kinds), 4)
     rows = -(-len(kinds) // columns)
@@ -70,31 +40,36 @@ def plot_network_manifold(
         ax.set_xlabel("PHATE 1"), ax.set_ylabel("PHATE 2")
     fig.colorbar(sc, ax=axes, label="test accuracy", shrink=0.8)
     fig.suptitle(f"{sweep}: PHATE of networks\n(Frobenius distances; Wasserstein between diagrams)")
-    files.save(fig, "manifolds")
+    return fig
 
-    # Entropy against accuracy, coloured by learning rate.
+
+def _entropy_figure(feats, entropy_t: float, sweep: str):
+    """Entropy against accuracy, coloured by learning rate."""
     fig, ax = new_figure(size=(4.2, 3.2))
     sc = ax.scatter(feats["test_accuracy"], feats["entropy"], c=np.log10(feats["lr"]), cmap="plasma", s=14)
     fig.colorbar(sc, label="log10 learning rate")
     ax.set_xlabel("test accuracy"), ax.set_ylabel("diffusion spectral entropy")
-    ax.set_title(f"{sweep}: entropy (t = {chars.attrs['entropy_t']:g})")
-    files.save(fig, "entropy_vs_accuracy")
+    ax.set_title(f"{sweep}: entropy (t = {entropy_t:g})")
+    return fig
 
-    # Wasserstein distances between diagrams of 5 top and 5 random networks.
-    top, random = _top_and_random(accuracy, 5, figure_seed)
-    chosen = np.concatenate([top, random])
-    matrix = store.read_array(persistence, "wasserstein/total")[np.ix_(chosen, chosen)]
+
+def _wasserstein_figure(matrix: np.ndarray, accuracy: np.ndarray, chosen: np.ndarray, top: int, random: int, sweep: str):
+    """Wasserstein distances between the diagrams of the ``chosen`` networks (``top`` top ones
+    first, then ``random`` random ones)."""
     fig, ax = new_figure(size=(4.4, 3.8))
     im = ax.imshow(matrix, cmap="magma")
     ticks = [f"{accuracy[i]:.2f}" for i in chosen]
     ax.set_xticks(range(len(chosen)), ticks, rotation=90), ax.set_yticks(range(len(chosen)), ticks)
     ax.set_xlabel("network (test accuracy)"), ax.set_ylabel("network (test accuracy)")
     fig.colorbar(im, label="Wasserstein distance\n(H0-H2 summed)")
-    ax.set_title(f"{sweep}: {len(top)} top (first) vs {len(random)} random networks")
-    files.save(fig, "wasserstein_heatmap")
+    ax.set_title(f"{sweep}: {top} top (first) vs {random} random networks")
+    return fig
 
-    # Dendrograms (Ward, stored by characterize_networks) of 5 top and 5 random networks.
-    linkages = store.read_array(characterization_arrays, "linkage")
+
+def _dendrograms_figure(linkages: np.ndarray, top: np.ndarray, random: np.ndarray, named):
+    """Dendrograms (Ward, stored by characterize_networks) of the top and the random networks."""
+    from scipy.cluster.hierarchy import dendrogram
+
     fig, axes = new_figure(2, len(top), size=(min(7.5, 1.5 * len(top) + 0.5), 4.4), squeeze=False)
     for row, group in enumerate((top, random)):
         for ax, i in zip(axes[row], group):
@@ -105,11 +80,12 @@ def plot_network_manifold(
     for ax in axes[:, 1:].ravel():
         ax.set_ylabel("merge height")
     fig.supxlabel("test points (leaves) of the network's hidden representation")
-    files.save(fig, "dendrograms")
+    return fig
 
-    # Class-structure heatmaps: centroid distances of 3 top and 3 random networks.
+
+def _class_structure_figure(centroid: np.ndarray, top: np.ndarray, random: np.ndarray, named):
+    """Class-structure heatmaps: centroid distances of 3 top and 3 random networks."""
     # One colour scale for all six, so that weaker separation reads as a darker map.
-    centroid = store.read_array(characterization_arrays, "centroid_matrices")
     shown = np.concatenate([top[:3], random[:3]])
     vmax = max(float(np.max(centroid[i])) for i in shown) or 1.0
     classes = centroid.shape[-1]
@@ -121,9 +97,11 @@ def plot_network_manifold(
             ax.set_xticks(range(classes)), ax.set_yticks(range(classes))
     axes[-1, 0].set_xlabel("class"), axes[0, 0].set_ylabel("top networks\nclass"), axes[1, 0].set_ylabel("random networks\nclass")
     fig.colorbar(im, ax=axes, label="distance between class centroids", shrink=0.8)
-    files.save(fig, "class_structure")
+    return fig
 
-    # PHATE of the hidden layer of the best and the worst networks (embed_networks), by class.
+
+def _hidden_layers_figure(hidden, named, sweep: str):
+    """PHATE of the hidden layer of the best and the worst networks (embed_networks), by class."""
     groups = ("best", "worst")
     columns = int(hidden["rank"].max()) + 1
     labels = np.unique(hidden["label"])
@@ -142,5 +120,47 @@ def plot_network_manifold(
     handles = [plt.Line2D([], [], ls="", marker="o", ms=4, color=colours[k]) for k in range(len(labels))]
     fig.legend(handles, [str(label) for label in labels], title="class", loc="outside right center")
     fig.suptitle(f"{sweep}: PHATE of the hidden layer of the best and the worst networks")
-    files.save(fig, "hidden_layers")
+    return fig
+
+
+@styled
+def plot_network_manifold(
+    embeddings: str,
+    hidden_embeddings: str,
+    characterization: str,
+    characterization_arrays: str,
+    persistence: str,
+    *,
+    sweep: str,
+    figure_seed: int,
+    dpi: int,
+    formats: Sequence[str],
+    **figures: str,
+) -> list[Path]:
+    """Write the study's figures for one sweep: ``figures`` maps each name of :data:`FIGURES` to
+    its files (the rule's named outputs, :class:`pipeline.figures.FigureFiles`); ``figure_seed``
+    picks the "random" networks."""
+    files = FigureFiles("plot_network_manifold", FIGURES, figures, dpi, formats, hide_empty_axes=True)
+    emb = store.read_table(embeddings)
+    hidden = store.read_table(hidden_embeddings)
+    feats = store.read_table(characterization)
+    chars = store.open_array_store(characterization_arrays)
+    accuracy = feats["test_accuracy"].to_numpy()
+    # each network by its short label (the grid keys that vary in the sweep) and its accuracy
+    short = short_network_labels(list(feats["network"])) if "network" in feats else [f"network {i}" for i in range(len(feats))]
+
+    def named(i: int) -> str:  # a panel's title: label (wrapped to fit a narrow panel), accuracy
+        return f"{textwrap.fill(short[i], 18)}\nacc {accuracy[i]:.2f}"
+
+    files.save(_manifolds_figure(emb, sweep), "manifolds")
+    files.save(_entropy_figure(feats, chars.attrs["entropy_t"], sweep), "entropy_vs_accuracy")
+    # 5 top and 5 random networks for the Wasserstein heatmap and the dendrograms
+    top, random = _top_and_random(accuracy, 5, figure_seed)
+    chosen = np.concatenate([top, random])
+    matrix = store.read_array(persistence, "wasserstein/total")[np.ix_(chosen, chosen)]
+    files.save(_wasserstein_figure(matrix, accuracy, chosen, len(top), len(random), sweep), "wasserstein_heatmap")
+    files.save(_dendrograms_figure(store.read_array(characterization_arrays, "linkage"), top, random, named), "dendrograms")
+    centroid = store.read_array(characterization_arrays, "centroid_matrices")
+    files.save(_class_structure_figure(centroid, top, random, named), "class_structure")
+    files.save(_hidden_layers_figure(hidden, named, sweep), "hidden_layers")
     return files.written

@@ -530,6 +530,65 @@ def tabulate_suggestion(metrics: str, suggestion: str, network: str, suggestion_
 
 
 # ------------------------------------------------------------------------------- claims table
+def _one_sweep_claims(
+    sweep: str, rep: str, mat: str, dist: str, emb: str, feats: str, sugg: str, *,
+    architecture: Mapping[str, str], bandwidth: str, sigma: float, entropy_t: float, phate_knn: int, seeds: Sequence[int],
+    top: Sequence[int], gft_knn: int, seed: int, resamples: int,
+) -> tuple[list, list[dict]]:
+    """The claim rows and Table 1 robustness rows of one sweep (:func:`.claims.sweep_claims`)
+    from its stores, with the operators, entropies, distances and embeddings of the bandwidth
+    that is not ``bandwidth`` computed here."""
+    from . import claims as nm_claims
+
+    alternative = "median" if bandwidth == "absolute" else "absolute"
+    label = nm_claims.BANDWIDTH_LABEL
+    features = store.read_table(feats)
+    accuracy = features["test_accuracy"].to_numpy(np.float64)
+    labels = store.read_array(rep, "labels")
+    with store.checked(rep):
+        activations = np.asarray(store.open_array_store(rep)["activations"][:], dtype=np.float64)
+    with store.checked(mat):
+        stored_ops = store.open_array_store(mat)["diffusion"]
+        diagonal = np.array([np.diagonal(np.asarray(stored_ops[i])).mean() for i in range(len(accuracy))])
+    other_ops = nm_claims.operators_with(activations, sigma, alternative)
+    other_dse, other_dsmi = nm_claims.entropies(other_ops, labels, entropy_t)
+    kind_distances = {kind: store.read_array(dist, kind) for kind in ("diffusion", *nm_claims.OTHER_KINDS)}
+    named = {
+        f"diffusion_{label[bandwidth]}": kind_distances["diffusion"],
+        f"diffusion_{label[alternative]}": distance_kernels.gram_frobenius_distances(other_ops.reshape(len(other_ops), -1)),
+        **{kind: kind_distances[kind] for kind in nm_claims.OTHER_KINDS},
+    }
+    table = store.read_table(emb)
+    stored = {
+        (f"diffusion_{label[bandwidth]}" if kind == "diffusion" else kind): frame[["phate1", "phate2"]].to_numpy()
+        for kind, frame in table.groupby("kind", sort=False)
+        if kind in ("diffusion", *nm_claims.OTHER_KINDS)
+    }
+    coords = nm_claims.phate_embeddings(named, stored, phate_knn, seeds)
+    suggested = pd.read_csv(sugg)["suggested_test_accuracy"].iloc[0]
+    return nm_claims.sweep_claims(
+        sweep,
+        architecture["architecture"],
+        architecture["dataset"],
+        accuracy=accuracy,
+        n_classes=len(np.unique(labels)),
+        features=features,
+        embeddings=coords,
+        diagonal_means={
+            label[bandwidth]: diagonal,
+            label[alternative]: np.array([np.diagonal(p).mean() for p in other_ops]),
+        },
+        alternative_entropies={"entropy": other_dse, "dsmi": other_dsmi},
+        diffusion_distances=kind_distances["diffusion"],
+        suggested_accuracy=float(suggested),
+        configured=bandwidth,
+        top=top,
+        gft_knn=gft_knn,
+        seed=seed,
+        resamples=resamples,
+    )
+
+
 def tabulate_network_manifold_claims(
     representations: Sequence[str],
     matrices: Sequence[str],
@@ -559,60 +618,16 @@ def tabulate_network_manifold_claims(
     the operators, their distances, entropies and PHATE embeddings with the other bandwidth, and
     the PHATE embeddings of every kind for the extra seeds."""
     from ...claims import write_claims_table
-    from . import claims as nm_claims
 
     inputs = (representations, matrices, distances, embeddings, characterization, suggestion_tables)
     if {len(x) for x in inputs} != {len(sweeps)}:
         raise ValueError(f"one input of each kind per sweep of {list(sweeps)}")
-    alternative = "median" if bandwidth == "absolute" else "absolute"
-    label = nm_claims.BANDWIDTH_LABEL
     seeds = [phate_seed + s for s in range(claims_phate_seeds)]
     rows, robustness = [], []
-    for index, (sweep, rep, mat, dist, emb, feats, sugg) in enumerate(zip(sweeps, *inputs)):
-        features = store.read_table(feats)
-        accuracy = features["test_accuracy"].to_numpy(np.float64)
-        labels = store.read_array(rep, "labels")
-        with store.checked(rep):
-            activations = np.asarray(store.open_array_store(rep)["activations"][:], dtype=np.float64)
-        with store.checked(mat):
-            stored_ops = store.open_array_store(mat)["diffusion"]
-            diagonal = np.array([np.diagonal(np.asarray(stored_ops[i])).mean() for i in range(len(accuracy))])
-        other_ops = nm_claims.operators_with(activations, sigma, alternative)
-        other_dse, other_dsmi = nm_claims.entropies(other_ops, labels, entropy_t)
-        kind_distances = {kind: store.read_array(dist, kind) for kind in ("diffusion", *nm_claims.OTHER_KINDS)}
-        named = {
-            f"diffusion_{label[bandwidth]}": kind_distances["diffusion"],
-            f"diffusion_{label[alternative]}": distance_kernels.gram_frobenius_distances(other_ops.reshape(len(other_ops), -1)),
-            **{kind: kind_distances[kind] for kind in nm_claims.OTHER_KINDS},
-        }
-        table = store.read_table(emb)
-        stored = {
-            (f"diffusion_{label[bandwidth]}" if kind == "diffusion" else kind): frame[["phate1", "phate2"]].to_numpy()
-            for kind, frame in table.groupby("kind", sort=False)
-            if kind in ("diffusion", *nm_claims.OTHER_KINDS)
-        }
-        coords = nm_claims.phate_embeddings(named, stored, phate_knn, seeds)
-        suggested = pd.read_csv(sugg)["suggested_test_accuracy"].iloc[0]
-        sweep_rows, sweep_robustness = nm_claims.sweep_claims(
-            sweep,
-            architectures[sweep]["architecture"],
-            architectures[sweep]["dataset"],
-            accuracy=accuracy,
-            n_classes=len(np.unique(labels)),
-            features=features,
-            embeddings=coords,
-            diagonal_means={
-                label[bandwidth]: diagonal,
-                label[alternative]: np.array([np.diagonal(p).mean() for p in other_ops]),
-            },
-            alternative_entropies={"entropy": other_dse, "dsmi": other_dsmi},
-            diffusion_distances=kind_distances["diffusion"],
-            suggested_accuracy=float(suggested),
-            configured=bandwidth,
-            top=top,
-            gft_knn=gft_knn,
-            seed=claims_seed + index,
-            resamples=claims_resamples,
+    for index, (sweep, *paths) in enumerate(zip(sweeps, *inputs)):
+        sweep_rows, sweep_robustness = _one_sweep_claims(
+            sweep, *paths, architecture=architectures[sweep], bandwidth=bandwidth, sigma=sigma, entropy_t=entropy_t,
+            phate_knn=phate_knn, seeds=seeds, top=top, gft_knn=gft_knn, seed=claims_seed + index, resamples=claims_resamples,
         )
         rows += sweep_rows
         robustness += sweep_robustness

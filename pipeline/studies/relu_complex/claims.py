@@ -168,23 +168,18 @@ def _claim(id_: str, claim: str, statistic: str, values: np.ndarray, unit: str, 
     )
 
 
-def relu_complex_claims(
-    complexes: Sequence[str], *, grokking: Mapping, spike_ratio: float, weighting: str, seed: int
-) -> list[Claim]:
-    """The study's claims (:data:`CLAIM_RULES`) from its analysis stores."""
-    weighted = tuple(r for r in rc.WEIGHTINGS if r != "unweighted")
-    if weighting not in weighted:
-        raise ValueError(f"relu_complex.weighting must be one of {weighted}, got {weighting!r}")
-    nets = _classification_networks(complexes, grokking)
-    grokkers = [k for k, e in enumerate(nets) if e["grokked"]]
-    column = lambda measure, reading, when, rows=None: np.array(  # noqa: E731
-        [nets[k][measure, reading, when] for k in (range(len(nets)) if rows is None else rows)], dtype=np.float64
-    )
-    at_end = {reading: column("agreement_labels", reading, "final") for reading in rc.WEIGHTINGS}
+def _column(nets: Sequence[Mapping], measure: str, reading: str | None, when: str, rows: Sequence[int] | None = None) -> np.ndarray:
+    """One measure of every network (or of those at ``rows``) at ``when``, in one reading."""
+    return np.array([nets[k][measure, reading, when] for k in (range(len(nets)) if rows is None else rows)], dtype=np.float64)
+
+
+def _fiedler_notes(nets: Sequence[Mapping], grokkers: Sequence[int]) -> tuple[str, str, str]:
+    """The scale note of the partition claims, and the notes giving every reading's mean
+    agreement at the end beside its ceiling, with the labels and with the decision."""
 
     def by_reading(measure: str, ceiling_measure: str) -> str:
         return "; ".join(
-            f"{r} {_mean(column(measure, r, 'final')):.2f} (ceiling {_mean(column(ceiling_measure, r, 'final')):.2f})"
+            f"{r} {_mean(_column(nets, measure, r, 'final')):.2f} (ceiling {_mean(_column(nets, ceiling_measure, r, 'final')):.2f})"
             for r in rc.WEIGHTINGS
         )
 
@@ -200,6 +195,15 @@ def relu_complex_claims(
         " Mean balanced agreement at the end by reading (ceiling: the best threshold on the same Fiedler vector): "
         + by_reading("balanced_decision", "ceiling_decision") + "."
     )
+    return scale, labels_note, decision_note
+
+
+def _partition_claims(nets: Sequence[Mapping], weighting: str, weighted: Sequence[str], seed: int) -> list[Claim]:
+    """The claims on the Fiedler partition of the classification networks ``nets`` (seeds
+    ``seed`` .. ``seed + 4``)."""
+    grokkers = [k for k, e in enumerate(nets) if e["grokked"]]
+    at_end = {reading: _column(nets, "agreement_labels", reading, "final") for reading in rc.WEIGHTINGS}
+    scale, labels_note, decision_note = _fiedler_notes(nets, grokkers)
     claims = [
         _claim(
             "fiedler-labels",
@@ -218,7 +222,7 @@ def relu_complex_claims(
         "The maximum over readings is chosen after the fact (optimistic); recomputed in every resample. " + scale + labels_note,
         stat=best,
     ))
-    balanced = column("balanced_decision", weighting, "final")
+    balanced = _column(nets, "balanced_decision", weighting, "final")
     claims.append(_claim(
         "fiedler-decision",
         f"The weighted Fiedler partition (reading '{weighting}') matches the network's decision region by region.",
@@ -226,7 +230,7 @@ def relu_complex_claims(
         f"the matched side; chance 0.5) at the last recorded step, mean over networks; reading {weighting}",
         balanced, "networks", seed + 2,
         "The decision splits the regions unevenly (its larger class holds "
-        f"{_mean(column('decision_majority', None, 'final')):.2f} of them at the end, the chance level of a plain "
+        f"{_mean(_column(nets, 'decision_majority', None, 'final')):.2f} of them at the end, the chance level of a plain "
         "fraction); the balanced agreement's is 0.5. " + scale + decision_note,
     ))
     claims.append(_claim(
@@ -235,7 +239,10 @@ def relu_complex_claims(
         f"agreement with the labels at the last recorded step, weighted ({weighting}) minus unweighted, mean over networks",
         at_end[weighting] - at_end["unweighted"], "networks", seed + 3, scale,
     ))
-    rise = column("agreement_labels", weighting, "final", grokkers) - column("agreement_labels", weighting, "at_fit", grokkers)
+    rise = (
+        _column(nets, "agreement_labels", weighting, "final", grokkers)
+        - _column(nets, "agreement_labels", weighting, "at_fit", grokkers)
+    )
     claims.append(_claim(
         "grokking-aligns",
         "In networks that grok, the weighted partition comes to align with the labels as they grok.",
@@ -244,8 +251,14 @@ def relu_complex_claims(
         rise, "networks that grok", seed + 4,
         f"{len(grokkers)} of {len(nets)} classification networks grok (grokking settings of the config). " + scale,
     ))
+    return claims
+
+
+def _training_claims(complexes: Sequence[str], spike_ratio: float, seed: int) -> list[Claim]:
+    """The claims on the complex over training, of every network (seeds ``seed + 5``,
+    ``seed + 6``)."""
     events, regression_networks = _spike_events(complexes, spike_ratio)
-    claims.append(_claim(
+    spikes = _claim(
         "spikes-move-filtration",
         "At a spike of the training loss the filtration value at which the largest Betti number is reached increases.",
         "per loss spike: 1 if the peak filtration value rose into the spike step, less its network's fraction of other "
@@ -254,18 +267,29 @@ def relu_complex_claims(
         f"{len(events)} loss spikes (> x{spike_ratio:g} the previous recorded step's loss) of {regression_networks} "
         "regression networks. Under the filtration vertices, then edges, then faces, the peak value is the vertex count "
         "(docs/studies/relu_complex.md).",
-    ))
+    )
     trends, tasks = _cell_trends(complexes)
     regression = np.array([t == "regression" for t in tasks])
-    claims.append(_claim(
+    cells = _claim(
         "cells-fall",
         "The total number of cells decreases over training.",
         "Spearman's rho of the cell count with the training step over the recorded steps, mean over every network of the study",
         trends, "networks", seed + 6,
         f"{len(trends)} networks, classification and regression (the summary states it for regression). Regression "
         f"networks alone: mean rho {_mean(trends[regression]) if regression.any() else np.nan:.2f} over {int(regression.sum())}.",
-    ))
-    return claims
+    )
+    return [spikes, cells]
+
+
+def relu_complex_claims(
+    complexes: Sequence[str], *, grokking: Mapping, spike_ratio: float, weighting: str, seed: int
+) -> list[Claim]:
+    """The study's claims (:data:`CLAIM_RULES`) from its analysis stores."""
+    weighted = tuple(r for r in rc.WEIGHTINGS if r != "unweighted")
+    if weighting not in weighted:
+        raise ValueError(f"relu_complex.weighting must be one of {weighted}, got {weighting!r}")
+    nets = _classification_networks(complexes, grokking)
+    return _partition_claims(nets, weighting, weighted, seed) + _training_claims(complexes, spike_ratio, seed)
 
 
 def tabulate_relu_complex_claims(

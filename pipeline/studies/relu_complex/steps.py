@@ -45,91 +45,84 @@ def data_box(x: np.ndarray, margin: float) -> list[float]:
     return [float(low[0] - pad[0]), float(high[0] + pad[0]), float(low[1] - pad[1]), float(high[1] + pad[1])]
 
 
-def oriented(side: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``side`` or its complement, whichever agrees with ``reference`` on more nodes (an
-    eigenvector's sign is arbitrary; this fixes the colours of a drawing)."""
-    return side if np.mean(side == reference) >= 0.5 else ~side
-
-
-def item_relu_complex(
-    weights: Sequence[np.ndarray],
-    biases: Sequence[np.ndarray],
-    box: Sequence[float],
-    *,
-    points: np.ndarray | None,
-    labels: np.ndarray | None,
-    betti_orders: int,
-    filtration: np.ndarray,
-    seed: int,
-    weighting_epsilon: float,
-) -> dict:
-    """Everything measured on one network's decomposition.
-
-    Always: region and cell counts, the dual graph's mean degree, the Betti curves averaged over
-    ``betti_orders`` random filtrations sampled at the fractions ``filtration`` of the cells, the
-    peak Betti numbers and the filtration values (1 .. cells) at which beta0, beta1 and the
-    larger of the two peak. With ``labels`` (classification): for each reading of "weighted"
-    (:data:`rc.WEIGHTINGS`; ``weighting_epsilon`` the mass of an empty region in
-    ``points_epsilon``) the Fiedler vector of the dual graph (one eigen-decomposition) and of it:
-    the sign split's agreement with the decision (fraction of faces; plain and balanced over the
-    two decision classes) and with the labels (fraction of training points, each scored by its
-    face's side), each taking the better sign; the ceilings, the best threshold's agreement on
-    the same vector (balanced with the decision, plain with the labels); lambda_2. Also the
-    decision's majority fraction of faces (the plain agreement's chance level), and per face the
-    drawing: polygon, sides (oriented to the decision), decision, points held, and the decision
-    boundary.
-    """
-    regions, complex_, _ = rc.tiled_complex(weights, biases, box)
-    dual = complex_.dual_graph()
-    faces = complex_.face_region
-    summary = rc.betti_summary(complex_, betti_orders, seed)
-    curve = summary["betti"]
-    cells = len(curve)
-    position = np.clip(np.round(filtration * cells).astype(int) - 1, 0, cells - 1)
-    value_beta0, value_beta1 = (int(v) + 1 for v in curve.argmax(axis=0))  # filtration values 1 .. cells
-    result = {
-        "regions": len(regions), "vertices": summary["vertices"], "edges": summary["edges"], "faces": summary["faces"],
-        "cells": cells, "mean_degree": 2 * len(dual) / len(faces),
-        "peak_beta0": summary["peak_beta0"], "peak_beta1": summary["peak_beta1"],
-        "peak_value_beta0": value_beta0, "peak_value_beta1": value_beta1,
-        "peak_value": value_beta0 if summary["peak_beta0"] >= summary["peak_beta1"] else value_beta1,
-        "betti_curve": curve[position],
-    }
-    if labels is None:
-        return result
-    where = rc.locate(regions, points)
-    counts = np.bincount(where[where >= 0], minlength=len(regions))
-    face_of_region = np.full(len(regions), -1)
-    face_of_region[faces] = np.arange(len(faces))
-    point_face = face_of_region[where]
-    held = point_face >= 0  # a point in a sliver region (no face) is left out
-    decision = rc.region_decisions(regions)[faces].astype(bool)
-    node_points = counts[faces]
-    point_faces, point_labels = point_face[held], labels[held].astype(bool)
-    result["decision_majority"] = float(max(decision.mean(), 1.0 - decision.mean()))
-    for name in rc.WEIGHTINGS:
-        node_weights, edge_weights = rc.weighting(name, node_points, dual, weighting_epsilon)
-        vector, value = rc.fiedler_vector(len(faces), dual, node_weights, edge_weights)
-        side = oriented(vector > 0, decision)
-        result[f"face_side_{name}"] = side
-        result[f"lambda2_{name}"] = value
-        result[f"agreement_decision_{name}"] = rc.partition_agreement(side, decision)
-        result[f"balanced_decision_{name}"] = rc.balanced_agreement(side, decision)
-        result[f"agreement_labels_{name}"] = rc.partition_agreement(side[point_faces], point_labels)
-        result[f"ceiling_decision_{name}"] = rc.best_threshold_agreement(vector, decision, balanced=True)
-        result[f"ceiling_labels_{name}"] = rc.best_threshold_agreement(vector[point_faces], point_labels)
-    valid = np.arange(regions.polygons.shape[1])[None, :] < regions.counts[faces, None]
-    result.update({
-        "face_counts": regions.counts[faces], "face_vertices": regions.polygons[faces][valid],
-        "face_decision": decision, "face_points": node_points, "boundary": rc.decision_boundary(regions),
-    })
-    return result
+# the per-network measurement is a kernel now; the old name stays for callers of the step module
+item_relu_complex = rc.network_measures
 
 
 def _network_parameters(group, member: int, snapshot: int, layers: int) -> tuple[list, list]:
     weights = [np.asarray(group[f"layers.{i}.weight"][member, snapshot]) for i in range(layers)]
     biases = [np.asarray(group[f"layers.{i}.bias"][member, snapshot]) for i in range(layers)]
     return weights, biases
+
+
+def _sweep_items(stores: Sequence[str]) -> tuple[list, list, list, np.ndarray, dict, Mapping]:
+    """The items of a sweep's populations, in (network, snapshot) order: ``(index, store,
+    member, snapshot)`` each; the networks' names and hyperparameters, the shared recorded steps,
+    the snapshot metrics per population, and the last population's spec."""
+    items, networks, members, steps, metrics = [], [], [], None, {}
+    for path in stores:
+        population = store.open_population(path)
+        spec = population.attrs["spec"]
+        with store.checked(path):
+            recorded = np.asarray(population["snapshot_step"][...])
+        if steps is not None and not np.array_equal(steps, recorded):
+            raise ValueError(f"{path} recorded other steps than {stores[0]}: a sweep's populations share their cadence")
+        steps = recorded
+        for name, values in store.read_snapshot_metrics(path).items():
+            metrics.setdefault(name, []).append(values)
+        for m, member in enumerate(spec["members"]):
+            items += [(len(networks), path, m, s) for s in range(len(steps))]
+            networks.append(f"{spec['sweep']}/{member['network']}")
+            members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
+    return items, networks, members, steps, metrics, spec
+
+
+def _map_items(compute, items: list, networks: list, steps: np.ndarray, *, threads: int, dask_cluster: Mapping | None) -> tuple[dict, list]:
+    """``compute`` over ``items`` on a Dask cluster: the results by (network, snapshot), and the
+    failures (an item whose result is its reason), logged and sorted in (network, snapshot) order."""
+    results, failures = {}, []
+    # The decomposition's Python loops hold the GIL: compute.dask.gil_bound says whether the
+    # local cluster runs these items in threads or in single-threaded processes
+    with dask_client(threads=threads, holds_gil=True, **(dask_cluster or {})) as client:
+        from dask.distributed import as_completed
+
+        for future in as_completed(client.map(compute, items, pure=False)):
+            n, snapshot, result = future.result()
+            if isinstance(result, str):
+                failures.append({"network": networks[n], "snapshot": int(snapshot), "step": int(steps[snapshot]), "reason": result})
+                log.error("%s at step %d (snapshot %d): no decomposition: %s", networks[n], steps[snapshot], snapshot, result)
+                continue
+            results[n, snapshot] = result
+    failures.sort(key=lambda f: (networks.index(f["network"]), f["snapshot"]))
+    return results, failures
+
+
+def _series_arrays(results: Mapping, shape: tuple[int, int], names: Sequence[str], filtration_points: int) -> dict[str, np.ndarray]:
+    """``item_failed`` and the series ``names`` ``[network, snapshot]`` and ``betti_curve``
+    ``[network, snapshot, filtration_points, 2]`` of the items' ``results``, NaN where an item
+    failed."""
+    order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
+    arrays = {"item_failed": np.array([key not in results for key in order]).reshape(shape)}
+    for name in names:
+        arrays[name] = np.array([results[key][name] if key in results else np.nan for key in order], dtype=np.float64).reshape(shape)
+    missing_curve = np.full((filtration_points, 2), np.nan)
+    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] if key in results else missing_curve for key in order])
+    arrays["betti_curve"] = arrays["betti_curve"].reshape(*shape, filtration_points, 2)
+    return arrays
+
+
+def _face_arrays(results: Mapping, order: list) -> dict[str, np.ndarray]:
+    """The faces and decision boundaries of every item concatenated in ``order``, with their
+    offsets."""
+    # a failed item holds no faces and no boundary (its offsets repeat)
+    empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
+    empty.update({name: np.zeros(0, dtype=bool) for name in FACE_ARRAYS if name.startswith("face_side_") or name == "face_decision"})
+    empty["face_points"] = np.zeros(0, np.int64)
+    held = [results.get(key, empty) for key in order]
+    arrays = {name: np.concatenate([item[name] for item in held]) for name in FACE_ARRAYS + ("face_vertices", "boundary")}
+    arrays["face_offsets"] = np.cumsum([0] + [len(item["face_counts"]) for item in held])
+    arrays["boundary_offsets"] = np.cumsum([0] + [len(item["boundary"]) for item in held])
+    return arrays
 
 
 def analyse_relu_complexes(
@@ -174,25 +167,13 @@ def analyse_relu_complexes(
     rc.box_polygon(box)  # a bad box is named before any work
     layers = len(spec["architecture"]["hidden"]) + 1
     filtration = np.linspace(0.0, 1.0, filtration_points)
-    items, networks, members, steps, metrics = [], [], [], None, {}
-    for path in stores:
-        population = store.open_population(path)
-        spec = population.attrs["spec"]
-        with store.checked(path):
-            recorded = np.asarray(population["snapshot_step"][...])
-        if steps is not None and not np.array_equal(steps, recorded):
-            raise ValueError(f"{path} recorded other steps than {stores[0]}: a sweep's populations share their cadence")
-        steps = recorded
-        for name, values in store.read_snapshot_metrics(path).items():
-            metrics.setdefault(name, []).append(values)
-        for m, member in enumerate(spec["members"]):
-            items += [(len(networks), path, m, s) for s in range(len(steps))]
-            networks.append(f"{spec['sweep']}/{member['network']}")
-            members.append({k: member[k] for k in ("lr", "momentum", "weight_decay", "init_seed")})
+    items, networks, members, steps, metrics, spec = _sweep_items(stores)
     settings = dict(
         points=x_train if classification else None, labels=y_train, betti_orders=betti_orders, filtration=filtration, seed=seed,
         weighting_epsilon=weighting_epsilon,
     )
+    # named before any work: inside an item a bad setting would read as a network without a decomposition
+    rc.check_measure_settings(settings["points"], y_train, betti_orders, filtration, weighting_epsilon)
 
     def compute(item):
         n, path, member, snapshot = item
@@ -200,43 +181,17 @@ def analyse_relu_complexes(
             weights, biases = _network_parameters(store.open_population(path)["params"], member, snapshot, layers)
         # One bad item must not cost the sweep: its reason comes back instead of its values
         try:
-            return n, snapshot, item_relu_complex(weights, biases, box, **settings)
+            return n, snapshot, rc.network_measures(weights, biases, box, **settings)
         except ValueError as error:
             return n, snapshot, str(error)
 
-    results, failures = {}, []
-    # The decomposition's Python loops hold the GIL: compute.dask.gil_bound says whether the
-    # local cluster runs these items in threads or in single-threaded processes
-    with dask_client(threads=threads, holds_gil=True, **(dask_cluster or {})) as client:
-        from dask.distributed import as_completed
-
-        for future in as_completed(client.map(compute, items, pure=False)):
-            n, snapshot, result = future.result()
-            if isinstance(result, str):
-                failures.append({"network": networks[n], "snapshot": int(snapshot), "step": int(steps[snapshot]), "reason": result})
-                log.error("%s at step %d (snapshot %d): no decomposition: %s", networks[n], steps[snapshot], snapshot, result)
-                continue
-            results[n, snapshot] = result
-    failures.sort(key=lambda f: (networks.index(f["network"]), f["snapshot"]))
+    results, failures = _map_items(compute, items, networks, steps, threads=threads, dask_cluster=dask_cluster)
     shape = (len(networks), len(steps))
     order = [(n, s) for n in range(shape[0]) for s in range(shape[1])]
     arrays = {"step": steps, "filtration": filtration, **{name: np.concatenate(v) for name, v in metrics.items()}}
-    arrays["item_failed"] = np.array([key not in results for key in order]).reshape(shape)
-    for name in SERIES + (AGREEMENTS if classification else ()):
-        arrays[name] = np.array([results[key][name] if key in results else np.nan for key in order], dtype=np.float64).reshape(shape)
-    missing_curve = np.full((filtration_points, 2), np.nan)
-    arrays["betti_curve"] = np.stack([results[key]["betti_curve"] if key in results else missing_curve for key in order])
-    arrays["betti_curve"] = arrays["betti_curve"].reshape(*shape, filtration_points, 2)
+    arrays.update(_series_arrays(results, shape, SERIES + (AGREEMENTS if classification else ()), filtration_points))
     if classification:
-        # a failed item holds no faces and no boundary (its offsets repeat)
-        empty = {"face_counts": np.zeros(0, np.int64), "face_vertices": np.zeros((0, 2)), "boundary": np.zeros((0, 2, 2))}
-        empty.update({name: np.zeros(0, dtype=bool) for name in FACE_ARRAYS if name.startswith("face_side_") or name == "face_decision"})
-        empty["face_points"] = np.zeros(0, np.int64)
-        held = [results.get(key, empty) for key in order]
-        for name in FACE_ARRAYS + ("face_vertices", "boundary"):
-            arrays[name] = np.concatenate([item[name] for item in held])
-        arrays["face_offsets"] = np.cumsum([0] + [len(item["face_counts"]) for item in held])
-        arrays["boundary_offsets"] = np.cumsum([0] + [len(item["boundary"]) for item in held])
+        arrays.update(_face_arrays(results, order))
         arrays["train_x"], arrays["train_y"] = x_train, y_train
     attrs = {
         "sweep": spec["sweep"], "task": data.task, "dataset": spec["dataset"], "networks": networks, "members": members,
