@@ -202,6 +202,11 @@ def test_landscape_topology_of_a_loss_grid_with_three_basins():
     graph_total = np.sum((finite[:, 1] - finite[:, 0]) ** 2) + (loss.max() - loss.min()) ** 2
     assert topology["total_persistence"][0, 0] == pytest.approx(graph_total, rel=1e-12)
     assert topology["edges"] == len(edges)
+    # the bare graph's cycles never die (E - V + 1 of them, one component); the flag complex fills
+    # its triangles, and every cycle of this near-grid with its diagonals is filled
+    graph_h1 = persistence.graph_persistence(loss, edges, "graph")[1]
+    assert np.isinf(graph_h1[:, 1]).sum() == len(edges) - len(loss) + 1
+    assert len(topology["diagrams"]["flag"][1]) and not np.isinf(topology["diagrams"]["flag"][1][:, 1]).any()
     with pytest.raises(ValueError, match="same samples"):
         persistence.landscape_topology(points[:-1], loss, 8)
     with pytest.raises(ValueError, match="graph_knn"):
@@ -301,7 +306,8 @@ def test_embed_landscape_is_phate_and_topology_of_the_samples_computed_directly(
 
     given = landscape_inputs
     out = str(tmp_path / "landscape.zarr")
-    steps.embed_landscape(given["optima"], given["jr"], given["probes"], out, phate_knn=3, phate_seed=1, graph_knn=3,
+    # graph_knn unlike phate_knn: the topology's graph is built with its own k
+    steps.embed_landscape(given["optima"], given["jr"], given["probes"], out, phate_knn=3, phate_seed=1, graph_knn=5,
                           filtration_loss="train", threads=1)
     for o, x in enumerate(given["vectors"]):
         np.testing.assert_allclose(store.read_array(out, "jump_retrain/gram")[o], x @ x.T, rtol=1e-12)
@@ -310,11 +316,16 @@ def test_embed_landscape_is_phate_and_topology_of_the_samples_computed_directly(
         # each sample's loss beside it: the optimum's (from the probes), then its retrainings' snapshots
         loss = np.concatenate([[given["arrays"]["optimum/train_loss"][o]], given["jr_metrics"]["train_loss"][[2 * o, 2 * o + 1]].ravel()])
         np.testing.assert_array_equal(store.read_array(out, "jump_retrain/train_loss")[o], loss)
-        topology = persistence.landscape_topology(store.read_array(out, "jump_retrain/potential")[o], loss, 3)
+        potential = store.read_array(out, "jump_retrain/potential")[o]
+        topology = persistence.landscape_topology(potential, loss, 5)
         np.testing.assert_array_equal(store.read_array(out, "total_persistence")[o], topology["total_persistence"])
         rows = store.read_array(out, "diagrams")
-        flag_h0 = rows[(rows[:, 0] == o) & (rows[:, 1] == 1) & (rows[:, 2] == 0)][:, 3:]
-        np.testing.assert_array_equal(flag_h0, topology["diagrams"]["flag"][0])
+        for c, complex_name in enumerate(persistence.COMPLEXES):
+            for d in (0, 1):
+                stored = rows[(rows[:, 0] == o) & (rows[:, 1] == c) & (rows[:, 2] == d)][:, 3:]
+                np.testing.assert_array_equal(stored, topology["diagrams"][complex_name][d], err_msg=f"{complex_name} H{d}")
+        # (the graph of phate_knn's 3 neighbours would be another: fewer edges, other diagrams)
+        assert persistence.landscape_topology(potential, loss, 3)["edges"] < topology["edges"]
         # grid and naive samples: the points themselves, materialized from the basis, the optimum first
         for sampling, coefficients in (("grid", given["grid"]), ("naive", np.array([[0.5, 0], [1.0, 0], [0, 0.5], [0, 1.0]]))):
             basis = given["bases"][sampling][o]
