@@ -370,8 +370,10 @@ def test_compare_embeddings_is_pca_of_the_vectors_and_the_stored_phate(landscape
 
 def _tabulation_inputs(tmp_path):
     """Two sweeps (with and without augmentation) of 8 optima each: lr 0.1..0.4 x weight decay
-    0, 1e-3. Their J&R losses and accuracies carry the weight decay (10 apart, noise 0.1), their total
-    persistence the augmentation (5 apart), their grid and naive losses nothing (pure noise)."""
+    0, 1e-3. Their J&R losses and accuracies carry the weight decay (10 apart, noise 0.1) after the
+    jump, and nothing at the jump itself (snapshot 0: noise of scale 1000, which Table 1's J&R features
+    leave out), their total persistence the augmentation (5 apart), their grid and naive losses
+    nothing (pure noise)."""
     rng = np.random.default_rng(9)
     sources, truth = [], []
     for sweep, augment in (("s_aug", True), ("s_plain", False)):
@@ -386,6 +388,7 @@ def _tabulation_inputs(tmp_path):
         metrics = _metrics(rng, (16, 3))
         for name in ("train_loss", "train_accuracy"):  # the J&R features
             metrics[name] = (10 * np.repeat(wd_class, 2)[:, None] + rng.normal(0, 0.1, (16, 3))).astype(np.float32)
+            metrics[name][:, 0] = rng.normal(0, 1000, 16)  # the jump: no signal, and it would drown the rest
         jr = _population_store(folder / "jr.zarr", {"members": jr_members}, {"w": np.zeros((16, 2), np.float32)},
                                {"w": np.zeros((16, 3, 2), np.float32)}, metrics)
         arrays = {f"optimum/{k}": v[:, 0] for k, v in _metrics(rng, (8, 1)).items()}
@@ -395,8 +398,9 @@ def _tabulation_inputs(tmp_path):
         total = rng.uniform(0, 1, (8, 2, 2)) + 5 * augment
         store.write_array_store(folder / "landscape.zarr", {"total_persistence": total})
         sources.append((optima, jr, str(folder / "probes.zarr"), str(folder / "landscape.zarr")))
-        truth += [{"weight_decay": m["weight_decay"], "augment": augment, "test_loss": arrays["optimum/test_loss"][o],
-                   "tp_flag_h0": total[o, 1, 0], "tp_graph_h1": total[o, 0, 1]} for o, m in enumerate(members)]
+        truth += [{"sweep": sweep, "lr": m["lr"], "weight_decay": m["weight_decay"], "augment": augment,
+                   "test_loss": arrays["optimum/test_loss"][o], "tp_flag_h0": total[o, 1, 0], "tp_graph_h1": total[o, 0, 1]}
+                  for o, m in enumerate(members)]
     return sources, pd.DataFrame(truth)
 
 
@@ -464,6 +468,33 @@ def test_tabulate_loss_landscape_on_features_that_separate_perfectly_or_not_at_a
     # nearest neighbours in the J&R features share the weight decay, never the sibling (which differs in it)
     near = tables["siblings"].set_index("features").loc["J&R sampling, retrain loss and accuracy"]
     assert near["nn_same_weight_decay"] == 1.0 and near["nn_is_sibling"] == 0.0 and near["random_is_sibling"] == pytest.approx(1 / 15)
+    # the grouped protocol keeps each sibling group (one sweep and learning rate, both weight
+    # decays) in one fold: its cells are the cross-validations with those groups, computed directly
+    # from the probes' losses and accuracies
+    from pipeline.kernels.classification import cross_validated_accuracy
+
+    siblings = np.unique(truth[["sweep", "lr"]].to_records(index=False), return_inverse=True)[1]
+    assert len(np.unique(siblings)) == 8
+    labels = {"2-class generalization": (truth["test_loss"].rank() > 8).to_numpy(dtype=int),
+              "weight decay": (truth["weight_decay"] > 0).to_numpy(dtype=int), "data augmentation": truth["augment"].to_numpy(dtype=int)}
+    # (and the J&R features: each optimum's two retrainings after the jump, losses then accuracies)
+    def retrained(jr):
+        metrics = store.read_snapshot_metrics(jr)
+        return np.vstack([np.concatenate([metrics[name][[2 * o, 2 * o + 1], 1:].ravel() for name in ("train_loss", "train_accuracy")])
+                          for o in range(8)])
+
+    def probed(probes, sampling):
+        return np.hstack([store.read_array(probes, f"{sampling}/{name}") for name in ("train_loss", "train_accuracy")])
+
+    for features, read in (("Grid sampling, train loss and accuracy", lambda source: probed(source[2], "grid")),
+                           ("Naive sampling, train loss and accuracy", lambda source: probed(source[2], "naive")),
+                           ("J&R sampling, retrain loss and accuracy", lambda source: retrained(source[1]))):
+        x = np.vstack([read(source) for source in sources])
+        for task, y in labels.items():
+            direct = cross_validated_accuracy(x, y, groups=siblings, **classifiers)
+            cell = long[(long["protocol"] == "grouped") & (long["features"] == features) & (long["task"] == task)]
+            np.testing.assert_allclose(cell.set_index("classifier")["accuracy"].sort_index(),
+                                       100 * pd.Series(direct).sort_index(), err_msg=f"{features}, {task}")
     by_wd = tables["persistence_by_weight_decay"].set_index("weight_decay")
     for wd, group in truth.groupby("weight_decay"):
         assert by_wd.loc[str(wd), "tp_h0_mean"] == pytest.approx(group["tp_flag_h0"].mean())
