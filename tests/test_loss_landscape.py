@@ -555,15 +555,20 @@ def test_a_population_retraining_equals_each_retraining_alone(tmp_path):
 
 
 def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path):
+    import itertools
+
     import torch
 
     from pipeline.data import load_dataset
     from pipeline.models import build_model
+    from pipeline.train import member_targets
 
-    # a store of two untrained optima (random parameters written by hand), an MLP on 200 digits
+    # a store of two untrained optima (random parameters written by hand), an MLP on 200 digits;
+    # the second trained on half its labels replaced, so that each member has its own targets
     config = validate_config({"sweeps": {"s": {
         "dataset": "digits", "dataset_options": {"n_samples": 200}, "architecture": {"name": "mlp", "hidden": [8]},
-        "grid": {"lr": [0.1], "weight_decay": [0.0, 1e-3]}, "epochs": 1, "batch_size": 50, "population_size": 2,
+        "grid": {"lr": [0.1], "weight_decay": [0.0], "label_noise": [0.0, 0.5]}, "epochs": 1, "batch_size": 50,
+        "population_size": 2,
     }}})
     spec = zoo.population_spec(config, "s", 0)
     data = load_dataset("digits", n_samples=200)
@@ -575,18 +580,26 @@ def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path)
     steps.sample_probes(optima, out, grid_points_per_axis=2, grid_extent=0.5, naive_directions=2, step_sizes=[0.5, 1.0],
                         probe_seed=4, probe_batch=3, device="cpu")
 
-    def direct(weights):  # the network alone, in torch, on the whole sets
+    # each member's training targets: the clean labels, then with half of them redrawn
+    targets = member_targets(data, zoo.members_of(spec), spec["training"]["seed"])
+    assert (targets[0] == data.y_train).all() and (targets[1] != data.y_train).float().mean() > 0.3
+
+    def direct(weights, own_targets):  # the network alone, in torch, on the whole sets
         model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
         model.eval()
         with torch.no_grad():
             found = {}
-            for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+            for split, x, y in (("train", data.x_train, own_targets), ("test", data.x_test, data.y_test)):
                 logits = model(x)
                 found[f"{split}_loss"] = torch.nn.functional.cross_entropy(logits, y).item()
                 found[f"{split}_accuracy"] = (logits.argmax(1) == y).double().mean().item()
         return found
 
     shapes = {k: v.shape[1:] for k, v in final.items()}
+    # 2 points per axis over [-0.5, 0.5]^3: the cube's 8 corners, in C order; every naive direction at each step size
+    corners = np.array(list(itertools.product([-0.5, 0.5], repeat=3)))
+    np.testing.assert_array_equal(store.read_array(out, "grid/coordinates"), corners)
+    np.testing.assert_array_equal(store.read_array(out, "naive/coordinates"), [[0, 0.5], [0, 1.0], [1, 0.5], [1, 1.0]])
     for o in range(2):
         weights = {k: v[o] for k, v in final.items()}
 
@@ -594,17 +607,17 @@ def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path)
             return landscape.filter_normalize(landscape.random_direction(shapes, seed), weights)
 
         grid_directions, naive_directions = [along(4 + i) for i in range(3)], [along(7), along(8)]
-        expected = {"optimum": [direct(weights)], "grid": [], "naive": []}
-        for c in store.read_array(out, "grid/coordinates"):
-            expected["grid"].append(direct({k: w + sum(ci * d[k] for ci, d in zip(c, grid_directions)) for k, w in weights.items()}))
-        for j, step in store.read_array(out, "naive/coordinates"):
-            expected["naive"].append(direct({k: w + step * naive_directions[int(j)][k] for k, w in weights.items()}))
+        expected = {"optimum": [direct(weights, targets[o])], "grid": [], "naive": []}
+        for c in corners:
+            shifted = {k: w + sum(ci * d[k] for ci, d in zip(c, grid_directions)) for k, w in weights.items()}
+            expected["grid"].append(direct(shifted, targets[o]))
+        for j, step in itertools.product(range(2), [0.5, 1.0]):
+            expected["naive"].append(direct({k: w + step * naive_directions[j][k] for k, w in weights.items()}, targets[o]))
         for sampling, rows in expected.items():
             for name in store.METRIC_NAMES:
                 stored = np.atleast_1d(store.read_array(out, f"{sampling}/{name}")[o])
                 np.testing.assert_allclose(stored, [r[name] for r in rows], rtol=1e-5, err_msg=f"{sampling}/{name}")
         np.testing.assert_allclose(store.read_array(out, "grid/basis_gram")[o], landscape.basis_gram(weights, [4, 5, 6]))
-    assert len(store.read_array(out, "grid/coordinates")) == 8 and len(store.read_array(out, "naive/coordinates")) == 4
 
 
 @pytest.mark.slow
