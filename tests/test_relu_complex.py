@@ -710,15 +710,31 @@ def test_analyse_relu_complexes_in_process_on_hand_made_networks(tmp_path, monke
 def test_the_decomposition_in_worker_processes_stores_what_threads_store(tmp_path, monkeypatch):
     # compute.dask.gil_bound: processes runs the items in two single-threaded worker processes;
     # the arrays stored are those of one thread
+    import contextlib
+    import os
+
     from pipeline import store
     from pipeline.studies.relu_complex import steps
 
     population = _hand_made_population(tmp_path, monkeypatch)
     settings = dict(box=[-1, 1, -1, 1], box_margin=0.1, betti_orders=2, filtration_points=5, seed=0, weighting_epsilon=0.01)
     ways = {"threads": (1, "threads"), "processes": (2, "processes")}
+    # the process ids of the workers of each run's cluster (asked once its items are done)
+    workers, cluster = {}, steps.dask_client
+
+    @contextlib.contextmanager
+    def recorded(**kwargs):
+        with cluster(**kwargs) as client:
+            yield client
+            workers[name] = set(client.run(os.getpid).values())
+
+    monkeypatch.setattr(steps, "dask_client", recorded)
     for name, (threads, gil_bound) in ways.items():
         steps.analyse_relu_complexes([population], str(tmp_path / f"{name}.zarr"), **settings, threads=threads,
                                      dask_cluster={"cluster": "local", "gil_bound": gil_bound})
+    # threads: the items ran in this process; processes: in two worker processes of their own
+    assert workers["threads"] == {os.getpid()}
+    assert len(workers["processes"]) == 2 and os.getpid() not in workers["processes"]
     threads, processes = (store.open_array_store(tmp_path / f"{name}.zarr") for name in ways)
     names = sorted(name for name, _ in threads.arrays())
     assert names == sorted(name for name, _ in processes.arrays()) and "face_side_unweighted" in names
