@@ -62,6 +62,14 @@ def test_extended_persistence_of_a_hand_made_tree():
     assert found.pieces == 1 and found.root == 0 and found.split_piece.tolist() == [0]
 
 
+def test_a_nodes_value_is_the_mean_step_of_its_points():
+    # node 0: three points of snapshot 0, one of snapshot 1, one of snapshot 5 (mean 1.2, median 0);
+    # node 1: two points of snapshot 5 and one of 8 (mean 6, median 5); they share point 4
+    step = np.array([0.0, 0.0, 0.0, 1.0, 5.0, 5.0, 8.0])
+    graph = mapper.MapperGraph(members=[np.array([0, 1, 2, 3, 4]), np.array([4, 5, 6])], edges=np.array([[0, 1]]), names=["a", "b"])
+    np.testing.assert_allclose(mapper.node_values(graph, step), [6 / 5, 18 / 3], rtol=1e-15)
+
+
 def test_branches_are_counted_in_the_piece_that_holds_the_start():
     # the tree above (one split at 2), and two more pieces: a later stretch 8-9-10 (steps 3, 4, 5)
     # that splits at 4 into 10 and 11 (step 4.5), and a lone node 12 (step 4)
@@ -386,9 +394,11 @@ def test_the_claims_step_reads_the_runs_it_is_told(tmp_path):
 
 
 # ------------------------------------------------------------------ each step on hand-made stores
+# min_support 1: a branching counts only when every resample finds it (support exactly 1 is
+# enough); min_branch_snapshots 8: at the hand-made run's 0.25 epochs per snapshot, 2 epochs
 SETTINGS = dict(
-    surface_steps=3, norm_lens=NORM_LENS, pca_lens=PCA_LENS, bootstrap=4, min_support=0.5,
-    stability={"cubes": [10, 15], "overlap": [0.4, 0.5]}, min_branch_snapshots=2, seed=0,
+    surface_steps=3, norm_lens=NORM_LENS, pca_lens=PCA_LENS, bootstrap=4, min_support=1.0,
+    stability={"cubes": [10, 15], "overlap": [0.4, 0.5]}, min_branch_snapshots=8, seed=0,
 )
 
 
@@ -445,6 +455,12 @@ def test_learning_graphs_of_hand_made_trajectories_find_their_branches(hand_made
     # two branches at the end, one piece, and the same two at every cover setting of the grid
     splits = read("0/hidden1/splits")[read("0/hidden1/significant")]
     assert len(splits) == 1 and 3.0 <= splits[0, 0] <= 3.0 + 2 * 0.25
+    # found in every resample: support exactly min_support (1), which is significant
+    assert read("0/hidden1/support")[read("0/hidden1/significant")].tolist() == [SETTINGS["min_support"]] == [1.0]
+    # the branch lasts from its split to the last snapshot (7.25), between the 2 epochs of
+    # min_branch_snapshots 8 at 0.25 epochs each and 8 (the snapshots read as epochs): it lasts
+    assert 2.0 < splits[0, 1] - splits[0, 0] < 8.0
+    assert int(read("0/hidden1/lasting_branches")) == 2
     assert int(read("0/hidden1/connected_branches")) == 2 and int(read("0/hidden1/pieces")) == 1
     np.testing.assert_array_equal(read("0/hidden1/stability_counts"), 2)
     # output, straight: no branching, one branch
@@ -462,8 +478,9 @@ def test_learning_graphs_of_hand_made_trajectories_find_their_branches(hand_made
 
 def _hand_made_graphs(tmp_path):
     """A run 'r' of one network, layer hidden1: two branchings (epoch 2.5 to 6, significant, in
-    the main piece; 7.5 to 10, not, in another piece), stability counts 2, 2, 3, 2 over four
-    settings; accuracy recorded at epochs 0-10 jumps at 3 (+0.3) and at 7 (+0.08)."""
+    the main piece 0; 7.5 to 10, not, in piece 1, which holds the start: the main piece is not the
+    start's), stability counts 2, 2, 3, 2 over four settings; accuracy recorded at epochs 0-10
+    jumps at 3 (+0.3) and at 7 (+0.08)."""
     epochs = np.arange(11.0)
     accuracy = np.array([0.1, 0.1, 0.1, 0.4, 0.4, 0.42, 0.42, 0.5, 0.5, 0.5, 0.5])
     trajectories = store.write_array_store(tmp_path / "t.zarr", {
@@ -472,7 +489,7 @@ def _hand_made_graphs(tmp_path):
     arrays = {
         f"{key}/splits": np.array([[2.5, 6.0], [7.5, 10.0]]), f"{key}/significant": np.array([True, False]),
         f"{key}/support": np.array([0.9, 0.3]), f"{key}/split_spread": np.array([0.2, 1.0]),
-        f"{key}/split_piece": np.array([0, 1]), f"{key}/main_piece": np.int64(0), f"{key}/start_piece": np.int64(0),
+        f"{key}/split_piece": np.array([0, 1]), f"{key}/main_piece": np.int64(0), f"{key}/start_piece": np.int64(1),
         f"{key}/pieces": np.int64(2), f"{key}/connected_branches": np.int64(2), f"{key}/lasting_branches": np.int64(2),
         f"{key}/detached_splits": np.int64(0), f"{key}/pieces_plus_splits": np.int64(3),
         f"{key}/stability_counts": np.array([2, 2, 3, 2]), f"{key}/stability_pieces": np.array([1, 2, 1, 1]),
@@ -490,7 +507,7 @@ def test_tables_of_hand_made_graphs(tmp_path):
     )
     counts = tables["branch_counts"].iloc[0]
     assert (counts["connected_branches"], counts["lasting_branches"], counts["pieces"]) == (2, 2, 2)
-    assert (counts["significant_splits"], counts["splits"], counts["main_holds_start"]) == (1, 2, True)
+    assert (counts["significant_splits"], counts["splits"], counts["main_holds_start"]) == (1, 2, False)
     # the grid's mode and its share by hand: 2 at three of four settings; its range 2-3, pieces 1-2
     assert (counts["modal_count"], counts["modal_fraction"], counts["grid_min"], counts["grid_max"]) == (2, 0.75, 2, 3)
     assert (counts["grid_pieces_min"], counts["grid_pieces_max"]) == (1, 2)
@@ -498,6 +515,7 @@ def test_tables_of_hand_made_graphs(tmp_path):
     rows = tables["branchings"]
     # each branching beside its nearest jump (3 for 2.5, 7 for 7.5), the lag, the step at 100 per epoch
     assert rows["nearest_jump_epoch"].tolist() == [3.0, 7.0] and rows["lag_epochs"].tolist() == [-0.5, 0.5]
+    # in the main piece (0), not in the start's (1)
     assert rows["split_step"].tolist() == [250.0, 750.0] and rows["in_main_piece"].tolist() == [True, False]
     assert rows["significant"].tolist() == [True, False] and rows["support"].tolist() == [0.9, 0.3]
     for name in ("branchings", "branch_counts"):

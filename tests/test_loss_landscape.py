@@ -202,6 +202,11 @@ def test_landscape_topology_of_a_loss_grid_with_three_basins():
     graph_total = np.sum((finite[:, 1] - finite[:, 0]) ** 2) + (loss.max() - loss.min()) ** 2
     assert topology["total_persistence"][0, 0] == pytest.approx(graph_total, rel=1e-12)
     assert topology["edges"] == len(edges)
+    # the bare graph's cycles never die (E - V + 1 of them, one component); the flag complex fills
+    # its triangles, and every cycle of this near-grid with its diagonals is filled
+    graph_h1 = persistence.graph_persistence(loss, edges, "graph")[1]
+    assert np.isinf(graph_h1[:, 1]).sum() == len(edges) - len(loss) + 1
+    assert not np.isinf(topology["diagrams"]["flag"][1][:, 1]).any()
     with pytest.raises(ValueError, match="same samples"):
         persistence.landscape_topology(points[:-1], loss, 8)
     with pytest.raises(ValueError, match="graph_knn"):
@@ -301,7 +306,8 @@ def test_embed_landscape_is_phate_and_topology_of_the_samples_computed_directly(
 
     given = landscape_inputs
     out = str(tmp_path / "landscape.zarr")
-    steps.embed_landscape(given["optima"], given["jr"], given["probes"], out, phate_knn=3, phate_seed=1, graph_knn=3,
+    # graph_knn unlike phate_knn: the topology's graph is built with its own k
+    steps.embed_landscape(given["optima"], given["jr"], given["probes"], out, phate_knn=3, phate_seed=1, graph_knn=5,
                           filtration_loss="train", threads=1)
     for o, x in enumerate(given["vectors"]):
         np.testing.assert_allclose(store.read_array(out, "jump_retrain/gram")[o], x @ x.T, rtol=1e-12)
@@ -310,11 +316,16 @@ def test_embed_landscape_is_phate_and_topology_of_the_samples_computed_directly(
         # each sample's loss beside it: the optimum's (from the probes), then its retrainings' snapshots
         loss = np.concatenate([[given["arrays"]["optimum/train_loss"][o]], given["jr_metrics"]["train_loss"][[2 * o, 2 * o + 1]].ravel()])
         np.testing.assert_array_equal(store.read_array(out, "jump_retrain/train_loss")[o], loss)
-        topology = persistence.landscape_topology(store.read_array(out, "jump_retrain/potential")[o], loss, 3)
+        potential = store.read_array(out, "jump_retrain/potential")[o]
+        topology = persistence.landscape_topology(potential, loss, 5)
         np.testing.assert_array_equal(store.read_array(out, "total_persistence")[o], topology["total_persistence"])
         rows = store.read_array(out, "diagrams")
-        flag_h0 = rows[(rows[:, 0] == o) & (rows[:, 1] == 1) & (rows[:, 2] == 0)][:, 3:]
-        np.testing.assert_array_equal(flag_h0, topology["diagrams"]["flag"][0])
+        for c, complex_name in enumerate(persistence.COMPLEXES):
+            for d in (0, 1):
+                stored = rows[(rows[:, 0] == o) & (rows[:, 1] == c) & (rows[:, 2] == d)][:, 3:]
+                np.testing.assert_array_equal(stored, topology["diagrams"][complex_name][d], err_msg=f"{complex_name} H{d}")
+        # (the graph of phate_knn's 3 neighbours would be another: fewer edges, other diagrams)
+        assert persistence.landscape_topology(potential, loss, 3)["edges"] < topology["edges"]
         # grid and naive samples: the points themselves, materialized from the basis, the optimum first
         for sampling, coefficients in (("grid", given["grid"]), ("naive", np.array([[0.5, 0], [1.0, 0], [0, 0.5], [0, 1.0]]))):
             basis = given["bases"][sampling][o]
@@ -359,8 +370,10 @@ def test_compare_embeddings_is_pca_of_the_vectors_and_the_stored_phate(landscape
 
 def _tabulation_inputs(tmp_path):
     """Two sweeps (with and without augmentation) of 8 optima each: lr 0.1..0.4 x weight decay
-    0, 1e-3. Their J&R losses and accuracies carry the weight decay (10 apart, noise 0.1), their total
-    persistence the augmentation (5 apart), their grid and naive losses nothing (pure noise)."""
+    0, 1e-3. Their J&R losses and accuracies carry the weight decay (10 apart, noise 0.1) after the
+    jump, and nothing at the jump itself (snapshot 0: noise of scale 1000, which Table 1's J&R features
+    leave out), their total persistence the augmentation (5 apart), their grid and naive losses
+    nothing (pure noise)."""
     rng = np.random.default_rng(9)
     sources, truth = [], []
     for sweep, augment in (("s_aug", True), ("s_plain", False)):
@@ -375,6 +388,7 @@ def _tabulation_inputs(tmp_path):
         metrics = _metrics(rng, (16, 3))
         for name in ("train_loss", "train_accuracy"):  # the J&R features
             metrics[name] = (10 * np.repeat(wd_class, 2)[:, None] + rng.normal(0, 0.1, (16, 3))).astype(np.float32)
+            metrics[name][:, 0] = rng.normal(0, 1000, 16)  # the jump: no signal, and it would drown the rest
         jr = _population_store(folder / "jr.zarr", {"members": jr_members}, {"w": np.zeros((16, 2), np.float32)},
                                {"w": np.zeros((16, 3, 2), np.float32)}, metrics)
         arrays = {f"optimum/{k}": v[:, 0] for k, v in _metrics(rng, (8, 1)).items()}
@@ -384,8 +398,9 @@ def _tabulation_inputs(tmp_path):
         total = rng.uniform(0, 1, (8, 2, 2)) + 5 * augment
         store.write_array_store(folder / "landscape.zarr", {"total_persistence": total})
         sources.append((optima, jr, str(folder / "probes.zarr"), str(folder / "landscape.zarr")))
-        truth += [{"weight_decay": m["weight_decay"], "augment": augment, "test_loss": arrays["optimum/test_loss"][o],
-                   "tp_flag_h0": total[o, 1, 0], "tp_graph_h1": total[o, 0, 1]} for o, m in enumerate(members)]
+        truth += [{"sweep": sweep, "lr": m["lr"], "weight_decay": m["weight_decay"], "augment": augment,
+                   "test_loss": arrays["optimum/test_loss"][o], "tp_flag_h0": total[o, 1, 0], "tp_graph_h1": total[o, 0, 1]}
+                  for o, m in enumerate(members)]
     return sources, pd.DataFrame(truth)
 
 
@@ -453,6 +468,33 @@ def test_tabulate_loss_landscape_on_features_that_separate_perfectly_or_not_at_a
     # nearest neighbours in the J&R features share the weight decay, never the sibling (which differs in it)
     near = tables["siblings"].set_index("features").loc["J&R sampling, retrain loss and accuracy"]
     assert near["nn_same_weight_decay"] == 1.0 and near["nn_is_sibling"] == 0.0 and near["random_is_sibling"] == pytest.approx(1 / 15)
+    # the grouped protocol keeps each sibling group (one sweep and learning rate, both weight
+    # decays) in one fold: its cells are the cross-validations with those groups, computed directly
+    # from the probes' losses and accuracies
+    from pipeline.kernels.classification import cross_validated_accuracy
+
+    siblings = np.unique(truth[["sweep", "lr"]].to_records(index=False), return_inverse=True)[1]
+    assert len(np.unique(siblings)) == 8
+    labels = {"2-class generalization": (truth["test_loss"].rank() > 8).to_numpy(dtype=int),
+              "weight decay": (truth["weight_decay"] > 0).to_numpy(dtype=int), "data augmentation": truth["augment"].to_numpy(dtype=int)}
+    # (and the J&R features: each optimum's two retrainings after the jump, losses then accuracies)
+    def retrained(jr):
+        metrics = store.read_snapshot_metrics(jr)
+        return np.vstack([np.concatenate([metrics[name][[2 * o, 2 * o + 1], 1:].ravel() for name in ("train_loss", "train_accuracy")])
+                          for o in range(8)])
+
+    def probed(probes, sampling):
+        return np.hstack([store.read_array(probes, f"{sampling}/{name}") for name in ("train_loss", "train_accuracy")])
+
+    for features, read in (("Grid sampling, train loss and accuracy", lambda source: probed(source[2], "grid")),
+                           ("Naive sampling, train loss and accuracy", lambda source: probed(source[2], "naive")),
+                           ("J&R sampling, retrain loss and accuracy", lambda source: retrained(source[1]))):
+        x = np.vstack([read(source) for source in sources])
+        for task, y in labels.items():
+            direct = cross_validated_accuracy(x, y, groups=siblings, **classifiers)
+            cell = long[(long["protocol"] == "grouped") & (long["features"] == features) & (long["task"] == task)]
+            np.testing.assert_allclose(cell.set_index("classifier")["accuracy"].sort_index(),
+                                       100 * pd.Series(direct).sort_index(), err_msg=f"{features}, {task}")
     by_wd = tables["persistence_by_weight_decay"].set_index("weight_decay")
     for wd, group in truth.groupby("weight_decay"):
         assert by_wd.loc[str(wd), "tp_h0_mean"] == pytest.approx(group["tp_flag_h0"].mean())
@@ -513,15 +555,20 @@ def test_a_population_retraining_equals_each_retraining_alone(tmp_path):
 
 
 def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path):
+    import itertools
+
     import torch
 
     from pipeline.data import load_dataset
     from pipeline.models import build_model
+    from pipeline.train import member_targets
 
-    # a store of two untrained optima (random parameters written by hand), an MLP on 200 digits
+    # a store of two untrained optima (random parameters written by hand), an MLP on 200 digits;
+    # the second trained on half its labels replaced, so that each member has its own targets
     config = validate_config({"sweeps": {"s": {
         "dataset": "digits", "dataset_options": {"n_samples": 200}, "architecture": {"name": "mlp", "hidden": [8]},
-        "grid": {"lr": [0.1], "weight_decay": [0.0, 1e-3]}, "epochs": 1, "batch_size": 50, "population_size": 2,
+        "grid": {"lr": [0.1], "weight_decay": [0.0], "label_noise": [0.0, 0.5]}, "epochs": 1, "batch_size": 50,
+        "population_size": 2,
     }}})
     spec = zoo.population_spec(config, "s", 0)
     data = load_dataset("digits", n_samples=200)
@@ -533,18 +580,26 @@ def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path)
     steps.sample_probes(optima, out, grid_points_per_axis=2, grid_extent=0.5, naive_directions=2, step_sizes=[0.5, 1.0],
                         probe_seed=4, probe_batch=3, device="cpu")
 
-    def direct(weights):  # the network alone, in torch, on the whole sets
+    # each member's training targets: the clean labels, then with half of them redrawn
+    targets = member_targets(data, zoo.members_of(spec), spec["training"]["seed"])
+    assert (targets[0] == data.y_train).all() and (targets[1] != data.y_train).float().mean() > 0.3
+
+    def direct(weights, own_targets):  # the network alone, in torch, on the whole sets
         model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
         model.eval()
         with torch.no_grad():
             found = {}
-            for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+            for split, x, y in (("train", data.x_train, own_targets), ("test", data.x_test, data.y_test)):
                 logits = model(x)
                 found[f"{split}_loss"] = torch.nn.functional.cross_entropy(logits, y).item()
                 found[f"{split}_accuracy"] = (logits.argmax(1) == y).double().mean().item()
         return found
 
     shapes = {k: v.shape[1:] for k, v in final.items()}
+    # 2 points per axis over [-0.5, 0.5]^3: the cube's 8 corners, in C order; every naive direction at each step size
+    corners = np.array(list(itertools.product([-0.5, 0.5], repeat=3)))
+    np.testing.assert_array_equal(store.read_array(out, "grid/coordinates"), corners)
+    np.testing.assert_array_equal(store.read_array(out, "naive/coordinates"), [[0, 0.5], [0, 1.0], [1, 0.5], [1, 1.0]])
     for o in range(2):
         weights = {k: v[o] for k, v in final.items()}
 
@@ -552,17 +607,17 @@ def test_sample_probes_evaluates_each_point_as_the_network_alone_would(tmp_path)
             return landscape.filter_normalize(landscape.random_direction(shapes, seed), weights)
 
         grid_directions, naive_directions = [along(4 + i) for i in range(3)], [along(7), along(8)]
-        expected = {"optimum": [direct(weights)], "grid": [], "naive": []}
-        for c in store.read_array(out, "grid/coordinates"):
-            expected["grid"].append(direct({k: w + sum(ci * d[k] for ci, d in zip(c, grid_directions)) for k, w in weights.items()}))
-        for j, step in store.read_array(out, "naive/coordinates"):
-            expected["naive"].append(direct({k: w + step * naive_directions[int(j)][k] for k, w in weights.items()}))
+        expected = {"optimum": [direct(weights, targets[o])], "grid": [], "naive": []}
+        for c in corners:
+            shifted = {k: w + sum(ci * d[k] for ci, d in zip(c, grid_directions)) for k, w in weights.items()}
+            expected["grid"].append(direct(shifted, targets[o]))
+        for j, step in itertools.product(range(2), [0.5, 1.0]):
+            expected["naive"].append(direct({k: w + step * naive_directions[j][k] for k, w in weights.items()}, targets[o]))
         for sampling, rows in expected.items():
             for name in store.METRIC_NAMES:
                 stored = np.atleast_1d(store.read_array(out, f"{sampling}/{name}")[o])
                 np.testing.assert_allclose(stored, [r[name] for r in rows], rtol=1e-5, err_msg=f"{sampling}/{name}")
         np.testing.assert_allclose(store.read_array(out, "grid/basis_gram")[o], landscape.basis_gram(weights, [4, 5, 6]))
-    assert len(store.read_array(out, "grid/coordinates")) == 8 and len(store.read_array(out, "naive/coordinates")) == 4
 
 
 @pytest.mark.slow

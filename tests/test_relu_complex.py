@@ -710,15 +710,31 @@ def test_analyse_relu_complexes_in_process_on_hand_made_networks(tmp_path, monke
 def test_the_decomposition_in_worker_processes_stores_what_threads_store(tmp_path, monkeypatch):
     # compute.dask.gil_bound: processes runs the items in two single-threaded worker processes;
     # the arrays stored are those of one thread
+    import contextlib
+    import os
+
     from pipeline import store
     from pipeline.studies.relu_complex import steps
 
     population = _hand_made_population(tmp_path, monkeypatch)
     settings = dict(box=[-1, 1, -1, 1], box_margin=0.1, betti_orders=2, filtration_points=5, seed=0, weighting_epsilon=0.01)
     ways = {"threads": (1, "threads"), "processes": (2, "processes")}
+    # the process ids of the workers of each run's cluster (asked once its items are done)
+    workers, cluster = {}, steps.dask_client
+
+    @contextlib.contextmanager
+    def recorded(**kwargs):
+        with cluster(**kwargs) as client:
+            yield client
+            workers[name] = set(client.run(os.getpid).values())
+
+    monkeypatch.setattr(steps, "dask_client", recorded)
     for name, (threads, gil_bound) in ways.items():
         steps.analyse_relu_complexes([population], str(tmp_path / f"{name}.zarr"), **settings, threads=threads,
                                      dask_cluster={"cluster": "local", "gil_bound": gil_bound})
+    # threads: the items ran in this process; processes: in two worker processes of their own
+    assert workers["threads"] == {os.getpid()}
+    assert len(workers["processes"]) == 2 and os.getpid() not in workers["processes"]
     threads, processes = (store.open_array_store(tmp_path / f"{name}.zarr") for name in ways)
     names = sorted(name for name, _ in threads.arrays())
     assert names == sorted(name for name, _ in processes.arrays()) and "face_side_unweighted" in names
@@ -727,8 +743,14 @@ def test_the_decomposition_in_worker_processes_stores_what_threads_store(tmp_pat
         np.testing.assert_array_equal(store.read_array(tmp_path / "processes.zarr", name), expected)
 
 
+# each (reading, measure) series of _tabulated: 0.5 .. 1 in 6 steps, moved by the reading's offset
+# and lowered by 0.01 per measure, so that every column can tell which array it came from
+READING_OFFSET = {"unweighted": -0.4, "one_plus_points": 0.0, "points_epsilon": -0.2, "edge_points": -0.3}
+
+
 def _tabulated(tmp_path, loss, train, test, cells):
-    """tabulate_relu_complex on a hand-made classification store of two networks."""
+    """tabulate_relu_complex on a hand-made classification store of two networks (headline
+    weighting one_plus_points); each measure of each reading its own series (READING_OFFSET)."""
     from pipeline import store
     from pipeline.studies.relu_complex import steps
     from pipeline.studies.relu_complex.steps import MEASURES
@@ -738,8 +760,9 @@ def _tabulated(tmp_path, loss, train, test, cells):
               "regions": np.full(shape, 7.0), "cells": cells, "peak_value": cells / 2, "peak_beta1": np.ones(shape),
               "decision_majority": np.full(shape, 0.6)}
     for reading in rc.WEIGHTINGS:
-        for measure in MEASURES:
-            arrays[f"{measure}_{reading}"] = np.tile(np.linspace(0.5, 1.0, shape[1]), (shape[0], 1))
+        for m, measure in enumerate(MEASURES):
+            series = np.linspace(0.5, 1.0, shape[1]) + READING_OFFSET[reading] - 0.01 * m
+            arrays[f"{measure}_{reading}"] = np.tile(series, (shape[0], 1))
     members = [{"lr": 0.1, "momentum": 0.9, "weight_decay": wd, "init_seed": 0} for wd in (0.0, 0.1)]
     path = store.write_array_store(tmp_path / "c.zarr", arrays, {
         "task": "classification", "sweep": "hand", "networks": ["hand/a", "hand/b"], "members": members,
@@ -766,9 +789,20 @@ def test_tabulate_relu_complex_in_process_on_hand_placed_events(tmp_path):
     assert partitions.loc["hand/a", ["fit_step", "generalize_step", "delay_steps"]].tolist() == [10, 40, 30]
     assert partitions.loc["hand/a", "grokked"] and not partitions.loc["hand/b", "grokked"]
     assert partitions.loc["hand/a", "rise"] == pytest.approx(0.3) and partitions.loc["hand/b", "rise"] == pytest.approx(0.0)
-    # the agreements at the fit (snapshot 1), at the end, and their mean: 0.5 .. 1 in 6 steps
-    assert partitions.loc["hand/a", "labels_weighted_at_fit"] == pytest.approx(0.6)
-    assert partitions.loc["hand/a", "labels_weighted_final"] == 1.0 and partitions.loc["hand/a", "labels_weighted_mean"] == 0.75
+    # the agreements at the fit (snapshot 1), at the end, and their mean: 0.5 .. 1 in 6 steps (0.6,
+    # 1, 0.75), moved by the offset of the reading each column names: "weighted" the headline
+    # weighting's (one_plus_points), "unweighted" the unweighted arrays
+    from pipeline.studies.relu_complex.steps import MEASURES
+
+    for short, measure in (("decision", "agreement_decision"), ("balanced_decision", "balanced_decision"), ("labels", "agreement_labels")):
+        for kind, reading in (("weighted", "one_plus_points"), ("unweighted", "unweighted")):
+            shift = READING_OFFSET[reading] - 0.01 * MEASURES.index(measure)
+            found = partitions.loc["hand/a", [f"{short}_{kind}_{when}" for when in ("at_fit", "final", "mean")]].to_numpy(dtype=float)
+            np.testing.assert_allclose(found, np.array([0.6, 1.0, 0.75]) + shift, rtol=1e-12, err_msg=f"{short}_{kind}")
+    # the weightings table: each reading's own series
+    readings = tables["weightings"].set_index(["network", "reading"])
+    for reading, offset in READING_OFFSET.items():
+        assert readings.loc[("hand/a", reading), "labels_final"] == pytest.approx(1.0 + offset - 0.01 * MEASURES.index("agreement_labels"))
     spikes = tables["loss_spikes"].set_index(["network", "series"])
     a, b = spikes.loc["hand/a", "cells"], spikes.loc["hand/b", "cells"]
     assert (a["spikes"], a["rise_at_spikes"], a["rise_elsewhere"]) == (2, 1.0, 0.0)

@@ -58,6 +58,20 @@ def test_a_curve_that_groks_at_a_known_epoch():
     assert series.detect_grokking(steps, train, late, **{**GROKKING, "tolerance": 0.05})["generalize_step"] == 600
 
 
+def test_grokking_needs_generalization_strictly_after_the_fit_and_a_rise_of_at_least_min_rise():
+    steps = np.arange(3)
+    train = np.array([0.5, 1.0, 1.0])  # fits at snapshot 1
+    # within a tolerance of 0.1 of its best (0.97) already at the fit (0.9): it generalizes there,
+    # so the rise of 0.07 after it, though above min_rise, is no grokking
+    same = series.detect_grokking(steps, train, [0.5, 0.9, 0.97], train_level=0.99, tolerance=0.1, min_rise=0.05)
+    assert same["fit"] == same["generalize"] == 1 and same["rise"] >= 0.05
+    assert not same["grokked"]
+    # a rise of exactly min_rise counts (numbers exact in binary: 0.5 -> 0.75, min_rise 0.25)
+    exact = series.detect_grokking(steps, train, [0.5, 0.5, 0.75], train_level=1.0, tolerance=0.0, min_rise=0.25)
+    assert (exact["fit"], exact["generalize"], exact["rise"]) == (1, 2, 0.25)
+    assert exact["grokked"]
+
+
 def test_a_network_that_never_fits_does_not_grok():
     steps = np.arange(5)
     told = series.detect_grokking(steps, np.full(5, 0.9), [0.5, 0.6, 0.9, 0.9, 0.9], **GROKKING)
@@ -77,6 +91,10 @@ def test_spike_response_compares_spikes_with_the_other_steps():
     assert found["change_elsewhere"] == pytest.approx(np.median([-0.1, -1 / 9, -1 / 12, -1 / 11, -1 / 15]))
     assert series.spike_response(loss, 3 * loss + 1, 1.5)["spearman_with_loss"] == pytest.approx(1.0)  # same ranks
     assert series.spike_response(loss, -loss, 1.5)["spearman_with_loss"] == pytest.approx(-1.0)
+    # a rank correlation: a monotone but far from linear function of the loss correlates exactly
+    curved = np.exp(3 * loss)
+    assert abs(np.corrcoef(loss, curved)[0, 1] - 1) > 1e-3  # not linear, so Pearson's would be below 1
+    assert series.spike_response(loss, curved, 1.5)["spearman_with_loss"] == pytest.approx(1.0, abs=1e-12)
 
 
 def test_spike_response_skips_unknown_steps_and_says_nan_without_spikes():
