@@ -14,6 +14,10 @@ from typing import Iterable
 TAIL_LINES = 15
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def results_summary(results: str | Path, studies: Iterable[str], configfiles: Iterable[str] = ()) -> str:
     """Lines naming, per study that has results, how many tables (distinct names under any
     ``tables/`` folder), figures (distinct names, whatever their formats) and pages (HTML outside
@@ -28,7 +32,7 @@ def results_summary(results: str | Path, studies: Iterable[str], configfiles: It
         tables = {p.with_suffix("") for p in folder.rglob("tables/*") if p.suffix in (".csv", ".md", ".html")}
         figures = len({p.with_suffix("") for pattern in ("*.png", "*.pdf") for p in folder.rglob(pattern)})
         pages = sum(1 for p in folder.rglob("*.html") if p.parent.name != "tables")
-        parts = [f"{len(tables)} tables", f"{figures} figures"] + ([f"{pages} pages"] if pages else [])
+        parts = [_count(len(tables), "table"), _count(figures, "figure")] + ([_count(pages, "page")] if pages else [])
         lines.append(f"  {study:<22} {', '.join(parts):<34} {folder}/")
     claims = results / "claims.md"
     if claims.exists():

@@ -35,7 +35,7 @@ def test_results_summary_counts_each_studys_tables_figures_and_pages(tmp_path):
     (study / "mlp" / "pages" / "graph.html").write_text("x")
     (tmp_path / "claims.md").write_text("x")
     text = run_summary.results_summary(tmp_path, ["network_manifold", "not_run"], ["config/test.yaml"])
-    assert "2 tables, 3 figures, 1 pages" in text
+    assert "2 tables, 3 figures, 1 page" in text
     assert "not_run" not in text and "claims" in text
     assert f'`make report CONFIG="config/test.yaml"` writes {tmp_path}/report.html' in text
     assert "`make report` writes results/report.html" in run_summary.results_summary("results", [], ["config/config.yaml"])
