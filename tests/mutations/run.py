@@ -6,7 +6,7 @@ row says which test failed first. A breakage that every test survives is a gap i
 unless the file marks it ``equivalent`` (it changes no output). Exit status 1 when any
 non-equivalent breakage survived or an ``old`` text no longer occurs once in its file.
 
-Usage (about 15 minutes on one core for all 62)::
+Usage (about 10 minutes on one core for all 62)::
 
     .venv/bin/python tests/mutations/run.py [ID ...]
 """
